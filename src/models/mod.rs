@@ -1,0 +1,3 @@
+//! One file per family of generative model: its network, its loss, and how it samples.
+
+pub mod vae;

@@ -1,0 +1,8 @@
+//! Pictures: image grids as RGBA buffers (plain Rust, testable anywhere) and, in the browser,
+//! line charts drawn onto a canvas.
+
+#[cfg(target_arch = "wasm32")]
+pub mod chart;
+mod grid;
+
+pub use grid::{Rgba, heat_color, image_grid};

@@ -1,0 +1,172 @@
+//! The training loop in the page, shared by every lab: start / pause / step / reset, a chunk of
+//! steps at a time with the browser given a turn between chunks, the chart redrawn after each
+//! chunk and the model's own views about once a second.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use web_sys::HtmlCanvasElement;
+
+use crate::render::chart::draw_history;
+use crate::train::{Settings, Status, Trainable, Trainer, now_ms};
+
+use super::yield_to_browser;
+
+/// Draws a model's pictures; returns when they are on the canvas.
+pub type Redraw = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), JsError>>>>>;
+
+const VIEWS_EVERY_MS: f64 = 1000.0;
+
+pub struct Lab<M> {
+    pub trainer: RefCell<Trainer<M>>,
+    chart: HtmlCanvasElement,
+    /// Which metrics the chart shows together.
+    pub shown: Vec<usize>,
+    /// Called with the status object after every chunk (the page's text and buttons).
+    on_update: RefCell<Option<js_sys::Function>>,
+    /// Whether the loop task is alive, a chunk is in flight, and how many resets happened
+    /// (a chunk that started before a reset must not record into the new run).
+    looping: Cell<bool>,
+    busy: Cell<bool>,
+    generation: Cell<u64>,
+    last_views_ms: Cell<f64>,
+}
+
+impl<M: Trainable + 'static> Lab<M> {
+    pub fn new(trainer: Trainer<M>, chart: HtmlCanvasElement, shown: Vec<usize>) -> Rc<Self> {
+        let lab = Rc::new(Lab {
+            trainer: RefCell::new(trainer),
+            chart,
+            shown,
+            on_update: RefCell::new(None),
+            looping: Cell::new(false),
+            busy: Cell::new(false),
+            generation: Cell::new(0),
+            last_views_ms: Cell::new(f64::NEG_INFINITY),
+        });
+        lab.draw_chart();
+        lab
+    }
+
+    pub fn on_update(&self, f: js_sys::Function) {
+        *self.on_update.borrow_mut() = Some(f);
+    }
+
+    pub fn start(self: &Rc<Self>, redraw: Redraw) {
+        if matches!(self.trainer.borrow().status, Status::Diverged(_)) {
+            self.notify();
+            return;
+        }
+        self.trainer.borrow_mut().status = Status::Running;
+        if !self.looping.replace(true) {
+            let lab = self.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                while lab.trainer.borrow().status == Status::Running {
+                    if let Err(e) = lab.chunk(None, &redraw).await {
+                        lab.trainer.borrow_mut().status = Status::Diverged(format!("{e:?}"));
+                    }
+                    yield_to_browser().await;
+                }
+                lab.looping.set(false);
+                lab.notify();
+            });
+        }
+        self.notify();
+    }
+
+    pub fn pause(&self) {
+        if self.trainer.borrow().status == Status::Running {
+            self.trainer.borrow_mut().status = Status::Paused;
+        }
+        self.notify();
+    }
+
+    /// One training step, then every view redrawn.
+    pub async fn step(self: &Rc<Self>, redraw: &Redraw) -> Result<(), JsError> {
+        if self.trainer.borrow().status != Status::Paused || self.busy.get() {
+            return Ok(());
+        }
+        self.last_views_ms.set(f64::NEG_INFINITY);
+        self.chunk(Some(1), redraw).await
+    }
+
+    pub fn reset(&self, model: M) {
+        self.generation.set(self.generation.get() + 1);
+        self.trainer.borrow_mut().reset(model);
+        self.last_views_ms.set(f64::NEG_INFINITY);
+        self.draw_chart();
+        self.notify();
+    }
+
+    pub fn set_settings(&self, settings: Settings) -> Result<(), JsError> {
+        settings.check().map_err(|e| JsError::new(&e))?;
+        self.trainer.borrow_mut().settings = settings;
+        Ok(())
+    }
+
+    /// Queues a chunk, waits for its metrics without blocking the page, records them.
+    async fn chunk(self: &Rc<Self>, steps: Option<usize>, redraw: &Redraw) -> Result<(), JsError> {
+        if self.busy.replace(true) {
+            return Ok(());
+        }
+        let generation = self.generation.get();
+        let pending = self.trainer.borrow_mut().queue(steps, &now_ms);
+        let values = pending.values.clone().into_data_async().await;
+        self.busy.set(false);
+        if generation != self.generation.get() {
+            return Ok(());
+        }
+        let values = values
+            .map_err(|e| format!("reading metrics from the device failed: {e:?}"))
+            .and_then(|d| d.try_into_vec::<f32>().map_err(|e| format!("{e:?}")));
+        let recorded = values.and_then(|v| self.trainer.borrow_mut().record(&pending, &v, now_ms()));
+        if let Err(message) = recorded {
+            self.trainer.borrow_mut().status = Status::Diverged(message);
+        }
+        self.draw_chart();
+        if matches!(self.trainer.borrow().status, Status::Diverged(_)) {
+            self.notify();
+            return Ok(());
+        }
+        if now_ms() - self.last_views_ms.get() >= VIEWS_EVERY_MS {
+            self.last_views_ms.set(now_ms());
+            redraw().await?;
+        }
+        self.notify();
+        Ok(())
+    }
+
+    pub fn draw_chart(&self) {
+        if let Err(e) = draw_history(&self.chart, &self.trainer.borrow().history, &self.shown) {
+            log::warn!("chart: {e}");
+        }
+    }
+
+    /// The status object JS shows: state, message, step, epoch, elapsed, images/s, last metrics.
+    pub fn status(&self) -> JsValue {
+        let t = self.trainer.borrow();
+        let h = &t.history;
+        let last = |points: &[crate::train::Point]| points.last().map(|p| p.values.clone());
+        let status = serde_json::json!({
+            "status": t.status,
+            "step": h.step,
+            "epoch": h.epoch,
+            "elapsed_s": h.elapsed_s,
+            "images_per_s": h.images_per_s,
+            "names": h.names,
+            "train": last(&h.train),
+            "test": last(&h.test),
+            "settings": t.settings,
+        });
+        super::to_js(&status)
+    }
+
+    fn notify(&self) {
+        if let Some(f) = self.on_update.borrow().as_ref() {
+            let _ = f.call1(&JsValue::NULL, &self.status());
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Browser tests (wasm-pack test --headless --chrome): WebGPU against the CPU on the same
+//! training step, and the page's objects drawing real pictures.
+#![cfg(target_arch = "wasm32")]
+
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use burn::tensor::TensorData;
+use genlab::data::{Mnist, PIXELS, binarize};
+use genlab::models::vae::{VaeConfig, VaeTrainer};
+use genlab::rng::Rng;
+use genlab::web::App;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+async fn read(t: Tensor<2>) -> Vec<f32> {
+    t.into_data_async().await.unwrap().try_into_vec::<f32>().unwrap()
+}
+
+async fn webgpu() -> Device {
+    Device::wgpu_options()
+        .init_async()
+        .await
+        .expect("the test browser must offer WebGPU (Chromium with --enable-unsafe-webgpu)")
+}
+
+/// One VAE training step (forward, backward, Adam update) on `device`, from identical
+/// weights, batch and noise; returns the metrics and the decoder's output after the update.
+async fn one_step(device: Device, weights: &[u8]) -> (Vec<f32>, Vec<f32>) {
+    let device = device.autodiff();
+    let config = VaeConfig::vae(20);
+    let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(weights.to_vec())).unwrap();
+    let model = config.init(&device).load_record(record);
+    let mut trainer = VaeTrainer::from_model(config, model);
+    let data = Mnist::fixture();
+    let mut rng = Rng::new(3);
+    let x = binarize(&data.train.intensities(&(0..32).collect::<Vec<_>>()), &mut rng);
+    let eps = rng.normals(32 * 20);
+    let x = Tensor::<2>::from_data(TensorData::new(x, [32, PIXELS]), &device);
+    let eps = Tensor::<2>::from_data(TensorData::new(eps, [32, 20]), &device);
+    let metrics = trainer.step_with_noise(x, eps, 1e-3);
+    let metrics = read(metrics.unsqueeze()).await;
+    let z = Tensor::<2>::from_data(TensorData::new(Rng::new(4).normals(4 * 20), [4, 20]), &device);
+    let out = read(trainer.model.valid().decode(z.without_autodiff())).await;
+    (metrics, out)
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_and_cpu_agree_on_a_training_step() {
+    let init = VaeConfig::vae(20).init(&Device::flex());
+    let weights = init.into_record().into_bytes().unwrap().to_vec();
+    let (cpu_metrics, cpu_out) = one_step(Device::flex(), &weights).await;
+    let (gpu_metrics, gpu_out) = one_step(webgpu().await, &weights).await;
+    // Tolerance: f32 sums over 784 pixels and 400 hidden units in different orders.
+    // Metrics (≈ 550 nats) within 1e-3 relative; updated decoder logits within 2e-3 absolute.
+    for (c, g) in cpu_metrics.iter().zip(&gpu_metrics) {
+        assert!((c - g).abs() <= 1e-3 * c.abs().max(1.0), "metrics cpu {cpu_metrics:?} vs webgpu {gpu_metrics:?}");
+    }
+    let worst = cpu_out.iter().zip(&gpu_out).map(|(c, g)| (c - g).abs()).fold(0.0, f32::max);
+    assert!(worst <= 2e-3, "decoder output after the update differs by {worst}");
+    // The step did something: the output is not the untrained one.
+    assert!(cpu_metrics[0] > 100.0 && cpu_metrics[2] >= 0.0);
+}
+
+fn canvas() -> HtmlCanvasElement {
+    let document = web_sys::window().unwrap().document().unwrap();
+    let canvas: HtmlCanvasElement = document.create_element("canvas").unwrap().dyn_into().unwrap();
+    document.body().unwrap().append_child(&canvas).unwrap();
+    canvas
+}
+
+/// A canvas is blank when every pixel equals the first.
+fn is_blank(canvas: &HtmlCanvasElement) -> bool {
+    let ctx: CanvasRenderingContext2d = canvas.get_context("2d").unwrap().unwrap().dyn_into().unwrap();
+    let data = ctx.get_image_data(0.0, 0.0, canvas.width() as f64, canvas.height() as f64).unwrap().data().0;
+    data.chunks(4).all(|p| p == &data[..4])
+}
+
+#[wasm_bindgen_test]
+async fn data_view_draws_digits_and_bad_data_is_an_error_not_a_crash() {
+    let app = App::start(Some("cpu".into())).await;
+    assert_eq!(app.backend(), "cpu");
+    let c = canvas();
+    // Before data is loaded: an error, not a panic.
+    assert!(app.draw_digits(&c, 16, 1).is_err());
+    // Truncated and foreign bytes are refused with a message; the app still works after.
+    let asset = include_bytes!("fixtures/mnist-fixture.bin.gz");
+    assert!(app.load_mnist(&asset[..asset.len() / 3]).is_err());
+    assert!(app.load_mnist(b"not an asset").is_err());
+    app.load_mnist(asset).unwrap();
+    app.draw_digits(&c, 16, 1).unwrap();
+    assert!(!is_blank(&c));
+    assert!(c.width() > 100);
+}
+
+#[wasm_bindgen_test]
+async fn bad_backend_parameter_is_a_note() {
+    let app = App::start(Some("quantum".into())).await;
+    assert!(app.notes().iter().any(|n| n.contains("Unknown backend 'quantum'")), "{:?}", app.notes());
+}

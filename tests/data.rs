@@ -1,0 +1,179 @@
+//! The MNIST loader: a good asset parses; each kind of damage gives an error naming it.
+#![cfg(not(target_arch = "wasm32"))]
+
+use genlab::data::{DataError, Mnist, Sampler, binarize, write_idx};
+use genlab::rng::Rng;
+use std::io::Write;
+
+fn gzip(raw: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(raw).unwrap();
+    enc.finish().unwrap()
+}
+
+fn small() -> Mnist {
+    let mut m = Mnist::fixture();
+    m.train.images.truncate(20 * 784);
+    m.train.labels.truncate(20);
+    m.test.images.truncate(10 * 784);
+    m.test.labels.truncate(10);
+    m
+}
+
+fn err(raw: &[u8]) -> DataError {
+    Mnist::from_raw(raw).expect_err("damaged data must not parse")
+}
+
+fn says(e: &DataError, words: &[&str]) {
+    let text = e.to_string();
+    for w in words {
+        assert!(text.contains(w), "error {text:?} should mention {w:?}");
+    }
+}
+
+#[test]
+fn fixture_is_512_train_and_128_test_real_digits() {
+    let m = Mnist::fixture();
+    assert_eq!((m.train.len(), m.test.len()), (512, 128));
+    assert_eq!(m.train.images.len(), 512 * 784);
+    // The first MNIST training digit is a 5, the first test digit a 7.
+    assert_eq!((m.train.labels[0], m.test.labels[0]), (5, 7));
+    // Every digit 0-9 appears, and images have ink.
+    for d in 0..10 {
+        assert!(m.train.labels.contains(&d));
+    }
+    assert!(m.train.image(0).iter().filter(|&&p| p > 128).count() > 50);
+}
+
+#[test]
+fn good_asset_round_trips_through_gzip() {
+    let m = small();
+    let back = Mnist::from_asset(&gzip(&m.to_raw())).unwrap();
+    assert_eq!(back.train.images, m.train.images);
+    assert_eq!(back.test.labels, m.test.labels);
+}
+
+#[test]
+fn not_gzip_is_named() {
+    let e = Mnist::from_asset(b"<!doctype html><p>404</p>").unwrap_err();
+    says(&e, &["not gzip"]);
+}
+
+#[test]
+fn truncated_gzip_is_named() {
+    let gz = gzip(&small().to_raw());
+    let e = Mnist::from_asset(&gz[..gz.len() / 2]).unwrap_err();
+    assert!(matches!(e, DataError::Truncated(_)), "{e}");
+    says(&e, &["gzip"]);
+}
+
+#[test]
+fn wrong_header_is_named() {
+    let mut raw = small().to_raw();
+    raw[0] = b'X';
+    says(&err(&raw), &["GLMNIST1"]);
+}
+
+#[test]
+fn bad_idx_magic_is_named() {
+    let mut raw = small().to_raw();
+    raw[8] = 0x12; // first byte of the train images' magic number
+    says(&err(&raw), &["train images", "magic"]);
+}
+
+#[test]
+fn wrong_value_type_is_named() {
+    let mut raw = small().to_raw();
+    raw[8 + 2] = 0x0D; // floats instead of unsigned bytes
+    says(&err(&raw), &["train images", "0x0d"]);
+}
+
+#[test]
+fn truncation_inside_each_part_is_named() {
+    let raw = small().to_raw();
+    let train_images = 8 + 16 + 20 * 784;
+    let train_labels = 8 + 10;
+    let test_images = 16 + 10 * 784;
+    for (cut, part) in [
+        (10, "train images"),
+        (train_images - 5, "train images"),
+        (train_images + 6, "train labels"),
+        (train_images + train_labels + test_images - 1, "test images"),
+        (raw.len() - 1, "test labels"),
+    ] {
+        let e = err(&raw[..cut]);
+        assert!(matches!(e, DataError::Truncated(_)), "cut at {cut}: {e}");
+        says(&e, &[part]);
+    }
+}
+
+/// Builds an asset from hand-made parts.
+fn asset(parts: &[(&[usize], Vec<u8>)]) -> Vec<u8> {
+    let mut raw = b"GLMNIST1".to_vec();
+    for (dims, data) in parts {
+        write_idx(dims, data, &mut raw);
+    }
+    raw
+}
+
+#[test]
+fn mismatched_counts_and_dimensions_are_named() {
+    let img = |n: usize, side: usize| ([n, side, side], vec![0u8; n * side * side]);
+    let (d3, x3) = img(3, 28);
+    let (d2, x2) = img(2, 28);
+    let labels = |n: usize| ([n], vec![1u8; n]);
+    let (l3, y3) = labels(3);
+    let (l2, y2) = labels(2);
+    // 3 images, 2 labels
+    says(&err(&asset(&[(&d3, x3.clone()), (&l2, y2.clone()), (&d2, x2.clone()), (&l2, y2.clone())])), &["train", "3 images but 2 labels"]);
+    // 27×27 test images
+    let (d27, x27) = img(2, 27);
+    says(&err(&asset(&[(&d3, x3.clone()), (&l3, y3.clone()), (&d27, x27), (&l2, y2.clone())])), &["test images", "[2, 27, 27]"]);
+    // a label that is not a digit
+    let mut bad = y3.clone();
+    bad[1] = 11;
+    says(&err(&asset(&[(&d3, x3.clone()), (&l3, bad), (&d2, x2.clone()), (&l2, y2.clone())])), &["train label 1 is 11"]);
+    // bytes after the last part
+    let mut raw = asset(&[(&d3, x3), (&l3, y3), (&d2, x2), (&l2, y2)]);
+    assert!(Mnist::from_raw(&raw).is_ok());
+    raw.extend_from_slice(&[0, 0, 0]);
+    says(&err(&raw), &["3 unexpected bytes"]);
+}
+
+#[test]
+fn binarization_is_bernoulli_of_intensity_and_dynamic() {
+    let intensities = vec![0.0, 0.25, 0.5, 1.0];
+    let mut rng = Rng::new(3);
+    let n = 20_000;
+    let mut mean = [0.0f32; 4];
+    let first = binarize(&intensities, &mut rng);
+    let mut changed = false;
+    for _ in 0..n {
+        let b = binarize(&intensities, &mut rng);
+        changed |= b != first;
+        for (m, v) in mean.iter_mut().zip(&b) {
+            assert!(*v == 0.0 || *v == 1.0);
+            *m += v / n as f32;
+        }
+    }
+    assert!(changed, "each batch must draw new pixels");
+    for (m, p) in mean.iter().zip(&intensities) {
+        assert!((m - p).abs() < 0.015, "mean {m} vs intensity {p}");
+    }
+}
+
+#[test]
+fn sampler_visits_every_digit_once_per_epoch() {
+    let mut s = Sampler::new(100);
+    let mut rng = Rng::new(1);
+    let mut seen = vec![0; 100];
+    for _ in 0..10 {
+        for i in s.batch(10, &mut rng) {
+            seen[i] += 1;
+        }
+    }
+    assert!(seen.iter().all(|&c| c == 1));
+    assert_eq!(s.epoch, 1);
+    s.batch(10, &mut rng);
+    assert_eq!(s.epoch, 2);
+}

@@ -1,0 +1,116 @@
+// End-to-end: the built page (dist/) in headless Chromium, as a user sees it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readFile } from 'node:fs/promises';
+import { serve, launch } from './serve.mjs';
+
+const dist = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist');
+let server, browser;
+before(async () => { server = await serve(dist); browser = await launch(); });
+after(async () => { await browser?.close(); server?.close(); });
+
+async function open(query = '', { route } = {}) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  if (route) await page.route('**/data/mnist.bin.gz', route);
+  await page.goto(server.url + query);
+  return { page, errors };
+}
+
+const ready = (page) => page.waitForFunction(() => window.genlab?.ready, null, { timeout: 120_000 });
+
+// True when a canvas has at least two different pixel colours.
+const drawn = (page, id) => page.evaluate((id) => {
+  const c = document.getElementById(id);
+  if (!c.width || !c.height) return false;
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  for (let i = 4; i < d.length; i += 4) if (d[i] !== d[0] || d[i + 1] !== d[1] || d[i + 2] !== d[2]) return true;
+  return false;
+}, id);
+
+test('CPU: data grid, then the VAE trains with a live chart and pictures', async () => {
+  const { page, errors } = await open('?backend=cpu');
+  await ready(page);
+  assert.match(await page.textContent('#badge'), /CPU/);
+  assert.ok(await drawn(page, 'digits'), 'the MNIST grid is drawn');
+  assert.equal(await page.isVisible('#vae'), true);
+  assert.ok(await drawn(page, 'vae-samples'), 'prior samples drawn before training');
+
+  // Record the gaps between animation frames while training: the page must stay responsive.
+  await page.evaluate(() => {
+    window.gaps = [];
+    let last = performance.now();
+    const tick = (t) => { window.gaps.push(t - last); last = t; if (window.gaps.length < 100000) requestAnimationFrame(tick); };
+    requestAnimationFrame(tick);
+  });
+  await page.click('#vae-train');
+  await page.waitForFunction(() => window.genlab.vae.status().step >= 20, null, { timeout: 120_000 });
+  await page.click('#vae-train'); // pause
+  await page.waitForFunction(() => window.genlab.vae.status().status.state === 'paused');
+  const s = await page.evaluate(() => window.genlab.vae.status());
+  const gaps = await page.evaluate(() => window.gaps.slice(5).sort((a, b) => a - b));
+  const p95 = gaps[Math.floor(gaps.length * 0.95)];
+  console.log(JSON.stringify({ measure: 'frame_gap_ms_during_cpu_training', p95: Math.round(p95), frames: gaps.length, images_per_s: Math.round(s.images_per_s) }));
+  assert.ok(s.train[0] > 0 && s.train[0] < 600, `−ELBO ${s.train[0]}`);
+  assert.ok(Number.isFinite(s.images_per_s) && s.images_per_s > 0);
+  assert.match(await page.textContent('#vae-status'), /paused · step \d+/);
+  assert.ok(await drawn(page, 'vae-chart'));
+  assert.ok(await drawn(page, 'vae-reconstructions'));
+  // A paused lab stays paused.
+  const step = s.step;
+  await page.waitForTimeout(500);
+  assert.equal(await page.evaluate(() => window.genlab.vae.status().step), step);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('WebGPU: the badge names it and Step trains one step', async () => {
+  const { page, errors } = await open();
+  await ready(page);
+  assert.match(await page.textContent('#badge'), /WebGPU/);
+  await page.click('#vae-step');
+  await page.waitForFunction(() => window.genlab.vae.status().step === 1, null, { timeout: 120_000 });
+  await page.click('#vae-step');
+  await page.waitForFunction(() => window.genlab.vae.status().step === 2, null, { timeout: 120_000 });
+  const s = await page.evaluate(() => window.genlab.vae.status());
+  assert.ok(s.train.every(Number.isFinite) && s.train[0] > 100, JSON.stringify(s.train));
+  assert.ok(await drawn(page, 'vae-chart'));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a bad URL parameter is a message, and the page still works', async () => {
+  const { page, errors } = await open('?backend=%3Cb%3Equantum');
+  await ready(page);
+  assert.match(await page.textContent('#messages'), /Unknown backend '<b>quantum'/);
+  assert.ok(await drawn(page, 'digits'));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('truncated MNIST is a clear message, not a crash', async () => {
+  const full = await readFile(join(dist, 'data', 'mnist.bin.gz'));
+  const { page, errors } = await open('?backend=cpu', {
+    route: (r) => r.fulfill({ status: 200, body: full.subarray(0, 100_000), contentType: 'application/octet-stream' }),
+  });
+  await page.waitForSelector('.message.error');
+  assert.match(await page.textContent('#messages'), /Could not load MNIST: MNIST data is truncated/);
+  assert.match(await page.textContent('#badge'), /CPU/);
+  assert.equal(await page.isVisible('#vae'), false);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a bad learning rate is refused with a message', async () => {
+  const { page } = await open('?backend=cpu');
+  await ready(page);
+  await page.fill('#vae-lr', '-3');
+  await page.click('#vae-train');
+  await page.waitForSelector('.message.error');
+  assert.match(await page.textContent('#messages'), /learning rate -3 is not in \(0, 1\]/);
+  assert.equal(await page.evaluate(() => window.genlab.vae.status().status.state), 'paused');
+  await page.close();
+});

@@ -1,0 +1,116 @@
+//! The shared training loop: chunks, metrics, settings, and the stop on non-finite loss.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::sync::Arc;
+
+use burn::prelude::*;
+use genlab::data::Mnist;
+use genlab::device::Choice;
+use genlab::render::image_grid;
+use genlab::train::{Pixels, Settings, Status, Trainable, Trainer};
+
+/// A model whose loss is its step count, and NaN from step `nan_at` on.
+struct Countdown {
+    steps: usize,
+    nan_at: usize,
+    pixels_seen: Vec<f32>,
+}
+
+impl Trainable for Countdown {
+    fn metric_names(&self) -> &'static [&'static str] {
+        &["loss", "mean pixel"]
+    }
+    fn pixels(&self) -> Pixels {
+        Pixels::Signed
+    }
+    fn step(&mut self, images: Tensor<2>, _lr: f64) -> Tensor<1> {
+        self.steps += 1;
+        let mean = images.mean().into_data().try_into_vec::<f32>().unwrap()[0];
+        self.pixels_seen.push(mean);
+        let loss = if self.steps >= self.nan_at { f32::NAN } else { self.steps as f32 };
+        Tensor::from_floats([loss, mean], &Device::flex())
+    }
+    fn evaluate(&self, _images: Tensor<2>) -> Tensor<1> {
+        Tensor::from_floats([0.5, 0.0], &Device::flex())
+    }
+}
+
+fn trainer(nan_at: usize) -> Trainer<Countdown> {
+    let model = Countdown { steps: 0, nan_at, pixels_seen: vec![] };
+    Trainer::new(model, Settings { batch_size: 8, lr: 0.1, seed: 1 }, Arc::new(Mnist::fixture()), Device::flex())
+}
+
+#[test]
+fn a_chunk_records_each_step_and_a_test_point() {
+    let mut t = trainer(usize::MAX);
+    t.run_blocking(5).unwrap();
+    let steps: Vec<u64> = t.history.train.iter().map(|p| p.step).collect();
+    assert_eq!(steps, vec![1, 2, 3, 4, 5]);
+    assert_eq!(t.history.train[4].values[0], 5.0);
+    assert_eq!(t.history.test.len(), 1);
+    assert_eq!(t.history.test[0].step, 5);
+    assert!(t.history.images_per_s > 0.0 && t.history.elapsed_s > 0.0);
+    // Signed pixels: MNIST is mostly background, so the batch mean is well below 0.
+    assert!(t.model.pixels_seen.iter().all(|&m| (-1.0..-0.5).contains(&m)));
+}
+
+#[test]
+fn non_finite_loss_stops_training_with_a_message() {
+    let mut t = trainer(3);
+    t.status = Status::Running;
+    let err = t.run_blocking(5).unwrap_err();
+    assert!(err.contains("step 3") && err.contains("NaN") && err.contains("Reset"), "{err}");
+    assert_eq!(t.status, Status::Diverged(err));
+    // The good steps before it were kept.
+    assert_eq!(t.history.train.len(), 2);
+}
+
+#[test]
+fn reset_starts_over() {
+    let mut t = trainer(usize::MAX);
+    t.run_blocking(3).unwrap();
+    t.reset(Countdown { steps: 0, nan_at: usize::MAX, pixels_seen: vec![] });
+    assert_eq!(t.history.step, 0);
+    assert!(t.history.train.is_empty() && t.status == Status::Paused);
+}
+
+#[test]
+fn same_seed_same_batches() {
+    let (mut a, mut b) = (trainer(usize::MAX), trainer(usize::MAX));
+    a.run_blocking(4).unwrap();
+    b.run_blocking(4).unwrap();
+    assert_eq!(a.model.pixels_seen, b.model.pixels_seen);
+}
+
+#[test]
+fn settings_reject_what_would_break() {
+    let ok = Settings { batch_size: 64, lr: 1e-3, seed: 0 };
+    assert!(ok.check().is_ok());
+    for bad in [
+        Settings { batch_size: 0, ..ok.clone() },
+        Settings { batch_size: 5000, ..ok.clone() },
+        Settings { lr: f64::NAN, ..ok.clone() },
+        Settings { lr: -1.0, ..ok.clone() },
+        Settings { lr: 0.0, ..ok.clone() },
+    ] {
+        assert!(bad.check().is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn backend_url_parameter() {
+    assert_eq!(Choice::parse(None), Ok(Choice::Auto));
+    assert_eq!(Choice::parse(Some("CPU")), Ok(Choice::Cpu));
+    assert_eq!(Choice::parse(Some("webgpu")), Ok(Choice::Auto));
+    let e = Choice::parse(Some("<script>alert(1)</script>".repeat(10).as_str())).unwrap_err();
+    assert!(e.contains("Unknown backend") && e.len() < 200, "{e}");
+}
+
+#[test]
+fn image_grid_lays_out_and_is_not_blank() {
+    let m = Mnist::fixture();
+    let grid = image_grid(&m.train.intensities(&[0, 1, 2]), 2, 2);
+    assert_eq!((grid.width, grid.height), (58, 58));
+    assert!(!grid.is_blank());
+    assert!(image_grid(&vec![0.0; 784 * 2], 2, 0).is_blank());
+}
