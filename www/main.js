@@ -67,7 +67,10 @@ function setupVae(app) {
     applySettings();
     lab.start();
   });
-  $('vae-step').onclick = guard(async () => { applySettings(); await lab.step(); });
+  $('vae-step').onclick = guard(async () => {
+    $('vae-step').disabled = true;
+    try { applySettings(); await lab.step(); } finally { $('vae-step').disabled = false; }
+  });
   $('vae-reset').onclick = guard(async () => {
     lab.pause();
     applySettings();

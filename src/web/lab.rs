@@ -131,11 +131,13 @@ impl<M: Trainable + 'static> Lab<M> {
             self.notify();
             return Ok(());
         }
+        self.notify();
         if now_ms() - self.last_views_ms.get() >= VIEWS_EVERY_MS {
+            // In a task of its own, so a frame is painted between the chunk and the pictures.
+            yield_to_browser().await;
             self.last_views_ms.set(now_ms());
             redraw().await?;
         }
-        self.notify();
         Ok(())
     }
 
@@ -152,7 +154,7 @@ impl<M: Trainable + 'static> Lab<M> {
         let last = |points: &[crate::train::Point]| points.last().map(|p| p.values.clone());
         let status = serde_json::json!({
             "status": t.status,
-            "step": h.step,
+            "step": h.train.last().map_or(0, |p| p.step),
             "epoch": h.epoch,
             "elapsed_s": h.elapsed_s,
             "images_per_s": h.images_per_s,
