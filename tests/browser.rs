@@ -20,6 +20,7 @@ async fn read(t: Tensor<2>) -> Vec<f32> {
 }
 
 async fn webgpu() -> Device {
+    genlab::web::run_constructors();
     Device::wgpu_options()
         .init_async()
         .await
@@ -49,6 +50,7 @@ async fn one_step(device: Device, weights: &[u8]) -> (Vec<f32>, Vec<f32>) {
 
 #[wasm_bindgen_test]
 async fn webgpu_and_cpu_agree_on_a_training_step() {
+    genlab::web::run_constructors();
     let init = VaeConfig::vae(20).init(&Device::flex());
     let weights = init.into_record().into_bytes().unwrap().to_vec();
     let (cpu_metrics, cpu_out) = one_step(Device::flex(), &weights).await;
@@ -80,6 +82,7 @@ fn is_blank(canvas: &HtmlCanvasElement) -> bool {
 
 #[wasm_bindgen_test]
 async fn data_view_draws_digits_and_bad_data_is_an_error_not_a_crash() {
+    genlab::web::run_constructors();
     let app = App::start(Some("cpu".into())).await;
     assert_eq!(app.backend(), "cpu");
     let c = canvas();
@@ -97,6 +100,7 @@ async fn data_view_draws_digits_and_bad_data_is_an_error_not_a_crash() {
 
 #[wasm_bindgen_test]
 async fn bad_backend_parameter_is_a_note() {
+    genlab::web::run_constructors();
     let app = App::start(Some("quantum".into())).await;
     assert!(app.notes().iter().any(|n| n.contains("Unknown backend 'quantum'")), "{:?}", app.notes());
 }
