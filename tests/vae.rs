@@ -120,3 +120,98 @@ fn autoencoder_has_no_kl_term() {
     let vae_params = VaeConfig::vae(8).init(&Device::flex()).num_params();
     assert_eq!(t.model.model.num_params(), vae_params - (400 * 8 + 8), "no log σ² head");
 }
+
+use genlab::models::vae::iwae_bound;
+
+/// A VAE trained briefly on the fixture, and 16 binarized fixture digits.
+fn trained_vae_and_digits() -> (genlab::models::vae::Vae, Tensor<2>) {
+    let t = trainer(VaeConfig::vae(4), 150);
+    let device = Device::flex();
+    let mut rng = Rng::new(9);
+    let x = genlab::data::binarize(&Mnist::fixture().test.intensities(&(0..16).collect::<Vec<_>>()), &mut rng);
+    (t.model.model.valid(), t2(x, [16, 784], &device))
+}
+
+/// Mean over images of the importance-weighted bound with k samples, averaged over `reps` draws.
+fn mean_bound(model: &genlab::models::vae::Vae, x: &Tensor<2>, k: usize, reps: usize, rng: &mut Rng) -> f32 {
+    let n = x.dims()[0];
+    let mut total = 0.0;
+    for _ in 0..reps {
+        let eps = t2(rng.normals(n * k * 4), [n * k, 4], &x.device());
+        total += vec1(iwae_bound(model.log_importance_weights(x.clone(), eps, k))).iter().sum::<f32>() / n as f32;
+    }
+    total / reps as f32
+}
+
+#[test]
+fn importance_weighted_bound_at_k1_is_the_elbo_in_expectation() {
+    let (model, x) = trained_vae_and_digits();
+    let mut rng = Rng::new(21);
+    let reps = 400;
+    let k1 = mean_bound(&model, &x, 1, reps, &mut rng);
+    let mut elbo = 0.0;
+    for _ in 0..reps {
+        let eps = t2(rng.normals(16 * 4), [16, 4], &x.device());
+        let terms = model.elbo_terms(x.clone(), eps);
+        elbo -= vec1(terms.reconstruction + terms.kl).iter().sum::<f32>() / 16.0 / reps as f32;
+    }
+    // Same expectation; the k = 1 estimate samples the KL instead of using its closed form.
+    assert!((k1 - elbo).abs() < 1.0, "E[bound k=1] {k1} vs ELBO {elbo}");
+}
+
+#[test]
+fn importance_weighted_bound_does_not_decrease_with_k() {
+    let (model, x) = trained_vae_and_digits();
+    let mut rng = Rng::new(22);
+    let b1 = mean_bound(&model, &x, 1, 50, &mut rng);
+    let b10 = mean_bound(&model, &x, 10, 20, &mut rng);
+    let b100 = mean_bound(&model, &x, 100, 5, &mut rng);
+    assert!(b1 < b10 && b10 < b100, "bounds k=1 {b1}, k=10 {b10}, k=100 {b100} should rise");
+    assert!(b100 - b1 < 50.0, "a tighter bound, not a different quantity: {b1} → {b100}");
+}
+
+use genlab::models::vae::manifold_latents;
+use genlab::rng::normal_quantile;
+
+#[test]
+fn normal_quantiles_match_known_values() {
+    for (p, z) in [(0.5, 0.0), (0.975, 1.959963985), (0.05, -1.644853627), (1.0 / 30.0, -1.833914636), (1e-6, -4.753424309)] {
+        assert!((normal_quantile(p) - z).abs() < 1e-6, "Φ⁻¹({p}) = {} not {z}", normal_quantile(p));
+    }
+}
+
+#[test]
+fn manifold_grid_sits_at_the_quantiles() {
+    let z = manifold_latents(15, 4, (1, 3));
+    assert_eq!(z.len(), 15 * 15 * 4);
+    let q = |i: f64| normal_quantile((i + 0.5) / 15.0) as f32;
+    // Top-left: smallest z_a, largest z_b; the middle is the origin; unchosen dimensions stay 0.
+    assert!((z[1] - q(0.0)).abs() < 1e-6 && (z[3] - q(14.0)).abs() < 1e-6);
+    let centre = (7 * 15 + 7) * 4;
+    assert!(z[centre + 1].abs() < 1e-6 && z[centre + 3].abs() < 1e-6);
+    assert!(z.chunks(4).all(|p| p[0] == 0.0 && p[2] == 0.0));
+    // Column index moves z_a, row index moves z_b (downwards decreasing).
+    assert!((z[4 + 1] - q(1.0)).abs() < 1e-6);
+    assert!((z[15 * 4 + 3] - q(13.0)).abs() < 1e-6);
+}
+
+#[test]
+fn weights_round_trip_and_bad_files_are_named() {
+    let device = Device::flex();
+    let config = VaeConfig::vae(2);
+    let model = config.init(&device);
+    let z = t2(vec![0.3, -1.2], [1, 2], &device);
+    let before = model.decode(z.clone()).into_data();
+    let bytes = model.into_record().into_bytes().unwrap().to_vec();
+    let loaded = config.load(&device, bytes.clone()).unwrap();
+    assert_eq!(loaded.decode(z).into_data(), before);
+
+    let damaged = config.load(&device, bytes[..bytes.len() / 2].to_vec()).unwrap_err();
+    assert!(damaged.contains("damaged"), "{damaged}");
+    let garbage = config.load(&device, b"<html>not found</html>".to_vec()).unwrap_err();
+    assert!(garbage.contains("damaged"), "{garbage}");
+    let wrong_size = VaeConfig::vae(20).load(&device, bytes.clone()).unwrap_err();
+    assert!(wrong_size.contains("do not fit a VAE with latent size 20"), "{wrong_size}");
+    let wrong_kind = VaeConfig::autoencoder(2).load(&device, bytes).unwrap_err();
+    assert!(wrong_kind.contains("do not fit an autoencoder"), "{wrong_kind}");
+}

@@ -39,17 +39,51 @@ async function fetchWithProgress(url, onProgress) {
   return bytes;
 }
 
-function setupVae(app) {
+// Weights made by the native trainer (see README); missing ones fall back to random weights.
+async function fetchWeights(kind, latent) {
+  const response = await fetch(`pretrained/${kind}-z${latent}.bpk`);
+  if (!response.ok) return null;
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+// A drawing pad: white strokes on black; returns the picture as 28×28 intensities.
+function drawingPad(canvas, onDone) {
+  const ctx = canvas.getContext('2d');
+  const clear = () => { ctx.fillStyle = '#000'; ctx.fillRect(0, 0, canvas.width, canvas.height); };
+  clear();
+  let drawing = false;
+  const at = (e) => { const r = canvas.getBoundingClientRect(); return [(e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height]; };
+  canvas.onpointerdown = (e) => { drawing = true; canvas.setPointerCapture(e.pointerId); ctx.beginPath(); ctx.moveTo(...at(e)); };
+  canvas.onpointermove = (e) => {
+    if (!drawing) return;
+    ctx.strokeStyle = '#fff'; ctx.lineWidth = 18; ctx.lineCap = 'round'; ctx.lineJoin = 'round';
+    ctx.lineTo(...at(e)); ctx.stroke();
+  };
+  canvas.onpointerup = () => {
+    drawing = false;
+    const small = new OffscreenCanvas(28, 28).getContext('2d');
+    small.drawImage(canvas, 0, 0, 28, 28);
+    const rgba = small.getImageData(0, 0, 28, 28).data;
+    onDone(Float32Array.from({ length: 784 }, (_, i) => rgba[4 * i] / 255));
+  };
+  return clear;
+}
+
+async function setupVae(app) {
   let lab;
   try {
-    lab = app.vaeLab({ chart: $('vae-chart'), reconstructions: $('vae-reconstructions'), samples: $('vae-samples') });
+    lab = app.vaeLab({
+      chart: $('vae-chart'), reconstructions: $('vae-reconstructions'), samples: $('vae-samples'),
+      manifold: $('vae-manifold'), scatter: $('vae-scatter'), hover: $('vae-hover'),
+      interpolation: $('vae-interpolation'), drawn: $('vae-drawn'),
+    });
   } catch (e) {
     message(`VAE lab unavailable: ${e.message ?? e}`);
     return null;
   }
   $('vae').hidden = false;
   const train = $('vae-train');
-  const guard = (f) => async () => { try { await f(); } catch (e) { message(e.message ?? String(e)); } };
+  const guard = (f) => async (...args) => { try { return await f(...args); } catch (e) { message(e.message ?? String(e)); } };
   const applySettings = () => lab.setSettings(Number($('vae-batch').value), Number($('vae-lr').value), Number($('vae-seed').value));
   lab.onUpdate((s) => {
     const st = s.status.state;
@@ -71,13 +105,39 @@ function setupVae(app) {
     $('vae-step').disabled = true;
     try { applySettings(); await lab.step(); } finally { $('vae-step').disabled = false; }
   });
-  $('vae-reset').onclick = guard(async () => {
+  const reset = guard(async () => {
     lab.pause();
     applySettings();
-    lab.reset($('vae-kind').value, Number($('vae-latent').value));
+    const [kind, latent] = [$('vae-kind').value, Number($('vae-latent').value)];
+    let weights;
+    if ($('vae-from').value === 'pretrained') {
+      weights = await fetchWeights(kind, latent);
+      if (!weights) message(`No pretrained ${kind === 'vae' ? 'VAE' : 'autoencoder'} with latent size ${latent}: starting from random weights.`, 'warn');
+    }
+    lab.reset(kind, latent, weights ?? undefined);
+    $('vae-dim-a').value = 0; $('vae-dim-b').value = 1;
+    $('vae-dim-a').max = $('vae-dim-b').max = latent - 1;
     await lab.draw();
   });
-  guard(() => lab.draw())();
+  $('vae-reset').onclick = reset;
+  const dims = guard(() => lab.setDims(Number($('vae-dim-a').value), Number($('vae-dim-b').value)));
+  $('vae-dim-a').onchange = dims; $('vae-dim-b').onchange = dims;
+  const ends = guard(() => lab.interpolate(Number($('vae-from-digit').value), Number($('vae-to-digit').value)));
+  $('vae-from-digit').onchange = ends; $('vae-to-digit').onchange = ends;
+  const scatter = $('vae-scatter');
+  const hover = guard(async (e) => {
+    if (e.type === 'pointermove' && e.pointerType !== 'mouse' && !e.buttons) return;
+    const r = scatter.getBoundingClientRect();
+    const z = await lab.hover((e.clientX - r.left) * scatter.width / r.width, (e.clientY - r.top) * scatter.height / r.height);
+    if (z) $('vae-hover-z').textContent = `z = (${z[0].toFixed(2)}, ${z[1].toFixed(2)})`;
+  });
+  scatter.onpointermove = hover; scatter.onpointerdown = hover;
+  const clearPad = drawingPad($('vae-pad'), guard(async (pixels) => {
+    const r = await lab.encodeDrawing(pixels);
+    $('vae-drawn-info').textContent = `−ELBO ${r.negative_elbo.toFixed(1)} nats (reconstruction ${r.reconstruction.toFixed(1)} + KL ${r.kl.toFixed(1)})`;
+  }));
+  $('vae-pad-clear').onclick = clearPad;
+  await reset();
   return lab;
 }
 
@@ -115,7 +175,7 @@ async function main() {
   window.genlab.firstCanvasMs = performance.now() - t0;
   $('digits-shuffle').disabled = false;
   $('digits-shuffle').onclick = drawDigits;
-  window.genlab.vae = setupVae(app);
+  window.genlab.vae = await setupVae(app);
   window.genlab.ready = true;
 }
 

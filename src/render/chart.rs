@@ -83,10 +83,17 @@ pub fn draw_history(canvas: &HtmlCanvasElement, history: &History, shown: &[usiz
         ctx.fill_text(&label, legend_x, 14.0).map_err(js)?;
         legend_x += ctx.measure_text(&label).map(|m| m.width()).unwrap_or(80.0) + 16.0;
     }
-    if !history.test.is_empty() {
-        ctx.set_fill_style_str("#9aa0a6");
-        ctx.fill_text("— train   - - test", (w - right - 110.0).max(legend_x), 14.0).map_err(js)?;
-    }
+    // Progress, right-aligned: step, throughput, training time (and what the dashes mean).
+    let stats = format!(
+        "step {} · {:.0} img/s · {:.1} s{}",
+        history.step,
+        history.images_per_s,
+        history.elapsed_s,
+        if history.test.is_empty() { "" } else { " · dashed: test" }
+    );
+    ctx.set_fill_style_str("#9aa0a6");
+    let width = ctx.measure_text(&stats).map(|m| m.width()).unwrap_or(200.0);
+    ctx.fill_text(&stats, (w - right - width).max(legend_x), 14.0).map_err(js)?;
     Ok(())
 }
 

@@ -4,5 +4,6 @@
 #[cfg(target_arch = "wasm32")]
 pub mod chart;
 mod grid;
+pub mod scatter;
 
 pub use grid::{Rgba, heat_color, image_grid};

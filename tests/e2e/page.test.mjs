@@ -67,6 +67,36 @@ test('CPU: data grid, then the VAE trains with a live chart and pictures', async
   await page.close();
 });
 
+test('VAE views: manifold, latent scatter with hover, interpolation, a drawn digit', async () => {
+  const { page, errors } = await open('?backend=cpu');
+  await ready(page);
+  for (const id of ['vae-reconstructions', 'vae-samples', 'vae-manifold', 'vae-scatter', 'vae-interpolation']) {
+    assert.ok(await drawn(page, id), `${id} is drawn`);
+  }
+  // Hover over the scatter decodes that point.
+  const box = await page.locator('#vae-scatter').boundingBox();
+  await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.6);
+  await page.waitForFunction(() => document.getElementById('vae-hover-z').textContent.startsWith('z = ('));
+  assert.ok(await drawn(page, 'vae-hover'));
+  // Draw a "1" on the pad: its −ELBO and reconstruction appear.
+  const pad = await page.locator('#vae-pad').boundingBox();
+  await page.mouse.move(pad.x + pad.width / 2, pad.y + pad.height * 0.15);
+  await page.mouse.down();
+  for (let i = 1; i <= 10; i++) await page.mouse.move(pad.x + pad.width / 2, pad.y + pad.height * (0.15 + 0.07 * i));
+  await page.mouse.up();
+  await page.waitForFunction(() => document.getElementById('vae-drawn-info').textContent.includes('nats'));
+  const elbo = Number((await page.textContent('#vae-drawn-info')).match(/−ELBO ([\d.]+)/)[1]);
+  assert.ok(elbo > 0 && elbo < 2000, `−ELBO of the drawing ${elbo}`);
+  assert.ok(await drawn(page, 'vae-drawn'));
+  // Other latent dimensions than exist are refused with a message.
+  await page.fill('#vae-dim-a', '7');
+  await page.dispatchEvent('#vae-dim-a', 'change');
+  await page.waitForSelector('.message.error');
+  assert.match(await page.textContent('#messages'), /pick two different dimensions below 2/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('WebGPU: the badge names it and Step trains one step', async () => {
   const { page, errors } = await open();
   await ready(page);

@@ -1,0 +1,44 @@
+//! Tiny argument parsing and shared pieces for the native programs in src/bin.
+
+use std::collections::HashMap;
+
+/// `--name value` pairs after a leading positional word.
+pub struct Args {
+    pub command: String,
+    values: HashMap<String, String>,
+}
+
+impl Args {
+    pub fn parse(usage: &str) -> Args {
+        let mut it = std::env::args().skip(1);
+        let command = it.next().unwrap_or_else(|| fail(usage));
+        let mut values = HashMap::new();
+        while let Some(key) = it.next() {
+            let key = key.strip_prefix("--").unwrap_or_else(|| fail(usage)).to_string();
+            values.insert(key, it.next().unwrap_or_else(|| fail(usage)));
+        }
+        Args { command, values }
+    }
+
+    pub fn get<T: std::str::FromStr>(&self, key: &str, default: T) -> T {
+        match self.values.get(key) {
+            None => default,
+            Some(v) => v.parse().unwrap_or_else(|_| fail(&format!("--{key}: cannot parse '{v}'"))),
+        }
+    }
+
+    pub fn string(&self, key: &str, default: &str) -> String {
+        self.values.get(key).cloned().unwrap_or_else(|| default.to_string())
+    }
+}
+
+pub fn fail(message: &str) -> ! {
+    eprintln!("{message}");
+    std::process::exit(2)
+}
+
+/// Loads the MNIST asset made by `scripts/mnist.mjs`.
+pub fn load_mnist(path: &str) -> crate::data::Mnist {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| fail(&format!("{path}: {e} (run scripts/setup.sh to make it)")));
+    crate::data::Mnist::from_asset(&bytes).unwrap_or_else(|e| fail(&format!("{path}: {e}")))
+}
