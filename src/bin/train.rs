@@ -44,7 +44,7 @@ fn main() {
     let record = trainer.model.model.valid().into_record();
     record.save(&out).unwrap_or_else(|e| fail(&format!("{out}: {e}")));
     let note = serde_json::json!({
-        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "command": format!("cargo run --release --bin train -- {}", std::env::args().skip(1).collect::<Vec<_>>().join(" ")),
         "config": config, "settings": settings, "epochs": epochs, "steps": trainer.history.step,
         "test_negative_elbo_nats": (test * 100.0).round() / 100.0,
         "train_seconds": trainer.history.elapsed_s.round(),

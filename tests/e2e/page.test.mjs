@@ -74,11 +74,13 @@ test('VAE views: manifold, latent scatter with hover, interpolation, a drawn dig
     assert.ok(await drawn(page, id), `${id} is drawn`);
   }
   // Hover over the scatter decodes that point.
+  await page.locator('#vae-scatter').scrollIntoViewIfNeeded();
   const box = await page.locator('#vae-scatter').boundingBox();
   await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.6);
   await page.waitForFunction(() => document.getElementById('vae-hover-z').textContent.startsWith('z = ('));
   assert.ok(await drawn(page, 'vae-hover'));
   // Draw a "1" on the pad: its −ELBO and reconstruction appear.
+  await page.locator('#vae-pad').scrollIntoViewIfNeeded();
   const pad = await page.locator('#vae-pad').boundingBox();
   await page.mouse.move(pad.x + pad.width / 2, pad.y + pad.height * 0.15);
   await page.mouse.down();
@@ -143,5 +145,23 @@ test('a bad learning rate is refused with a message', async () => {
   await page.waitForSelector('.message.error');
   assert.match(await page.textContent('#messages'), /learning rate -3 is not in \(0, 1\]/);
   assert.equal(await page.evaluate(() => window.genlab.vae.status().status.state), 'paused');
+  await page.close();
+});
+
+test('NaN during training pauses with a message; Reset recovers', async () => {
+  const { page, errors } = await open('?backend=cpu');
+  await ready(page);
+  await page.fill('#vae-lr', '1'); // Adam at lr 1 sends log σ² to overflow within a few steps
+  await page.click('#vae-train');
+  await page.waitForFunction(() => window.genlab.vae.status().status.state === 'diverged', null, { timeout: 60_000 });
+  assert.match(await page.textContent('#vae-status'), /Training stopped at step \d+: the training -ELBO became (NaN|inf)/);
+  assert.equal(await page.textContent('#vae-train'), 'Train');
+  await page.fill('#vae-lr', '0.001');
+  await page.click('#vae-reset');
+  await page.waitForFunction(() => window.genlab.vae.status().status.state === 'paused');
+  await page.click('#vae-step');
+  await page.waitForFunction(() => window.genlab.vae.status().step === 1, null, { timeout: 60_000 });
+  assert.ok(await page.evaluate(() => window.genlab.vae.status().train.every(Number.isFinite)));
+  assert.deepEqual(errors, []);
   await page.close();
 });
