@@ -10,6 +10,8 @@ echo; echo "== native tests"
 cargo test --release
 
 echo; echo "== browser tests (wasm-pack, headless Chromium, WebGPU + CPU)"
+# SwiftShader, the software WebGPU of a GPU-less machine, compiles shaders slowly.
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-900}"
 wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)" --mode no-install --release
 
 echo; echo "== end-to-end tests of the built page"

@@ -19,12 +19,22 @@ async fn read(t: Tensor<2>) -> Vec<f32> {
     t.into_data_async().await.unwrap().try_into_vec::<f32>().unwrap()
 }
 
+thread_local! {
+    /// The WebGPU runtime starts once per page; tests share its device.
+    static GPU: std::cell::RefCell<Option<Device>> = const { std::cell::RefCell::new(None) };
+}
+
 async fn webgpu() -> Device {
     genlab::web::run_constructors();
-    Device::wgpu_options()
+    if let Some(device) = GPU.with(|g| g.borrow().clone()) {
+        return device;
+    }
+    let device = Device::wgpu_options()
         .init_async()
         .await
-        .expect("the test browser must offer WebGPU (Chromium with --enable-unsafe-webgpu)")
+        .expect("the test browser must offer WebGPU (Chromium with --enable-unsafe-webgpu)");
+    GPU.with(|g| *g.borrow_mut() = Some(device.clone()));
+    device
 }
 
 /// One VAE training step (forward, backward, Adam update) on `device`, from identical
@@ -103,4 +113,43 @@ async fn bad_backend_parameter_is_a_note() {
     genlab::web::run_constructors();
     let app = App::start(Some("quantum".into())).await;
     assert!(app.notes().iter().any(|n| n.contains("Unknown backend 'quantum'")), "{:?}", app.notes());
+}
+
+/// Trains a few steps on `backend`, then checks that every VAE view drew something.
+async fn vae_views_draw(backend: genlab::device::Backend) {
+    let app = App::with_backend(backend);
+    app.load_fixture();
+    let names = ["chart", "reconstructions", "samples", "manifold", "scatter", "hover", "interpolation", "drawn"];
+    let canvases = js_sys::Object::new();
+    let made: Vec<HtmlCanvasElement> = names.iter().map(|_| canvas()).collect();
+    for (name, c) in names.iter().zip(&made) {
+        js_sys::Reflect::set(&canvases, &(*name).into(), c).unwrap();
+    }
+    let lab = app.vae_lab(canvases.into()).unwrap();
+    lab.set_settings(32, 1e-3, 1.0).unwrap();
+    for _ in 0..3 {
+        lab.step().await.unwrap();
+    }
+    lab.draw().await.unwrap();
+    lab.hover(100.0, 120.0).await.unwrap();
+    let digit: Vec<f32> = Mnist::fixture().test.intensities(&[3]);
+    lab.encode_drawing(digit).await.unwrap();
+    for (name, c) in names.iter().zip(&made) {
+        assert!(!is_blank(c), "the {name} view is blank");
+    }
+    let status = lab.status();
+    let step = js_sys::Reflect::get(&status, &"step".into()).unwrap().as_f64().unwrap();
+    assert_eq!(step, 3.0);
+}
+
+#[wasm_bindgen_test]
+async fn vae_lab_trains_and_draws_every_view_on_cpu() {
+    genlab::web::run_constructors();
+    vae_views_draw(genlab::device::Backend::cpu(None)).await;
+}
+
+#[wasm_bindgen_test]
+async fn vae_lab_trains_and_draws_every_view_on_webgpu() {
+    let device = webgpu().await;
+    vae_views_draw(genlab::device::Backend { device, is_gpu: true, label: "WebGPU".into(), note: None }).await;
 }

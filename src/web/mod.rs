@@ -57,6 +57,13 @@ pub struct App {
     notes: Vec<String>,
 }
 
+impl App {
+    /// An app on a backend chosen by the caller (browser tests use it to run on both backends).
+    pub fn with_backend(backend: Backend) -> App {
+        App { shared: Rc::new(Shared { backend, data: RefCell::new(None) }), notes: Vec::new() }
+    }
+}
+
 #[wasm_bindgen]
 impl App {
     /// Starts the backend. `backend` is the `?backend=` URL parameter (webgpu, cpu, or absent).
