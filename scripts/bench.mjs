@@ -1,5 +1,7 @@
 // The benchmark (not a test): the release page in headless Chromium, one JSON line per case.
-//   node scripts/bench.mjs [steps]     (build dist/ first: scripts/build.sh)
+//   node scripts/bench.mjs [steps] [--epoch cpu|webgpu]     (build dist/ first: scripts/build.sh)
+// --epoch also trains the VAE lab from scratch for one epoch (469 steps of 128) on that backend
+// and prints the held-out −ELBO (1000 test digits) and the time it took.
 import { readdirSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join, dirname } from 'node:path';
@@ -28,6 +30,25 @@ try {
       const r = await page.evaluate(([w, b, n]) => window.genlab.app.bench(w, b, n), [workload, backend, steps]);
       console.log(JSON.stringify({ ...r, images_per_s: Math.round(r.images_per_s), ms_per_step: Number(r.ms_per_step.toFixed(1)) }));
     }
+  }
+  const epoch = process.argv.indexOf('--epoch');
+  if (epoch > 0) {
+    const backend = process.argv[epoch + 1];
+    const p = await browser.newPage();
+    await p.goto(server.url + `?backend=${backend}`);
+    await p.waitForFunction(() => window.genlab?.ready, null, { timeout: 300_000 });
+    await p.selectOption('#vae-latent', '20');
+    await p.selectOption('#vae-from', 'scratch');
+    await p.click('#vae-reset');
+    await p.waitForFunction(() => window.genlab.vae.status().step === 0);
+    const t = Date.now();
+    await p.click('#vae-train');
+    await p.waitForFunction(() => window.genlab.vae.status().step >= 469, null, { timeout: 3_600_000, polling: 20 });
+    await p.evaluate(() => window.genlab.vae.pause());
+    const s = await p.evaluate(() => window.genlab.vae.status());
+    const test = await p.evaluate(() => window.genlab.vae.evaluate());
+    console.log(JSON.stringify({ measure: 'vae_z20_one_epoch_from_scratch', backend, steps: s.step, seconds: Math.round((Date.now() - t) / 1000),
+      test_negative_elbo: Number(test[0].toFixed(2)) }));
   }
 } finally {
   await browser.close();

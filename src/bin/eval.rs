@@ -9,7 +9,7 @@ use genlab::cli::{Args, fail, load_mnist};
 use genlab::models::vae::{VaeConfig, evaluate_split};
 use genlab::rng::Rng;
 
-const USAGE: &str = "usage: eval vae --weights FILE [--latent 20] [--k 5000] [--repeats 1] [--seed 1] [--data www/data/mnist.bin.gz]";
+const USAGE: &str = "usage: eval vae --weights FILE [--latent 20] [--k 5000] [--repeats 1] [--seed 1] [--images 10000] [--data www/data/mnist.bin.gz]";
 
 fn main() {
     let args = Args::parse(USAGE);
@@ -20,7 +20,10 @@ fn main() {
     let config = VaeConfig::vae(args.get("latent", 20));
     let k: usize = args.get("k", 5000);
     let repeats: usize = args.get("repeats", 1);
-    let data = load_mnist(&args.string("data", "www/data/mnist.bin.gz"));
+    let mut data = load_mnist(&args.string("data", "www/data/mnist.bin.gz"));
+    let images: usize = args.get("images", data.test.len());
+    data.test.images.truncate(images * 784);
+    data.test.labels.truncate(images);
     let device = Device::flex();
     let record = ModuleRecord::load(&weights).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
     let model = config.init(&device).try_load_record(record).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));

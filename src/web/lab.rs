@@ -141,6 +141,12 @@ impl<M: Trainable + 'static> Lab<M> {
         Ok(())
     }
 
+    /// The test metrics now, on the same held-out digits the chart's dashed curve uses.
+    pub async fn evaluate(&self) -> Result<Vec<f32>, JsError> {
+        let metrics = self.trainer.borrow_mut().evaluate_test();
+        super::read(metrics.unsqueeze()).await
+    }
+
     pub fn draw_chart(&self) {
         if let Err(e) = draw_history(&self.chart, &self.trainer.borrow().history, &self.shown) {
             log::warn!("chart: {e}");
