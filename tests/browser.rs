@@ -119,7 +119,7 @@ async fn bad_backend_parameter_is_a_note() {
 async fn vae_views_draw(backend: genlab::device::Backend) {
     let app = App::with_backend(backend);
     app.load_fixture();
-    let names = ["chart", "reconstructions", "samples", "manifold", "scatter", "hover", "interpolation", "drawn"];
+    let names = ["chart", "klChart", "reconstructions", "samples", "manifold", "scatter", "hover", "interpolation", "drawn"];
     let canvases = js_sys::Object::new();
     let made: Vec<HtmlCanvasElement> = names.iter().map(|_| canvas()).collect();
     for (name, c) in names.iter().zip(&made) {

@@ -73,7 +73,7 @@ async function setupVae(app) {
   let lab;
   try {
     lab = app.vaeLab({
-      chart: $('vae-chart'), reconstructions: $('vae-reconstructions'), samples: $('vae-samples'),
+      chart: $('vae-chart'), klChart: $('vae-kl-chart'), reconstructions: $('vae-reconstructions'), samples: $('vae-samples'),
       manifold: $('vae-manifold'), scatter: $('vae-scatter'), hover: $('vae-hover'),
       interpolation: $('vae-interpolation'), drawn: $('vae-drawn'),
     });

@@ -5,7 +5,8 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
 use crate::train::History;
 
-/// Series colours, in metric order; the test curve of a metric reuses its colour, dashed.
+/// Series colours, by metric index (the same metric keeps its colour on every chart); the test
+/// curve of a metric reuses its colour, dashed.
 const COLORS: [&str; 6] = ["#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8", "#fff176"];
 
 pub fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, String> {
@@ -65,8 +66,8 @@ pub fn draw_history(canvas: &HtmlCanvasElement, history: &History, shown: &[usiz
     }
 
     let mut legend_x = left;
-    for (k, &j) in shown.iter().enumerate() {
-        let color = COLORS[k % COLORS.len()];
+    for &j in shown {
+        let color = COLORS[j % COLORS.len()];
         ctx.set_stroke_style_str(color);
         ctx.set_line_width(1.5);
         ctx.set_line_dash(&js_sys::Array::new()).map_err(js)?;

@@ -22,9 +22,8 @@ const VIEWS_EVERY_MS: f64 = 1000.0;
 
 pub struct Lab<M> {
     pub trainer: RefCell<Trainer<M>>,
-    chart: HtmlCanvasElement,
-    /// Which metrics the chart shows together.
-    pub shown: Vec<usize>,
+    /// Charts, each with the metrics it shows together (metrics of different scale get their own).
+    charts: Vec<(HtmlCanvasElement, Vec<usize>)>,
     /// Called with the status object after every chunk (the page's text and buttons).
     on_update: RefCell<Option<js_sys::Function>>,
     /// Whether the loop task is alive, a chunk is in flight, and how many resets happened
@@ -36,11 +35,10 @@ pub struct Lab<M> {
 }
 
 impl<M: Trainable + 'static> Lab<M> {
-    pub fn new(trainer: Trainer<M>, chart: HtmlCanvasElement, shown: Vec<usize>) -> Rc<Self> {
+    pub fn new(trainer: Trainer<M>, charts: Vec<(HtmlCanvasElement, Vec<usize>)>) -> Rc<Self> {
         let lab = Rc::new(Lab {
             trainer: RefCell::new(trainer),
-            chart,
-            shown,
+            charts,
             on_update: RefCell::new(None),
             looping: Cell::new(false),
             busy: Cell::new(false),
@@ -148,8 +146,10 @@ impl<M: Trainable + 'static> Lab<M> {
     }
 
     pub fn draw_chart(&self) {
-        if let Err(e) = draw_history(&self.chart, &self.trainer.borrow().history, &self.shown) {
-            log::warn!("chart: {e}");
+        for (canvas, shown) in &self.charts {
+            if let Err(e) = draw_history(canvas, &self.trainer.borrow().history, shown) {
+                log::warn!("chart: {e}");
+            }
         }
     }
 

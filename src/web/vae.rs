@@ -18,7 +18,7 @@ use crate::rng::Rng;
 use crate::train::{Pixels, Settings, Trainer, prepare};
 
 use super::lab::{Lab, Redraw};
-use super::{Shared, canvas_in, put_rgba, read, to_js};
+use super::{Shared, canvas_in, put_rgba, read, to_js, yield_to_browser};
 
 const SHOWN: usize = 10;
 const SAMPLES: usize = 40;
@@ -72,7 +72,8 @@ impl VaeLab {
         let settings = Settings { batch_size: 128, lr: 1e-3, seed: 1 };
         let model = VaeTrainer::new(VaeConfig::vae(2), &device);
         let trainer = Trainer::new(model, settings, shared.data()?, device);
-        let lab = Lab::new(trainer, canvas_in(&canvases, "chart")?, vec![0, 1, 2]);
+        // −ELBO and reconstruction share a scale; the KL (a few nats) gets its own chart.
+        let lab = Lab::new(trainer, vec![(canvas_in(&canvases, "chart")?, vec![0, 1]), (canvas_in(&canvases, "klChart")?, vec![2])]);
         let c = |k: &str| canvas_in(&canvases, k);
         let views = Rc::new(Views {
             shared,
@@ -209,33 +210,39 @@ impl Views {
         (t.model.model.valid(), t.model.config.latent)
     }
 
+    /// Draws every view. Each piece is its own task, with a frame painted in between, so the
+    /// page stays smooth while training (encoding 2000 digits for the scatter is the big one).
     async fn draw(&self, lab: &Lab<VaeTrainer>) -> Result<(), JsError> {
         let data = self.shared.data()?;
         let device = self.shared.backend.device.clone();
         let (model, latent) = self.model(lab);
-        // Build every tensor first, then read back: no borrow is held across an await.
         let mut rng = Rng::new(7);
         let shown: Vec<usize> = (0..SHOWN.min(data.test.len())).collect();
-        let originals = prepare(data.test.intensities(&shown), Pixels::Binarized, &mut rng);
-        let recon = model.decode_probs(model.encode(tensor(originals.clone(), [SHOWN, PIXELS], &device)).mu);
+        let mut pairs = prepare(data.test.intensities(&shown), Pixels::Binarized, &mut rng);
+        let recon = model.decode_probs(model.encode(tensor(pairs.clone(), [shown.len(), PIXELS], &device)).mu);
         let samples = model.decode_probs(tensor(rng.normals(SAMPLES * latent), [SAMPLES, latent], &device));
-        let manifold = model.decode_probs(tensor(manifold_latents(MANIFOLD, latent, self.dims.get()), [MANIFOLD * MANIFOLD, latent], &device));
-        let scatter_n = SCATTER_DIGITS.min(data.test.len());
-        let scatter_idx: Vec<usize> = (0..scatter_n).collect();
-        let scatter_x = prepare(data.test.intensities(&scatter_idx), Pixels::Binarized, &mut Rng::new(8));
-        let codes = model.encode(tensor(scatter_x, [scatter_n, PIXELS], &device)).mu;
-
-        let mut pairs = originals;
         pairs.extend(read(recon).await?);
-        put_rgba(self.canvas(Canvas::Reconstructions), &image_grid(&pairs, SHOWN, 2))?;
+        put_rgba(self.canvas(Canvas::Reconstructions), &image_grid(&pairs, shown.len(), 2))?;
         put_rgba(self.canvas(Canvas::Samples), &image_grid(&read(samples).await?, 10, 2))?;
+        yield_to_browser().await;
+
+        let grid = manifold_latents(MANIFOLD, latent, self.dims.get());
+        let manifold = model.decode_probs(tensor(grid, [MANIFOLD * MANIFOLD, latent], &device));
         put_rgba(self.canvas(Canvas::Manifold), &image_grid(&read(manifold).await?, MANIFOLD, 0))?;
-        let codes = read(codes).await?;
+        yield_to_browser().await;
+
+        let n = SCATTER_DIGITS.min(data.test.len());
+        let digits = prepare(data.test.intensities(&(0..n).collect::<Vec<_>>()), Pixels::Binarized, &mut Rng::new(8));
+        let mut codes = Vec::with_capacity(n * latent);
+        for part in digits.chunks(500 * PIXELS) {
+            codes.extend(read(model.encode(tensor(part.to_vec(), [part.len() / PIXELS, PIXELS], &device)).mu).await?);
+            yield_to_browser().await;
+        }
         let (a, b) = self.dims.get();
         {
             let mut s = self.scatter.borrow_mut();
             s.points = codes.chunks(latent).map(|z| (z[a], z[b])).collect();
-            s.labels = data.test.labels[..scatter_n].to_vec();
+            s.labels = data.test.labels[..n].to_vec();
             s.frame = Some(Frame::around(&s.points, SCATTER_SIZE));
         }
         self.draw_scatter()?;

@@ -58,6 +58,7 @@ test('CPU: data grid, then the VAE trains with a live chart and pictures', async
   assert.ok(Number.isFinite(s.images_per_s) && s.images_per_s > 0);
   assert.match(await page.textContent('#vae-status'), /paused · step \d+/);
   assert.ok(await drawn(page, 'vae-chart'));
+  assert.ok(await drawn(page, 'vae-kl-chart'));
   assert.ok(await drawn(page, 'vae-reconstructions'));
   // A paused lab stays paused.
   const step = s.step;
