@@ -54,6 +54,13 @@ fn good_asset_round_trips_through_gzip() {
 }
 
 #[test]
+fn an_asset_unzipped_by_the_server_is_accepted() {
+    let m = small();
+    let back = Mnist::from_asset(&m.to_raw()).unwrap();
+    assert_eq!(back.test.images, m.test.images);
+}
+
+#[test]
 fn not_gzip_is_named() {
     let e = Mnist::from_asset(b"<!doctype html><p>404</p>").unwrap_err();
     says(&e, &["not gzip"]);

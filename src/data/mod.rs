@@ -102,8 +102,12 @@ pub struct Mnist {
 }
 
 impl Mnist {
-    /// Parses a gzipped asset (or the test fixture).
+    /// Parses a gzipped asset (or the test fixture). Bytes already unzipped (a server that sent
+    /// the file with `Content-Encoding: gzip`, which the browser undoes) are accepted too.
     pub fn from_asset(gz: &[u8]) -> Result<Mnist, DataError> {
+        if gz.starts_with(ASSET_MAGIC) {
+            return Self::from_raw(gz);
+        }
         if gz.len() < 2 || gz[..2] != [0x1f, 0x8b] {
             return Err(DataError::Corrupt(
                 "the asset is not gzip data (wrong file, or an HTML error page?)".into(),

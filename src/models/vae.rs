@@ -194,6 +194,11 @@ impl VaeTrainer {
         VaeTrainer { config, model, optim: AdamConfig::new().with_epsilon(1e-8).init() }
     }
 
+    /// ε ~ N(0, I), one latent vector per image of `x`, on its device.
+    fn noise(&self, x: &Tensor<2>) -> Tensor<2> {
+        Tensor::random([x.dims()[0], self.config.latent], Distribution::Normal(0.0, 1.0), &x.device())
+    }
+
     /// One step with given noise (tests use it to compare backends on identical inputs).
     pub fn step_with_noise(&mut self, x: Tensor<2>, eps: Tensor<2>, lr: f64) -> Tensor<1> {
         let ElboTerms { reconstruction, kl } = self.model.elbo_terms(x, eps);
@@ -222,15 +227,14 @@ impl Trainable for VaeTrainer {
     }
 
     fn step(&mut self, x: Tensor<2>, lr: f64) -> Tensor<1> {
-        let eps = Tensor::random([x.dims()[0], self.config.latent], Distribution::Normal(0.0, 1.0), &x.device());
+        let eps = self.noise(&x);
         self.step_with_noise(x, eps, lr)
     }
 
     fn evaluate(&self, x: Tensor<2>) -> Tensor<1> {
-        let model = self.model.valid();
         let x = x.without_autodiff();
-        let eps = Tensor::random([x.dims()[0], self.config.latent], Distribution::Normal(0.0, 1.0), &x.device());
-        let ElboTerms { reconstruction, kl } = model.elbo_terms(x, eps);
+        let eps = self.noise(&x);
+        let ElboTerms { reconstruction, kl } = self.model.valid().elbo_terms(x, eps);
         metrics(reconstruction, kl)
     }
 }

@@ -81,7 +81,7 @@ impl App {
         if let Some(note) = &backend.note {
             notes.push(format!("Running on the CPU: {note}."));
         }
-        App { shared: Rc::new(Shared { backend, data: RefCell::new(None) }), notes }
+        App { notes, ..App::with_backend(backend) }
     }
 
     /// The badge text, e.g. "WebGPU · SwiftShader Device" or "CPU (flex)".
