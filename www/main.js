@@ -84,7 +84,11 @@ async function setupVae(app) {
   $('vae').hidden = false;
   const train = $('vae-train');
   const guard = (f) => async (...args) => { try { return await f(...args); } catch (e) { message(e.message ?? String(e)); } };
-  const applySettings = () => lab.setSettings(Number($('vae-batch').value), Number($('vae-lr').value), Number($('vae-seed').value));
+  const applySettings = () => {
+    lab.setSettings(Number($('vae-batch').value), Number($('vae-lr').value), Number($('vae-seed').value));
+    lab.setBeta(Number($('vae-beta').value));
+  };
+  $('vae-beta').onchange = guard(() => lab.setBeta(Number($('vae-beta').value)));
   lab.onUpdate((s) => {
     const st = s.status.state;
     train.textContent = st === 'running' ? 'Pause' : 'Train';
@@ -157,7 +161,7 @@ async function main() {
   const progress = $('data-progress');
   let bytes;
   try {
-    bytes = await fetchWithProgress(params.get('data') ?? 'data/mnist.bin.gz', (got, total) => {
+    bytes = await fetchWithProgress('data/mnist.bin.gz', (got, total) => {
       progress.querySelector('.bar').style.width = total ? `${(100 * got / total).toFixed(1)}%` : '50%';
       progress.querySelector('span').textContent = `loading MNIST… ${(got / 1e6).toFixed(1)} MB`;
     });

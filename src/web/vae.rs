@@ -140,6 +140,16 @@ impl VaeLab {
         self.lab.set_settings(Settings { batch_size, lr, seed: seed as u64 })
     }
 
+    /// The weight β on the KL term (1 is the VAE); takes effect at the next step.
+    #[wasm_bindgen(js_name = setBeta)]
+    pub fn set_beta(&self, beta: f32) -> Result<(), JsError> {
+        if !(beta.is_finite() && (0.0..=100.0).contains(&beta)) {
+            return Err(JsError::new(&format!("β = {beta} is not in [0, 100]")));
+        }
+        self.lab.trainer.borrow_mut().model.config.beta = beta;
+        Ok(())
+    }
+
     /// Which two latent dimensions the manifold and scatter show.
     #[wasm_bindgen(js_name = setDims)]
     pub async fn set_dims(&self, a: usize, b: usize) -> Result<(), JsError> {

@@ -149,6 +149,25 @@ test('a bad learning rate is refused with a message', async () => {
   await page.close();
 });
 
+test('β = 0 trains without the KL pull; a negative β is refused', async () => {
+  const { page, errors } = await open('?backend=cpu');
+  await ready(page);
+  await page.fill('#vae-beta', '-1');
+  await page.dispatchEvent('#vae-beta', 'change');
+  await page.waitForSelector('.message.error');
+  assert.match(await page.textContent('#messages'), /β = -1 is not in \[0, 100\]/);
+  await page.fill('#vae-beta', '0');
+  await page.click('#vae-train');
+  await page.waitForFunction(() => window.genlab.vae.status().step >= 150, null, { timeout: 120_000 });
+  await page.click('#vae-train');
+  // Without the KL term in the loss, the posterior drifts from the prior: KL grows from the pretrained value.
+  const kl = await page.evaluate(() => window.genlab.vae.status().train[2]);
+  console.log(JSON.stringify({ measure: 'kl_after_150_steps_beta_0', kl }));
+  assert.ok(kl > 7.5, `KL after 150 steps at β = 0: ${kl}`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('NaN during training pauses with a message; Reset recovers', async () => {
   const { page, errors } = await open('?backend=cpu');
   await ready(page);
