@@ -33,6 +33,10 @@ pub trait Trainable {
     fn step(&mut self, images: Tensor<2>, lr: f64) -> Tensor<1>;
     /// The same metrics on held-out images, without updating anything.
     fn evaluate(&self, images: Tensor<2>) -> Tensor<1>;
+    /// Batches of images one step consumes (a GAN's k discriminator updates each want their own).
+    fn batches_per_step(&self) -> usize {
+        1
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -139,9 +143,10 @@ impl<M: Trainable> Trainer<M> {
         &self.device
     }
 
-    /// The tensor of a batch of training images, prepared the way the model wants them.
+    /// The tensor of a step's training images, prepared the way the model wants them.
     pub fn next_batch(&mut self) -> Tensor<2> {
-        let indices = self.sampler.batch(self.settings.batch_size, &mut self.rng);
+        let size = self.settings.batch_size * self.model.batches_per_step();
+        let indices = self.sampler.batch(size, &mut self.rng);
         self.history.epoch = self.sampler.epoch;
         let pixels = self.model.pixels();
         let values = prepare(self.data.train.intensities(&indices), pixels, &mut self.rng);

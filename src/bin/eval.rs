@@ -1,45 +1,144 @@
-//! Native evaluation on the 10k MNIST test set (dynamic binarization):
+//! Native evaluation on the 10k MNIST test set.
 //!   cargo run --release --bin eval -- vae --weights pretrained/vae-z20.bpk --latent 20 --k 5000
-//! Prints test −ELBO and the importance-weighted bound −log p(x) ≥ … with k samples
-//! (Burda et al. 2015), in nats, averaged over `--repeats` binarizations.
+//!     test −ELBO and the importance-weighted bound (Burda et al. 2015), in nats, averaged over
+//!     `--repeats` dynamic binarizations.
+//!   cargo run --release --bin eval -- gan --weights pretrained/dcgan.bpk --samples 10000
+//!     the classifier's verdict on generated digits: score, class histogram, Fréchet distance
+//!     between classifier features of generated and test digits (and the same for real digits).
+//!   cargo run --release --bin eval -- classifier --weights pretrained/classifier.bpk
 
 use burn::prelude::*;
 use burn::store::ModuleRecord;
+use burn::tensor::TensorData;
 use genlab::cli::{Args, fail, load_mnist};
+use genlab::data::{Mnist, PIXELS, Split};
+use genlab::models::classifier::{self, CLASSES, Classifier, FEATURES};
+use genlab::models::gan::GanConfig;
 use genlab::models::vae::{VaeConfig, evaluate_split};
 use genlab::rng::Rng;
+use serde_json::json;
 
-const USAGE: &str = "usage: eval vae --weights FILE [--latent 20] [--k 5000] [--repeats 1] [--seed 1] [--images 10000] [--data www/data/mnist.bin.gz]";
+const USAGE: &str = "usage: eval vae --weights FILE [--latent 20] [--k 5000] [--repeats 1] [--seed 1] [--images 10000]\n\
+                     \x20      eval gan --weights FILE [--architecture dcgan|fc] [--minibatch-std false] [--samples 10000] [--classifier pretrained/classifier.bpk]\n\
+                     \x20      eval classifier --weights FILE\n\
+                     all take [--data www/data/mnist.bin.gz]";
 
 fn main() {
     let args = Args::parse(USAGE);
-    if args.command != "vae" {
-        fail(USAGE);
-    }
+    let data = load_mnist(&args.string("data", "www/data/mnist.bin.gz"));
+    let start = std::time::Instant::now();
+    let mut result = match args.command.as_str() {
+        "vae" => eval_vae(&args, data),
+        "gan" => eval_gan(&args, &data),
+        "classifier" => eval_classifier(&args, &data),
+        _ => fail(USAGE),
+    };
+    result["seconds"] = json!(start.elapsed().as_secs());
+    println!("{result}");
+}
+
+fn load_weights(path: &str) -> ModuleRecord {
+    ModuleRecord::load(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")))
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
+
+fn eval_vae(args: &Args, mut data: Mnist) -> serde_json::Value {
     let weights = args.string("weights", "pretrained/vae-z20.bpk");
     let config = VaeConfig::vae(args.get("latent", 20));
     let k: usize = args.get("k", 5000);
     let repeats: usize = args.get("repeats", 1);
-    let mut data = load_mnist(&args.string("data", "www/data/mnist.bin.gz"));
     let images: usize = args.get("images", data.test.len());
-    data.test.images.truncate(images * 784);
+    data.test.images.truncate(images * PIXELS);
     data.test.labels.truncate(images);
     let device = Device::flex();
-    let record = ModuleRecord::load(&weights).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
-    let model = config.init(&device).try_load_record(record).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    let model = config.init(&device).try_load_record(load_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
     let mut rng = Rng::new(args.get("seed", 1));
-    let start = std::time::Instant::now();
     let (mut elbo, mut iwae) = (0.0, 0.0);
     for _ in 0..repeats {
         let (e, i) = evaluate_split(&model, &data.test, k, &mut rng, &device);
         elbo += e / repeats as f64;
         iwae += i.unwrap_or(f64::NAN) / repeats as f64;
     }
-    let result = serde_json::json!({
+    json!({
         "weights": weights, "latent": config.latent, "test_images": data.test.len(), "binarizations": repeats,
-        "test_negative_elbo_nats": (elbo * 100.0).round() / 100.0,
-        "k": k, "test_negative_iwae_bound_nats": (iwae * 100.0).round() / 100.0,
-        "seconds": start.elapsed().as_secs(),
-    });
-    println!("{result}");
+        "test_negative_elbo_nats": round(elbo, 2), "k": k, "test_negative_iwae_bound_nats": round(iwae, 2),
+    })
+}
+
+fn load_classifier(args: &Args) -> Classifier {
+    let path = args.string("classifier", "pretrained/classifier.bpk");
+    classifier::init(&Device::flex()).try_load_record(load_weights(&path)).unwrap_or_else(|e| fail(&format!("{path}: {e}")))
+}
+
+/// Probabilities and features of `images` (intensities, [n · 784]).
+fn classify(model: &Classifier, images: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let device = Device::flex();
+    let (mut probs, mut features) = (Vec::new(), Vec::new());
+    for part in images.chunks(1000 * PIXELS) {
+        let x = Tensor::<2>::from_data(TensorData::new(part.to_vec(), [part.len() / PIXELS, PIXELS]), &device);
+        let f = model.features(x.clone());
+        probs.extend(model.probs(x).into_data().iter::<f32>());
+        features.extend(f.into_data().iter::<f32>());
+    }
+    (probs, features)
+}
+
+fn all(split: &Split) -> Vec<f32> {
+    split.intensities(&(0..split.len()).collect::<Vec<_>>())
+}
+
+fn eval_gan(args: &Args, data: &Mnist) -> serde_json::Value {
+    let weights = args.string("weights", "pretrained/dcgan.bpk");
+    let mut config = match args.string("architecture", "dcgan").as_str() {
+        "dcgan" => GanConfig::dcgan(),
+        "fc" => GanConfig::fc(),
+        other => fail(&format!("--architecture {other}: dcgan or fc")),
+    };
+    config.minibatch_std = args.get("minibatch-std", false);
+    config.latent = args.get("latent", config.latent);
+    let samples: usize = args.get("samples", 10_000);
+    let device = Device::flex();
+    let gan = config.init(&device).try_load_record(load_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    let classifier = load_classifier(args);
+    let mut rng = Rng::new(args.get("seed", 1));
+    let mut generated = Vec::with_capacity(samples * PIXELS);
+    while generated.len() < samples * PIXELS {
+        let n = (samples - generated.len() / PIXELS).min(1000);
+        let z = Tensor::<2>::from_data(TensorData::new(rng.normals(n * config.latent), [n, config.latent]), &device);
+        generated.extend(gan.generator.sample(z).into_data().iter::<f32>());
+    }
+    let (probs, features) = classify(&classifier, &generated);
+    let (test_probs, test_features) = classify(&classifier, &all(&data.test));
+    // Reference: real digits the classifier never saw against the test set.
+    let train_part: Vec<usize> = (0..samples.min(data.train.len())).collect();
+    let (_, train_features) = classify(&classifier, &data.train.intensities(&train_part));
+    let histogram = classifier::class_histogram(&probs);
+    json!({
+        "weights": weights, "config": config, "samples": samples,
+        "classifier_score": round(classifier::classifier_score(&probs), 3),
+        "class_histogram": histogram,
+        "smallest_class_fraction": round(*histogram.iter().min().unwrap() as f64 / samples as f64, 4),
+        "frechet_distance_to_test": round(classifier::frechet_distance(&features, &test_features, FEATURES), 3),
+        "reference_test_set_score": round(classifier::classifier_score(&test_probs), 3),
+        "reference_frechet_train_to_test": round(classifier::frechet_distance(&train_features, &test_features, FEATURES), 3),
+    })
+}
+
+fn eval_classifier(args: &Args, data: &Mnist) -> serde_json::Value {
+    let weights = args.string("weights", "pretrained/classifier.bpk");
+    let model = classifier::init(&Device::flex()).try_load_record(load_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    let (probs, _) = classify(&model, &all(&data.test));
+    let right = probs
+        .chunks_exact(CLASSES)
+        .zip(&data.test.labels)
+        .filter(|(p, l)| (0..CLASSES).max_by(|&a, &b| p[a].total_cmp(&p[b])) == Some(**l as usize))
+        .count();
+    json!({
+        "weights": weights, "test_accuracy": round(right as f64 / data.test.len() as f64, 4),
+        "test_set_classifier_score": round(classifier::classifier_score(&probs), 3),
+    })
 }

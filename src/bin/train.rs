@@ -1,55 +1,168 @@
 //! Native trainer: the page's model code, on the CPU, for the weights in pretrained/.
 //!   cargo run --release --bin train -- vae --latent 20 --epochs 100 --seed 1 --out pretrained/vae-z20.bpk
-//! `vae` or `ae` (plain autoencoder). Prints train and test −ELBO after each epoch and writes
-//! the weights (burnpack) plus a .json note of how they were made.
+//!   cargo run --release --bin train -- dcgan --epochs 10 --batch 64 --lr 0.0002 --seed 1 --out pretrained/dcgan.bpk
+//!   cargo run --release --bin train -- classifier --epochs 3 --seed 1 --out pretrained/classifier.bpk
+//! `vae`, `ae` (plain autoencoder), `dcgan`, `fc-gan` or `classifier`. Prints progress after each
+//! epoch and writes the weights (burnpack) plus a .json note of how they were made.
 
 use std::sync::Arc;
 
 use burn::prelude::*;
+use burn::tensor::TensorData;
 use genlab::cli::{Args, fail, load_mnist};
+use genlab::data::{Mnist, PIXELS};
+use genlab::models::classifier::{self, CLASSES, ClassifierTrainer};
+use genlab::models::gan::{GanConfig, GanTrainer, GeneratorLoss};
 use genlab::models::vae::{VaeConfig, VaeTrainer, evaluate_split};
 use genlab::rng::Rng;
-use genlab::train::{Settings, Trainer};
+use genlab::train::{Settings, Trainable, Trainer};
+use serde_json::{Value, json};
 
-const USAGE: &str = "usage: train vae|ae [--latent 20] [--epochs 100] [--batch 128] [--lr 0.001] [--seed 1] \
-                     [--data www/data/mnist.bin.gz] [--out pretrained/vae-z20.bpk]";
+const USAGE: &str = "usage: train vae|ae|dcgan|fc-gan|classifier [--latent 20] [--epochs 100] [--batch 128] [--lr 0.001] \
+                     [--seed 1] [--k 1] [--loss non-saturating|minimax] [--minibatch-std false] \
+                     [--data www/data/mnist.bin.gz] [--out pretrained/NAME.bpk]";
 
 fn main() {
     let args = Args::parse(USAGE);
-    let latent: usize = args.get("latent", 20);
-    let config = match args.command.as_str() {
-        "vae" => VaeConfig::vae(latent),
-        "ae" => VaeConfig::autoencoder(latent),
+    let data = Arc::new(load_mnist(&args.string("data", "www/data/mnist.bin.gz")));
+    let seed = args.get("seed", 1);
+    let epochs: usize = args.get("epochs", 10);
+    let (out, note) = match args.command.as_str() {
+        "vae" | "ae" => train_vae(&args, data, seed, epochs),
+        "dcgan" | "fc-gan" => train_gan(&args, data, seed, epochs),
+        "classifier" => train_classifier(&args, &data, seed, epochs),
         _ => fail(USAGE),
     };
-    let epochs: usize = args.get("epochs", 100);
-    let settings = Settings { batch_size: args.get("batch", 128), lr: args.get("lr", 1e-3), seed: args.get("seed", 1) };
+    let mut note = note;
+    note["command"] = json!(format!("cargo run --release --bin train -- {}", std::env::args().skip(1).collect::<Vec<_>>().join(" ")));
+    let note_path = out.replace(".bpk", ".json");
+    std::fs::write(&note_path, serde_json::to_string_pretty(&note).unwrap() + "\n").unwrap_or_else(|e| fail(&e.to_string()));
+    println!("wrote {out} and {note_path}");
+}
+
+fn save<M: Module>(module: M, out: &str) {
+    module.into_record().save(out).unwrap_or_else(|e| fail(&format!("{out}: {e}")));
+}
+
+/// Mean of metric `i` over the last `n` training steps.
+fn recent_mean<M: Trainable>(trainer: &Trainer<M>, i: usize, n: usize) -> f64 {
+    let h = &trainer.history.train;
+    let recent = &h[h.len().saturating_sub(n)..];
+    recent.iter().map(|p| p.values[i] as f64).sum::<f64>() / recent.len().max(1) as f64
+}
+
+fn train_vae(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String, Value) {
+    let latent: usize = args.get("latent", 20);
+    let config = if args.command == "vae" { VaeConfig::vae(latent) } else { VaeConfig::autoencoder(latent) };
+    let settings = Settings { batch_size: args.get("batch", 128), lr: args.get("lr", 1e-3), seed };
     settings.check().unwrap_or_else(|e| fail(&e));
     let out = args.string("out", &format!("pretrained/{}-z{latent}.bpk", args.command));
-    let data = Arc::new(load_mnist(&args.string("data", "www/data/mnist.bin.gz")));
-
     let device = Device::flex().autodiff();
     let steps_per_epoch = data.train.len().div_ceil(settings.batch_size);
-    let mut trainer = Trainer::new(VaeTrainer::new(config.clone(), &device), settings.clone(), data.clone(), device.clone());
-    let mut rng = Rng::new(settings.seed ^ 0xE7A1);
+    let mut trainer = Trainer::new(VaeTrainer::new(config.clone(), &device), settings.clone(), data.clone(), device);
+    let mut rng = Rng::new(seed ^ 0xE7A1);
     let mut test = f64::NAN;
     for epoch in 1..=epochs {
         trainer.run_blocking(steps_per_epoch).unwrap_or_else(|e| fail(&e));
-        let h = &trainer.history;
-        let recent = &h.train[h.train.len() - steps_per_epoch..];
-        let train = recent.iter().map(|p| p.values[0] as f64).sum::<f64>() / recent.len() as f64;
+        let train = recent_mean(&trainer, 0, steps_per_epoch);
         test = evaluate_split(&trainer.model.model.valid(), &data.test, 0, &mut rng, &Device::flex()).0;
-        println!("epoch {epoch:3}  train -ELBO {train:7.2}  test -ELBO {test:7.2}  ({:.0} s)", h.elapsed_s);
+        println!("epoch {epoch:3}  train -ELBO {train:7.2}  test -ELBO {test:7.2}  ({:.0} s)", trainer.history.elapsed_s);
     }
-    let record = trainer.model.model.valid().into_record();
-    record.save(&out).unwrap_or_else(|e| fail(&format!("{out}: {e}")));
-    let note = serde_json::json!({
-        "command": format!("cargo run --release --bin train -- {}", std::env::args().skip(1).collect::<Vec<_>>().join(" ")),
+    save(trainer.model.model.valid(), &out);
+    let note = json!({
         "config": config, "settings": settings, "epochs": epochs, "steps": trainer.history.step,
         "test_negative_elbo_nats": (test * 100.0).round() / 100.0,
         "train_seconds": trainer.history.elapsed_s.round(),
     });
-    let note_path = out.replace(".bpk", ".json");
-    std::fs::write(&note_path, serde_json::to_string_pretty(&note).unwrap() + "\n").unwrap_or_else(|e| fail(&e.to_string()));
-    println!("wrote {out} and {note_path}");
+    (out, note)
+}
+
+fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String, Value) {
+    let mut config = if args.command == "dcgan" { GanConfig::dcgan() } else { GanConfig::fc() };
+    config.latent = args.get("latent", config.latent);
+    config.minibatch_std = args.get("minibatch-std", false);
+    let settings = Settings { batch_size: args.get("batch", 64), lr: args.get("lr", 2e-4), seed };
+    settings.check().unwrap_or_else(|e| fail(&e));
+    let out = args.string("out", &format!("pretrained/{}.bpk", args.command));
+    let device = Device::flex().autodiff();
+    let mut gan = GanTrainer::new(config.clone(), &device);
+    gan.options.k = args.get("k", 1);
+    gan.options.d_lr = args.get("d-lr", settings.lr);
+    gan.options.generator_loss = match args.string("loss", "non-saturating").as_str() {
+        "non-saturating" => GeneratorLoss::NonSaturating,
+        "minimax" => GeneratorLoss::Minimax,
+        other => fail(&format!("--loss {other}: non-saturating or minimax")),
+    };
+    gan.options.check().unwrap_or_else(|e| fail(&e));
+    let options = gan.options.clone();
+    let steps_per_epoch = data.train.len().div_ceil(settings.batch_size * options.k);
+    let mut trainer = Trainer::new(gan, settings.clone(), data, device);
+    // Read back every 50 steps: one read-back per epoch would hold a whole epoch's graph.
+    for epoch in 1..=epochs {
+        for part in (0..steps_per_epoch).collect::<Vec<_>>().chunks(50) {
+            trainer.run_blocking(part.len()).unwrap_or_else(|e| fail(&e));
+        }
+        let m: Vec<String> = (0..4).map(|i| format!("{} {:.3}", trainer.history.names[i], recent_mean(&trainer, i, steps_per_epoch))).collect();
+        println!("epoch {epoch:3}  {}  ({:.0} s)", m.join("  "), trainer.history.elapsed_s);
+        save(trainer.model.gan.valid(), &out);
+    }
+    let note = json!({
+        "config": config, "options": options, "settings": settings, "epochs": epochs, "steps": trainer.history.step,
+        "final_epoch_means": (0..4).map(|i| (trainer.history.names[i].to_string(), json!((recent_mean(&trainer, i, steps_per_epoch) * 1000.0).round() / 1000.0))).collect::<serde_json::Map<_, _>>(),
+        "train_seconds": trainer.history.elapsed_s.round(),
+        "evaluation": "cargo run --release --bin eval -- gan (see README)",
+    });
+    (out, note)
+}
+
+fn train_classifier(args: &Args, data: &Mnist, seed: u64, epochs: usize) -> (String, Value) {
+    let batch: usize = args.get("batch", 128);
+    let lr: f64 = args.get("lr", 1e-3);
+    let out = args.string("out", "pretrained/classifier.bpk");
+    let device = Device::flex().autodiff();
+    device.seed(seed);
+    let mut trainer = ClassifierTrainer::new(&device);
+    let mut rng = Rng::new(seed);
+    let mut sampler = genlab::data::Sampler::new(data.train.len());
+    let start = std::time::Instant::now();
+    let mut accuracy = 0.0;
+    for epoch in 1..=epochs {
+        let mut losses = Vec::new();
+        for _ in 0..data.train.len().div_ceil(batch) {
+            let idx = sampler.batch(batch, &mut rng);
+            let x = Tensor::<2>::from_data(TensorData::new(data.train.intensities(&idx), [idx.len(), PIXELS]), &device);
+            let mut onehot = vec![0.0f32; idx.len() * CLASSES];
+            for (r, &i) in idx.iter().enumerate() {
+                onehot[r * CLASSES + data.train.labels[i] as usize] = 1.0;
+            }
+            let labels = Tensor::<2>::from_data(TensorData::new(onehot, [idx.len(), CLASSES]), &device);
+            losses.push(trainer.step_labeled(x, labels, lr));
+        }
+        let loss = Tensor::cat(losses, 0).mean().into_scalar::<f32>();
+        accuracy = test_accuracy(&trainer.model.valid(), data);
+        println!("epoch {epoch}  train cross-entropy {loss:.4}  test accuracy {:.2} %  ({:.0} s)", accuracy * 100.0, start.elapsed().as_secs_f64());
+    }
+    let model = trainer.model.valid();
+    let probs = classifier::probs_of_split(&model, &data.test, &Device::flex());
+    let score = classifier::classifier_score(&probs);
+    println!("classifier score of the real test set: {score:.3}");
+    save(model, &out);
+    let note = json!({
+        "architecture": "conv5x5(16)-pool-conv5x5(32)-pool-fc128-fc10, Adam", "batch": batch, "lr": lr, "seed": seed,
+        "epochs": epochs, "test_accuracy": (accuracy * 10000.0).round() / 10000.0,
+        "test_set_classifier_score": (score * 1000.0).round() / 1000.0,
+        "train_seconds": start.elapsed().as_secs(),
+    });
+    (out, note)
+}
+
+fn test_accuracy(model: &classifier::Classifier, data: &Mnist) -> f64 {
+    let device = Device::flex();
+    let mut right = 0.0;
+    for chunk in (0..data.test.len()).collect::<Vec<_>>().chunks(1000) {
+        let x = Tensor::<2>::from_data(TensorData::new(data.test.intensities(chunk), [chunk.len(), PIXELS]), &device);
+        let labels: Vec<u8> = chunk.iter().map(|&i| data.test.labels[i]).collect();
+        right += classifier::accuracy(model, x, &labels) * chunk.len() as f64;
+    }
+    right / data.test.len() as f64
 }

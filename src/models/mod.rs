@@ -1,3 +1,5 @@
 //! One file per family of generative model: its network, its loss, and how it samples.
 
 pub mod vae;
+pub mod classifier;
+pub mod gan;

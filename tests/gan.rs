@@ -1,0 +1,237 @@
+//! The GAN's math and its game: loss gradients, k : 1 updates, the loss toggle, minibatch std,
+//! weights; and the classifier that judges the samples (score, histogram, Fréchet distance).
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::sync::Arc;
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use genlab::data::{Mnist, PIXELS};
+use genlab::models::classifier::{self, class_histogram, classifier_score, frechet_distance, jacobi_eigen};
+use genlab::models::gan::{
+    GanConfig, GanTrainer, GeneratorLoss, discriminator_loss, latent_arithmetic, minimax_loss, non_saturating_loss,
+    with_minibatch_std,
+};
+use genlab::rng::Rng;
+use genlab::train::{Settings, Trainer};
+
+fn t1(values: Vec<f32>, device: &Device) -> Tensor<1> {
+    let n = values.len();
+    Tensor::from_data(TensorData::new(values, [n]), device)
+}
+
+fn vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().iter::<f32>().collect()
+}
+
+/// Gradient of `loss` with respect to D = D(G(z)) itself, by autodiff through l = logit(D).
+fn grad_wrt_d(loss: fn(Tensor<1>) -> Tensor<1>, d: &[f32]) -> Vec<f32> {
+    let device = Device::flex().autodiff();
+    let d = t1(d.to_vec(), &device).require_grad();
+    let logits = d.clone().log() - (-d.clone() + 1.0).log();
+    let grads = loss(logits).sum().backward();
+    vec(d.grad(&grads).unwrap())
+}
+
+#[test]
+fn generator_loss_gradients_are_the_analytic_ones() {
+    let d = [0.01f32, 0.1, 0.5, 0.9, 0.99];
+    // ∂/∂D log(1 − D) = −1/(1 − D): nearly flat (−1) where D(G(z)) ≈ 0 — bad samples learn slowly.
+    for (g, d) in grad_wrt_d(minimax_loss, &d).iter().zip(d) {
+        let want = -1.0 / (1.0 - d);
+        assert!((g - want).abs() < 1e-3 * want.abs(), "minimax at D = {d}: {g} vs {want}");
+    }
+    // ∂/∂D −log D = −1/D: steep (−100 at D = 0.01) exactly where samples are bad.
+    for (g, d) in grad_wrt_d(non_saturating_loss, &d).iter().zip(d) {
+        let want = -1.0 / d;
+        assert!((g - want).abs() < 1e-3 * want.abs(), "non-saturating at D = {d}: {g} vs {want}");
+    }
+}
+
+#[test]
+fn losses_are_the_lecture_formulas_and_finite_at_extreme_logits() {
+    let device = Device::flex();
+    let logits = vec![-80.0f32, -3.0, 0.0, 2.0, 80.0];
+    let sig = |l: f32| 1.0 / (1.0 + (-l as f64).exp());
+    let mm = vec(minimax_loss(t1(logits.clone(), &device)));
+    let ns = vec(non_saturating_loss(t1(logits.clone(), &device)));
+    let dl = vec(discriminator_loss(t1(logits.clone(), &device), t1(logits.iter().map(|l| -l).collect(), &device)));
+    for (i, &l) in logits.iter().enumerate() {
+        assert!(mm[i].is_finite() && ns[i].is_finite() && dl[i].is_finite(), "logit {l}");
+        if l.abs() < 10.0 {
+            let d = sig(l);
+            assert!((mm[i] as f64 - (1.0 - d).ln()).abs() < 1e-5, "log(1 − D) at {l}");
+            assert!((ns[i] as f64 + d.ln()).abs() < 1e-5, "−log D at {l}");
+            // real logit l and fake logit −l: −log D(x) − log(1 − D(G(z))) = −2 log σ(l)
+            assert!((dl[i] as f64 + 2.0 * d.ln()).abs() < 1e-5, "D loss at {l}");
+        }
+    }
+    // At the game's equilibrium D = ½ everywhere: D loss = 2 log 2.
+    assert!((dl[2] - 2.0 * 2f32.ln()).abs() < 1e-6);
+}
+
+fn trainer(config: GanConfig, k: usize, loss: GeneratorLoss) -> Trainer<GanTrainer> {
+    let device = Device::flex().autodiff();
+    let mut gan = GanTrainer::new(config, &device);
+    gan.options.k = k;
+    gan.options.generator_loss = loss;
+    Trainer::new(gan, Settings { batch_size: 32, lr: 2e-4, seed: 3 }, Arc::new(Mnist::fixture()), device)
+}
+
+/// Outputs of G on fixed noise and of D on fixed images, to see which of them changed.
+fn probe(t: &Trainer<GanTrainer>) -> (Vec<f32>, Vec<f32>) {
+    let device = Device::flex();
+    let gan = t.model.gan.valid();
+    let z = Tensor::<2>::from_data(TensorData::new(Rng::new(5).normals(4 * 64), [4, 64]), &device);
+    let x = Tensor::<2>::from_data(TensorData::new(Rng::new(6).normals(4 * PIXELS), [4, PIXELS]), &device).tanh();
+    (vec(gan.generator.forward(z)), vec(gan.discriminator.forward(x)))
+}
+
+#[test]
+fn a_step_makes_k_discriminator_updates_and_one_generator_update() {
+    for k in [1, 3] {
+        // The fully connected GAN has no BatchNorm, so its outputs change only through updates.
+        let mut t = trainer(GanConfig::fc(), k, GeneratorLoss::NonSaturating);
+        assert_eq!(t.next_batch().dims(), [32 * k, PIXELS], "one real batch per discriminator update");
+        let (g0, d0) = probe(&t);
+        t.run_blocking(1).unwrap();
+        assert_eq!((t.model.d_updates, t.model.g_updates), (k as u64, 1));
+        let (g1, d1) = probe(&t);
+        assert_ne!(g0, g1, "G was updated");
+        assert_ne!(d0, d1, "D was updated");
+        t.run_blocking(2).unwrap();
+        assert_eq!((t.model.d_updates, t.model.g_updates), (3 * k as u64, 3));
+    }
+}
+
+#[test]
+fn the_toggle_picks_which_generator_objective_is_optimised() {
+    for loss in [GeneratorLoss::Minimax, GeneratorLoss::NonSaturating] {
+        let mut t = trainer(GanConfig::dcgan(), 1, loss);
+        t.run_blocking(3).unwrap();
+        let reported = t.history.train.last().unwrap().values[1] as f64;
+        let probs = vec(t.model.last_fake_probs.clone().unwrap());
+        let mean = |f: fn(f64) -> f64| probs.iter().map(|&p| f(p as f64)).sum::<f64>() / probs.len() as f64;
+        let minimax = mean(|p| (1.0 - p).ln());
+        let non_saturating = mean(|p| -p.ln());
+        let (want, other) = match loss {
+            GeneratorLoss::Minimax => (minimax, non_saturating),
+            GeneratorLoss::NonSaturating => (non_saturating, minimax),
+        };
+        assert!((reported - want).abs() < 1e-4, "{loss:?}: G loss {reported} vs {want}");
+        assert!((reported - other).abs() > 0.1, "{loss:?}: the other objective would read {other}");
+    }
+}
+
+#[test]
+fn minibatch_std_sees_a_collapsed_batch() {
+    let device = Device::flex();
+    let same = Tensor::<2>::from_data(TensorData::new([0.3f32, -1.0, 2.0].repeat(4), [4, 3]), &device);
+    let out = vec(with_minibatch_std(same));
+    assert_eq!(out.len(), 16);
+    assert!(out.chunks(4).all(|r| r[3].abs() < 1e-3), "identical samples: std ≈ 0, {out:?}");
+    // Features (0, 2) and (1, 3) over a batch of two: population std 1 each → mean 1.
+    let varied = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 1.0, 2.0, 3.0], [2, 2]), &device);
+    let out = vec(with_minibatch_std(varied));
+    assert!((out[2] - 1.0).abs() < 1e-4 && (out[5] - 1.0).abs() < 1e-4, "{out:?}");
+    // D with the extra feature trains.
+    let mut t = trainer(GanConfig { minibatch_std: true, ..GanConfig::fc() }, 1, GeneratorLoss::NonSaturating);
+    t.run_blocking(2).unwrap();
+    t.run_blocking(1).unwrap();
+    assert!(t.history.train.iter().all(|p| p.values.iter().all(|v| v.is_finite())));
+}
+
+#[test]
+fn training_on_the_fixture_teaches_d_to_tell_real_from_fake() {
+    let mut t = trainer(GanConfig::dcgan(), 1, GeneratorLoss::NonSaturating);
+    t.run_blocking(30).unwrap();
+    let last = &t.history.train.last().unwrap().values;
+    // Early in the game D wins: D(x) above D(G(z)), and D's loss below the 2 log 2 of a coin flip.
+    assert!(last[2] > last[3], "D(x) {} vs D(G(z)) {}", last[2], last[3]);
+    assert!(last[0] < 2.0 * 2f32.ln(), "D loss {}", last[0]);
+}
+
+#[test]
+fn weights_round_trip_and_bad_files_are_named() {
+    let device = Device::flex();
+    let config = GanConfig::dcgan();
+    let gan = config.init(&device);
+    let path = std::env::temp_dir().join("genlab-test-dcgan.bpk");
+    gan.clone().into_record().save(path.to_str().unwrap()).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let loaded = config.load(&device, bytes.clone()).unwrap();
+    let z = Tensor::<2>::from_data(TensorData::new(Rng::new(1).normals(2 * 64), [2, 64]), &device);
+    assert_eq!(vec(gan.generator.forward(z.clone())), vec(loaded.generator.forward(z)));
+
+    let damaged = config.load(&device, bytes[..bytes.len() / 3].to_vec()).err().unwrap();
+    assert!(damaged.contains("damaged"), "{damaged}");
+    let foreign = GanConfig::fc().load(&device, bytes.clone()).err().unwrap();
+    assert!(foreign.contains("do not fit"), "{foreign}");
+    let with_std = GanConfig { minibatch_std: true, ..config }.load(&device, bytes).err().unwrap();
+    assert!(with_std.contains("minibatch std"), "{with_std}");
+}
+
+#[test]
+fn latent_arithmetic_is_mean_a_minus_mean_b_plus_mean_c() {
+    let a = vec![vec![1.0, 0.0], vec![3.0, 0.0]];
+    let b = vec![vec![0.0, 1.0]];
+    let c = vec![vec![0.0, 0.0], vec![0.0, 4.0]];
+    assert_eq!(latent_arithmetic(&a, &b, &c, 2).unwrap(), vec![2.0, 1.0]);
+    let empty = latent_arithmetic(&a, &[], &c, 2).err().unwrap();
+    assert!(empty.contains("group B is empty"), "{empty}");
+}
+
+#[test]
+fn classifier_score_and_histogram_read_collapse() {
+    let onehot = |k: usize| (0..10).map(|i| if i == k { 1.0f32 } else { 0.0 }).collect::<Vec<_>>();
+    let all_digits: Vec<f32> = (0..100).flat_map(|i| onehot(i % 10)).collect();
+    assert!((classifier_score(&all_digits) - 10.0).abs() < 1e-6, "confident and all ten digits: 10");
+    assert_eq!(class_histogram(&all_digits), [10; 10]);
+    let collapsed: Vec<f32> = (0..100).flat_map(|_| onehot(7)).collect();
+    assert!((classifier_score(&collapsed) - 1.0).abs() < 1e-6, "one mode: 1");
+    assert_eq!(class_histogram(&collapsed)[7], 100);
+    let unsure: Vec<f32> = vec![0.1; 1000];
+    assert!((classifier_score(&unsure) - 1.0).abs() < 1e-6, "no sample is clearly a digit: 1");
+    // Two digits, each sample confident: score 2.
+    let two: Vec<f32> = (0..100).flat_map(|i| onehot(i % 2)).collect();
+    assert!((classifier_score(&two) - 2.0).abs() < 1e-6);
+}
+
+#[test]
+fn frechet_distance_of_known_gaussians() {
+    // Eigenvalues of a known symmetric matrix.
+    let (mut e, _) = jacobi_eigen(&[2.0, 1.0, 1.0, 2.0], 2);
+    e.sort_by(f64::total_cmp);
+    assert!((e[0] - 1.0).abs() < 1e-12 && (e[1] - 3.0).abs() < 1e-12, "{e:?}");
+    let mut rng = Rng::new(4);
+    let d = 4;
+    let a: Vec<f32> = rng.normals(20_000 * d);
+    assert!(frechet_distance(&a, &a, d).abs() < 1e-6, "a set against itself");
+    // Shifted by (1, 1, 0, 0): ‖Δμ‖² = 2, covariances equal → 2.
+    let shifted: Vec<f32> = a.iter().enumerate().map(|(i, v)| v + if i % d < 2 { 1.0 } else { 0.0 }).collect();
+    assert!((frechet_distance(&a, &shifted, d) - 2.0).abs() < 1e-4);
+    // N(0, I) against N(0, 4I) in 4-D: tr(I + 4I − 2·2I) = 4 (sampling error aside).
+    let b: Vec<f32> = rng.normals(20_000 * d).iter().map(|v| v * 2.0).collect();
+    let fd = frechet_distance(&a, &b, d);
+    assert!((fd - 4.0).abs() < 0.15, "{fd}");
+}
+
+#[test]
+fn pretrained_classifier_meets_the_bar_on_the_test_set() {
+    let path = "www/data/mnist.bin.gz";
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e} (run scripts/setup.sh)"));
+    let data = Mnist::from_asset(&bytes).unwrap();
+    let device = Device::flex();
+    let model = classifier::load(&device, std::fs::read("pretrained/classifier.bpk").unwrap()).unwrap();
+    let probs = classifier::probs_of_split(&model, &data.test, &device);
+    let hist_right = probs
+        .chunks_exact(10)
+        .zip(&data.test.labels)
+        .filter(|(p, l)| (0..10).max_by(|&a, &b| p[a].total_cmp(&p[b])) == Some(**l as usize))
+        .count();
+    let accuracy = hist_right as f64 / data.test.len() as f64;
+    assert!(accuracy >= 0.985, "test accuracy {accuracy}");
+    let score = classifier_score(&probs);
+    assert!(score > 9.5, "the real test set scores {score}");
+    assert!(classifier::load(&device, vec![1, 2, 3]).err().unwrap().contains("damaged"));
+}
