@@ -37,6 +37,10 @@ pub trait Trainable {
     fn batches_per_step(&self) -> usize {
         1
     }
+    /// Model-specific facts for the page's status line (e.g. a GAN's update counts).
+    fn summary(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -153,3 +153,90 @@ async fn vae_lab_trains_and_draws_every_view_on_webgpu() {
     let device = webgpu().await;
     vae_views_draw(genlab::device::Backend { device, is_gpu: true, label: "WebGPU".into(), note: None }).await;
 }
+
+/// One DCGAN round (a discriminator update, then a generator update) on `device` from identical
+/// weights, real batch and noise; returns the metrics and G's output on fixed noise afterwards.
+/// Exercises what the VAE does not: convolutions, transposed convolutions, BatchNorm.
+async fn one_gan_round(device: Device, weights: &[u8]) -> (Vec<f32>, Vec<f32>) {
+    use genlab::models::gan::{GanConfig, GanTrainer};
+    let device = device.autodiff();
+    let config = GanConfig::dcgan();
+    let gan = config.load(&device, weights.to_vec()).unwrap();
+    let mut trainer = GanTrainer::from_gan(config.clone(), gan);
+    let data = Mnist::fixture();
+    let real: Vec<f32> = data.train.intensities(&(0..32).collect::<Vec<_>>()).iter().map(|p| p * 2.0 - 1.0).collect();
+    let real = Tensor::<2>::from_data(TensorData::new(real, [32, PIXELS]), &device);
+    let noise = |seed| Tensor::<2>::from_data(TensorData::new(Rng::new(seed).normals(32 * 64), [32, 64]), &device);
+    let d = trainer.d_update(real, noise(5));
+    let g = trainer.g_update(noise(6), 2e-4);
+    let metrics = read(Tensor::cat(vec![d, g], 0).unsqueeze()).await;
+    let z = Tensor::<2>::from_data(TensorData::new(Rng::new(7).normals(4 * 64), [4, 64]), &device.clone().inner());
+    let out = read(trainer.gan.generator.valid().forward(z)).await;
+    (metrics, out)
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_and_cpu_agree_on_a_gan_round() {
+    genlab::web::run_constructors();
+    let init = genlab::models::gan::GanConfig::dcgan().init(&Device::flex());
+    let weights = init.into_record().into_bytes().unwrap().to_vec();
+    let (cpu_metrics, cpu_out) = one_gan_round(Device::flex(), &weights).await;
+    let (gpu_metrics, gpu_out) = one_gan_round(webgpu().await, &weights).await;
+    for (c, g) in cpu_metrics.iter().zip(&gpu_metrics) {
+        assert!((c - g).abs() <= 1e-3 * c.abs().max(1.0), "metrics cpu {cpu_metrics:?} vs webgpu {gpu_metrics:?}");
+    }
+    // Outputs are tanh values in (−1, 1).
+    let worst = cpu_out.iter().zip(&gpu_out).map(|(c, g)| (c - g).abs()).fold(0.0, f32::max);
+    assert!(worst <= 2e-3, "generator output after the update differs by {worst}");
+    assert!(cpu_metrics.iter().all(|v| v.is_finite()) && cpu_out.iter().any(|v| v.abs() > 1e-3));
+}
+
+/// Trains a few steps on `backend`, with k = 1 then k = 2, then checks every GAN view drew.
+async fn gan_views_draw(backend: genlab::device::Backend) {
+    let app = App::with_backend(backend);
+    app.load_fixture();
+    let names = ["chart", "probChart", "samples", "lossCurves", "filmstrip", "interpolation", "pool", "arithmetic", "meter"];
+    let canvases = js_sys::Object::new();
+    let made: Vec<HtmlCanvasElement> = names.iter().map(|_| canvas()).collect();
+    for (name, c) in names.iter().zip(&made) {
+        js_sys::Reflect::set(&canvases, &(*name).into(), c).unwrap();
+    }
+    let lab = app.gan_lab(canvases.into()).unwrap();
+    assert!(lab.load_classifier(vec![0; 100]).is_err(), "a damaged classifier file is refused");
+    lab.load_classifier(include_bytes!("../pretrained/classifier.bpk").to_vec()).unwrap();
+    lab.set_settings(32, 2e-4, 1.0).unwrap();
+    assert!(lab.set_options(0, "non-saturating", 2e-4).await.is_err(), "k = 0 is refused");
+    assert!(lab.set_options(1, "wasserstein", 2e-4).await.is_err(), "an unknown loss is refused");
+    lab.step().await.unwrap();
+    lab.set_options(2, "minimax", 2e-4).await.unwrap();
+    lab.step().await.unwrap();
+    // One sample into each group (pool cells are 64 canvas pixels apart).
+    for (group, x) in [(0, 10.0), (1, 74.0), (2, 138.0)] {
+        lab.pick(x, 10.0, group).await.unwrap();
+    }
+    lab.draw().await.unwrap();
+    let measured = lab.measure().await.unwrap();
+    let score = js_sys::Reflect::get(&measured, &"score".into()).unwrap().as_f64().unwrap();
+    assert!((1.0..=10.0).contains(&score), "score {score}");
+    for (name, c) in names.iter().zip(&made) {
+        assert!(!is_blank(c), "the {name} view is blank");
+    }
+    let status = lab.status();
+    let updates = js_sys::Reflect::get(&js_sys::Reflect::get(&status, &"model".into()).unwrap(), &"updates".into()).unwrap();
+    let count = |k: &str| js_sys::Reflect::get(&updates, &k.into()).unwrap().as_f64().unwrap();
+    assert_eq!((count("d"), count("g")), (3.0, 2.0), "k = 1 then k = 2: three D updates, two G updates");
+    assert!(lab.reset("dcgan", false, Some(vec![1, 2, 3])).is_err(), "damaged weights are refused");
+    assert!(lab.reset("pixelgan", false, None).is_err());
+}
+
+#[wasm_bindgen_test]
+async fn gan_lab_trains_and_draws_every_view_on_cpu() {
+    genlab::web::run_constructors();
+    gan_views_draw(genlab::device::Backend::cpu(None)).await;
+}
+
+#[wasm_bindgen_test]
+async fn gan_lab_trains_and_draws_every_view_on_webgpu() {
+    let device = webgpu().await;
+    gan_views_draw(genlab::device::Backend { device, is_gpu: true, label: "WebGPU".into(), note: None }).await;
+}

@@ -145,6 +145,107 @@ async function setupVae(app) {
   return lab;
 }
 
+async function fetchBytes(url) {
+  const response = await fetch(url);
+  if (!response.ok) return null;
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+async function setupGan(app) {
+  let lab;
+  try {
+    lab = app.ganLab({
+      chart: $('gan-chart'), probChart: $('gan-prob-chart'), samples: $('gan-samples'), lossCurves: $('gan-loss-curves'),
+      filmstrip: $('gan-filmstrip'), interpolation: $('gan-interpolation'), pool: $('gan-pool'),
+      arithmetic: $('gan-arithmetic'), meter: $('gan-meter'),
+    });
+  } catch (e) {
+    message(`GAN lab unavailable: ${e.message ?? e}`);
+    return null;
+  }
+  $('gan').hidden = false;
+  const train = $('gan-train');
+  const guard = (f) => async (...args) => { try { return await f(...args); } catch (e) { message(e.message ?? String(e)); } };
+  const applySettings = async () => {
+    lab.setSettings(Number($('gan-batch').value), Number($('gan-lr').value), Number($('gan-seed').value));
+    await lab.setOptions(Number($('gan-k').value), $('gan-loss').value, Number($('gan-dlr').value));
+  };
+  for (const id of ['gan-loss', 'gan-k', 'gan-dlr']) $(id).onchange = guard(applySettings);
+  const scrub = $('gan-scrub');
+  let following = true;
+  const showFrame = (index) => {
+    const f = lab.showFrame(index);
+    if (!f) return;
+    scrub.max = f.count - 1;
+    if (following) scrub.value = f.count - 1;
+    $('gan-frame').textContent = `frame ${f.index + 1} of ${f.count} · step ${f.step}`;
+  };
+  scrub.oninput = guard(() => {
+    following = Number(scrub.value) >= Number(scrub.max);
+    showFrame(following ? -1 : Number(scrub.value));
+  });
+  lab.onUpdate((s) => {
+    const st = s.status.state;
+    train.textContent = st === 'running' ? 'Pause' : 'Train';
+    $('gan-step').disabled = st === 'running';
+    const el = $('gan-status');
+    el.classList.toggle('diverged', st === 'diverged');
+    if (st === 'diverged') { el.textContent = s.status.message; return; }
+    const m = s.train ? s.names.map((n, i) => `${n} ${s.train[i].toFixed(3)}`).join('  ') : '';
+    el.textContent = `${st} · step ${s.step} · epoch ${s.epoch} · ${s.elapsed_s.toFixed(1)} s · ${Math.round(s.images_per_s)} img/s · ${m} · updates D ${s.model.updates.d} / G ${s.model.updates.g}`;
+    if (following) showFrame(-1);
+  });
+  train.onclick = guard(async () => {
+    if (lab.status().status.state === 'running') return lab.pause();
+    await applySettings();
+    lab.start();
+  });
+  $('gan-step').onclick = guard(async () => {
+    $('gan-step').disabled = true;
+    try { await applySettings(); await lab.step(); showFrame(following ? -1 : Number(scrub.value)); } finally { $('gan-step').disabled = false; }
+  });
+  const measure = guard(async () => {
+    const r = await lab.measure();
+    const least = Math.min(...r.histogram) / r.histogram.reduce((a, b) => a + b, 0);
+    $('gan-meter-info').textContent = `step ${r.step} · score ${r.score.toFixed(2)} · rarest digit ${(100 * least).toFixed(1)} %`;
+  });
+  $('gan-measure').onclick = measure;
+  const reset = guard(async () => {
+    lab.pause();
+    await applySettings();
+    const arch = $('gan-arch').value;
+    const mbstd = $('gan-mbstd').checked;
+    let weights;
+    if ($('gan-from').value === 'pretrained') {
+      const name = `${arch === 'fc' ? 'fc-gan' : 'dcgan'}${mbstd ? '-mbstd' : ''}`;
+      weights = await fetchBytes(`pretrained/${name}.bpk`);
+      if (!weights) message(`No pretrained ${arch === 'fc' ? 'fully connected GAN' : 'DCGAN'}${mbstd ? ' with minibatch std' : ''}: starting from random weights.`, 'warn');
+    }
+    lab.reset(arch, mbstd, weights ?? undefined);
+    following = true;
+    await lab.draw();
+    showFrame(-1);
+  });
+  $('gan-reset').onclick = reset;
+  $('gan-new-interpolation').onclick = guard(() => lab.newInterpolation());
+  $('gan-new-pool').onclick = guard(async () => { await lab.newPool(); $('gan-groups').textContent = 'A 0 · B 0 · C 0'; });
+  const pool = $('gan-pool');
+  pool.onclick = guard(async (e) => {
+    const r = pool.getBoundingClientRect();
+    const group = Number(document.querySelector('input[name="gan-group"]:checked').value);
+    const sizes = await lab.pick((e.clientX - r.left) * pool.width / r.width, (e.clientY - r.top) * pool.height / r.height, group);
+    $('gan-groups').textContent = `A ${sizes[0]} · B ${sizes[1]} · C ${sizes[2]}`;
+  });
+  const classifier = await fetchBytes('pretrained/classifier.bpk');
+  if (classifier) {
+    try { lab.loadClassifier(classifier); } catch (e) { message(`Mode-collapse meter off: ${e.message ?? e}`); }
+  } else {
+    message('Mode-collapse meter off: pretrained/classifier.bpk is missing.', 'warn');
+  }
+  await reset();
+  return lab;
+}
+
 async function main() {
   const bindings = await wasmReady();
   const params = new URLSearchParams(location.search);
@@ -180,6 +281,7 @@ async function main() {
   $('digits-shuffle').disabled = false;
   $('digits-shuffle').onclick = drawDigits;
   window.genlab.vae = await setupVae(app);
+  window.genlab.gan = await setupGan(app);
   window.genlab.ready = true;
 }
 

@@ -385,6 +385,13 @@ impl Trainable for GanTrainer {
         metrics(d_metrics.expect("k ≥ 1"), g_metrics)
     }
 
+    fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "config": self.config, "options": self.options,
+            "updates": { "d": self.d_updates, "g": self.g_updates },
+        })
+    }
+
     fn evaluate(&self, images: Tensor<2>) -> Tensor<1> {
         let images = images.without_autodiff();
         let batch = images.dims()[0];

@@ -54,15 +54,17 @@ pub fn draw_history(canvas: &HtmlCanvasElement, history: &History, shown: &[usiz
     ctx.set_stroke_style_str("#555");
     ctx.set_fill_style_str("#9aa0a6");
     ctx.set_line_width(1.0);
-    for t in ticks(y_min, y_max, 4) {
+    let y_ticks = ticks(y_min, y_max, 4);
+    let spacing = if y_ticks.len() > 1 { y_ticks[1] - y_ticks[0] } else { 1.0 };
+    for t in y_ticks {
         ctx.begin_path();
         ctx.move_to(left, sy(t));
         ctx.line_to(w - right, sy(t));
         ctx.stroke();
-        ctx.fill_text(&format_tick(t), 4.0, sy(t) + 4.0).map_err(js)?;
+        ctx.fill_text(&format_tick(t, spacing), 4.0, sy(t) + 4.0).map_err(js)?;
     }
     for t in ticks(0.0, x_max, 4) {
-        ctx.fill_text(&format_tick(t), sx(t) - 8.0, h - 6.0).map_err(js)?;
+        ctx.fill_text(&format_tick(t, 1.0), sx(t) - 8.0, h - 6.0).map_err(js)?;
     }
 
     let mut legend_x = left;
@@ -146,8 +148,10 @@ fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     out
 }
 
-fn format_tick(t: f64) -> String {
-    if t.abs() >= 1000.0 { format!("{:.0}k", t / 1000.0) } else if t.fract() == 0.0 { format!("{t:.0}") } else { format!("{t:.1}") }
+/// A tick label with as many decimals as the tick spacing needs (0.52 and 0.54 stay apart).
+fn format_tick(t: f64, spacing: f64) -> String {
+    let decimals = (-spacing.log10().floor()).clamp(0.0, 4.0) as usize;
+    if t.abs() >= 1000.0 { format!("{:.0}k", t / 1000.0) } else if t.fract() == 0.0 { format!("{t:.0}") } else { format!("{t:.decimals$}") }
 }
 
 fn js(e: JsValue) -> String {

@@ -68,3 +68,16 @@ impl Rgba {
         out
     }
 }
+
+impl Rgba {
+    /// A rectangle's border, `thickness` pixels wide, inside (x, y, w, h).
+    pub fn outline(&mut self, x: usize, y: usize, w: usize, h: usize, thickness: usize, color: [u8; 4]) {
+        for dy in 0..h {
+            for dx in 0..w {
+                if dx < thickness || dy < thickness || dx + thickness >= w || dy + thickness >= h {
+                    self.set(x + dx, y + dy, color);
+                }
+            }
+        }
+    }
+}

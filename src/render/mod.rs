@@ -4,6 +4,8 @@
 #[cfg(target_arch = "wasm32")]
 pub mod chart;
 mod grid;
+#[cfg(target_arch = "wasm32")]
+pub mod plots;
 pub mod scatter;
 
 pub use grid::{Rgba, heat_color, image_grid};

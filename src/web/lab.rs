@@ -168,6 +168,7 @@ impl<M: Trainable + 'static> Lab<M> {
             "train": last(&h.train),
             "test": last(&h.test),
             "settings": t.settings,
+            "model": t.model.summary(),
         });
         super::to_js(&status)
     }

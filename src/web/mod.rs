@@ -1,9 +1,11 @@
 //! The JavaScript face: the page's app object and one lab object per model family.
 //! Rust owns all the work; www/main.js only wires buttons and inputs to these methods.
 
+mod gan;
 mod lab;
 mod vae;
 
+pub use gan::GanLab;
 pub use vae::VaeLab;
 
 use std::cell::RefCell;
@@ -129,6 +131,11 @@ impl App {
             ctx.fill_text(&data.train.labels[i].to_string(), x as f64 + 3.0, y as f64 + 14.0).ok();
         }
         Ok(())
+    }
+
+    #[wasm_bindgen(js_name = ganLab)]
+    pub fn gan_lab(&self, canvases: JsValue) -> Result<GanLab, JsError> {
+        GanLab::new(self.shared.clone(), canvases)
     }
 
     #[wasm_bindgen(js_name = vaeLab)]
