@@ -194,6 +194,7 @@ async function setupGan(app) {
     const m = s.train ? s.names.map((n, i) => `${n} ${s.train[i].toFixed(3)}`).join('  ') : '';
     el.textContent = `${st} · step ${s.step} · epoch ${s.epoch} · ${s.elapsed_s.toFixed(1)} s · ${Math.round(s.images_per_s)} img/s · ${m} · updates D ${s.model.updates.d} / G ${s.model.updates.g}`;
     if (following) showFrame(-1);
+    showMeter();
   });
   train.onclick = guard(async () => {
     if (lab.status().status.state === 'running') return lab.pause();
@@ -204,12 +205,13 @@ async function setupGan(app) {
     $('gan-step').disabled = true;
     try { await applySettings(); await lab.step(); showFrame(following ? -1 : Number(scrub.value)); } finally { $('gan-step').disabled = false; }
   });
-  const measure = guard(async () => {
-    const r = await lab.measure();
+  const showMeter = () => {
+    const r = lab.meter();
+    if (!r) return;
     const least = Math.min(...r.histogram) / r.histogram.reduce((a, b) => a + b, 0);
     $('gan-meter-info').textContent = `step ${r.step} · score ${r.score.toFixed(2)} · rarest digit ${(100 * least).toFixed(1)} %`;
-  });
-  $('gan-measure').onclick = measure;
+  };
+  $('gan-measure').onclick = guard(async () => { await lab.measure(); showMeter(); });
   const reset = guard(async () => {
     lab.pause();
     await applySettings();
@@ -221,10 +223,17 @@ async function setupGan(app) {
       weights = await fetchBytes(`pretrained/${name}.bpk`);
       if (!weights) message(`No pretrained ${arch === 'fc' ? 'fully connected GAN' : 'DCGAN'}${mbstd ? ' with minibatch std' : ''}: starting from random weights.`, 'warn');
     }
-    lab.reset(arch, mbstd, weights ?? undefined);
+    try {
+      lab.reset(arch, mbstd, weights ?? undefined);
+    } catch (e) {
+      message(`Pretrained GAN not loaded: ${e.message ?? e}. Starting from random weights.`);
+      lab.reset(arch, mbstd, undefined);
+    }
     following = true;
+    $('gan-meter-info').textContent = '';
     await lab.draw();
     showFrame(-1);
+    showMeter();
   });
   $('gan-reset').onclick = reset;
   $('gan-new-interpolation').onclick = guard(() => lab.newInterpolation());

@@ -50,6 +50,8 @@ struct Views {
     pool: RefCell<Pool>,
     classifier: RefCell<Option<Classifier>>,
     meter_step: Cell<Option<u64>>,
+    /// The last measurement: {histogram, score, step}.
+    meter: RefCell<JsValue>,
 }
 
 /// Snapshots of the sample grid (intensities as bytes) with the step they were taken at.
@@ -113,6 +115,7 @@ impl GanLab {
             pool: RefCell::new(Pool::new(1, config.latent)),
             classifier: RefCell::new(None),
             meter_step: Cell::new(None),
+            meter: RefCell::new(JsValue::NULL),
         });
         let redraw: Redraw = {
             let (lab, views) = (lab.clone(), views.clone());
@@ -156,6 +159,7 @@ impl GanLab {
         self.lab.reset(model);
         *self.views.filmstrip.borrow_mut() = Filmstrip { every_steps: 25, ..Filmstrip::default() };
         self.views.meter_step.set(None);
+        *self.views.meter.borrow_mut() = JsValue::NULL;
         Ok(())
     }
 
@@ -193,6 +197,12 @@ impl GanLab {
     /// Classifies 1000 generated digits: draws the histogram and returns {histogram, score}.
     pub async fn measure(&self) -> Result<JsValue, JsError> {
         self.views.measure(&self.lab).await
+    }
+
+    /// The last measurement ({histogram, score, step}), or null. The meter also runs by itself
+    /// every 500 training steps.
+    pub fn meter(&self) -> JsValue {
+        self.views.meter.borrow().clone()
     }
 
     /// Shows filmstrip frame `index` (clamped; negative follows the newest). Returns
@@ -436,6 +446,8 @@ impl Views {
         let score = classifier_score(&probs);
         draw_class_histogram(self.canvas(Canvas::Meter), &histogram, score).map_err(|e| JsError::new(&e))?;
         self.meter_step.set(Some(step));
-        Ok(to_js(&serde_json::json!({ "histogram": histogram, "score": score, "step": step })))
+        let result = to_js(&serde_json::json!({ "histogram": histogram, "score": score, "step": step }));
+        *self.meter.borrow_mut() = result.clone();
+        Ok(result)
     }
 }

@@ -11,11 +11,12 @@ let server, browser;
 before(async () => { server = await serve(dist); browser = await launch(); });
 after(async () => { await browser?.close(); server?.close(); });
 
-async function open(query = '', { route } = {}) {
+async function open(query = '', { route, routes = {} } = {}) {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   if (route) await page.route('**/data/mnist.bin.gz', route);
+  for (const [pattern, handler] of Object.entries(routes)) await page.route(pattern, handler);
   await page.goto(server.url + query);
   return { page, errors };
 }
@@ -182,6 +183,74 @@ test('NaN during training pauses with a message; Reset recovers', async () => {
   await page.click('#vae-step');
   await page.waitForFunction(() => window.genlab.vae.status().step === 1, null, { timeout: 60_000 });
   assert.ok(await page.evaluate(() => window.genlab.vae.status().train.every(Number.isFinite)));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('GAN: pretrained views, k D-steps, loss toggle, vector arithmetic, filmstrip, meter', async () => {
+  const { page, errors } = await open('?backend=cpu');
+  await ready(page);
+  assert.equal(await page.isVisible('#gan'), true);
+  for (const id of ['gan-samples', 'gan-loss-curves', 'gan-filmstrip', 'gan-interpolation', 'gan-pool', 'gan-meter', 'gan-arithmetic']) {
+    assert.ok(await drawn(page, id), `${id} is drawn`);
+  }
+  // The pretrained DCGAN, judged by the classifier at load: many distinct, recognisable digits.
+  await page.waitForFunction(() => document.getElementById('gan-meter-info').textContent.includes('score'));
+  const score = Number((await page.textContent('#gan-meter-info')).match(/score ([\d.]+)/)[1]);
+  console.log(JSON.stringify({ measure: 'pretrained_dcgan_meter_score_1000', score }));
+  assert.ok(score > 3, `pretrained DCGAN scores ${score}`);
+
+  // Minimax objective and k = 3: one Step is three D updates and one G update.
+  await page.selectOption('#gan-loss', 'minimax');
+  await page.fill('#gan-k', '3');
+  await page.click('#gan-step');
+  await page.waitForFunction(() => window.genlab.gan.status().step === 1, null, { timeout: 60_000 });
+  const s = await page.evaluate(() => window.genlab.gan.status());
+  assert.deepEqual([s.model.updates.d, s.model.updates.g], [3, 1]);
+  assert.equal(s.model.options.generator_loss, 'minimax');
+  assert.match(await page.textContent('#gan-status'), /updates D 3 \/ G 1/);
+  assert.ok(s.train.every(Number.isFinite));
+  assert.ok(await drawn(page, 'gan-chart') && await drawn(page, 'gan-prob-chart'));
+
+  // Vector arithmetic: one sample into each of A, B, C.
+  await page.locator('#gan-pool').scrollIntoViewIfNeeded();
+  const box = await page.locator('#gan-pool').boundingBox();
+  for (const [group, col] of [[0, 0], [1, 1], [2, 2]]) {
+    await page.check(`input[name="gan-group"][value="${group}"]`);
+    await page.mouse.click(box.x + box.width * (col + 0.5) / 8, box.y + box.height / 6);
+  }
+  await page.waitForFunction(() => document.getElementById('gan-groups').textContent === 'A 1 · B 1 · C 1');
+  assert.ok(await drawn(page, 'gan-arithmetic'));
+
+  // Train a little, pause; the filmstrip gained frames and scrubs back to the first.
+  await page.fill('#gan-k', '1');
+  await page.click('#gan-train');
+  await page.waitForFunction(() => window.genlab.gan.status().step >= 60, null, { timeout: 120_000 });
+  await page.click('#gan-train');
+  await page.waitForFunction(() => window.genlab.gan.status().status.state === 'paused');
+  await page.locator('#gan-scrub').fill('0');
+  assert.match(await page.textContent('#gan-frame'), /frame 1 of ([2-9]|\d\d+) · step 0/);
+  await page.click('#gan-measure');
+  await page.waitForFunction(() => /step [1-9]\d*/.test(document.getElementById('gan-meter-info').textContent));
+  // A bad k is refused with a message, and nothing changes.
+  await page.fill('#gan-k', '0');
+  await page.dispatchEvent('#gan-k', 'change');
+  await page.waitForSelector('.message.error');
+  assert.match(await page.textContent('#messages'), /k = 0 discriminator steps is outside 1–10/);
+  assert.equal(await page.evaluate(() => window.genlab.gan.status().model.options.k), 1);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a damaged GAN weights file is a message; the GAN lab runs on random weights', async () => {
+  const { page, errors } = await open('?backend=cpu', {
+    routes: { '**/pretrained/dcgan.bpk': (r) => r.fulfill({ status: 200, body: Buffer.from('not weights at all'), contentType: 'application/octet-stream' }) },
+  });
+  await ready(page);
+  assert.match(await page.textContent('#messages'), /Pretrained GAN not loaded: the weights file is damaged/);
+  assert.ok(await drawn(page, 'gan-samples'));
+  await page.click('#gan-step');
+  await page.waitForFunction(() => window.genlab.gan.status().step === 1, null, { timeout: 60_000 });
   assert.deepEqual(errors, []);
   await page.close();
 });
