@@ -6,6 +6,7 @@ use burn::tensor::TensorData;
 use serde::Serialize;
 
 use crate::data::PIXELS;
+use crate::models::gan::{GanConfig, GanTrainer};
 use crate::models::vae::{VaeConfig, VaeTrainer};
 use crate::rng::Rng;
 use crate::train::Trainable;
@@ -27,7 +28,7 @@ impl BenchResult {
     }
 }
 
-pub const WORKLOADS: &[&str] = &["vae_mlp"];
+pub const WORKLOADS: &[&str] = &["vae_mlp", "dcgan"];
 
 /// Runs `steps` timed steps of `workload` after 3 warm-up steps (which compile shaders).
 pub async fn run(workload: &str, device: Device, steps: usize, now_ms: &dyn Fn() -> f64) -> Result<BenchResult, String> {
@@ -36,10 +37,17 @@ pub async fn run(workload: &str, device: Device, steps: usize, now_ms: &dyn Fn()
     let (batch, lr, mut trainer): (usize, f64, Box<dyn Trainable>) = match workload {
         // encoder 784-400-(20 μ, 20 log σ²), decoder 20-400-784, Adam 1e-3, batch 128
         "vae_mlp" => (128, 1e-3, Box::new(VaeTrainer::new(VaeConfig::vae(20), &device))),
+        // the GAN lab's DCGAN (G: 64→64·7·7, convT 32, convT 1; D: conv 32, conv 64, dense 1),
+        // Adam 2e-4 β1 0.5, batch 64; one step = one D update + one G update
+        "dcgan" => (64, 2e-4, Box::new(GanTrainer::new(GanConfig::dcgan(), &device))),
         other => return Err(format!("unknown workload '{other}' (known: {})", WORKLOADS.join(", "))),
     };
     let mut rng = Rng::new(1);
-    let images: Vec<f32> = (0..batch * PIXELS).map(|_| if rng.uniform() < 0.2 { 1.0 } else { 0.0 }).collect();
+    // Binary pixels, mapped to [−1, 1] for a GAN.
+    let signed = matches!(trainer.pixels(), crate::train::Pixels::Signed);
+    let images: Vec<f32> = (0..batch * PIXELS)
+        .map(|_| match (rng.uniform() < 0.2, signed) { (true, _) => 1.0, (false, true) => -1.0, (false, false) => 0.0 })
+        .collect();
     let x = Tensor::<2>::from_data(TensorData::new(images, [batch, PIXELS]), &device);
     let timed = |n: usize, trainer: &mut Box<dyn Trainable>| {
         let start = now_ms();

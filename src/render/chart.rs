@@ -54,9 +54,8 @@ pub fn draw_history(canvas: &HtmlCanvasElement, history: &History, shown: &[usiz
     ctx.set_stroke_style_str("#555");
     ctx.set_fill_style_str("#9aa0a6");
     ctx.set_line_width(1.0);
-    let y_ticks = ticks(y_min, y_max, 4);
-    let spacing = if y_ticks.len() > 1 { y_ticks[1] - y_ticks[0] } else { 1.0 };
-    for t in y_ticks {
+    let spacing = tick_step(y_min, y_max, 4);
+    for t in ticks(y_min, y_max, 4) {
         ctx.begin_path();
         ctx.move_to(left, sy(t));
         ctx.line_to(w - right, sy(t));
@@ -135,10 +134,15 @@ fn robust_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (v[0].min(hi), hi)
 }
 
-fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+/// A round spacing (1, 2 or 5 × 10ⁿ) giving about `n` ticks over [lo, hi].
+fn tick_step(lo: f64, hi: f64, n: usize) -> f64 {
     let raw = (hi - lo) / n as f64;
     let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(raw);
+    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(raw)
+}
+
+fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    let step = tick_step(lo, hi, n);
     let mut t = (lo / step).ceil() * step;
     let mut out = Vec::new();
     while t <= hi + 1e-9 && out.len() < 12 {

@@ -250,6 +250,12 @@ impl GanLab {
         Ok(self.views.pool.borrow().sizes().to_vec())
     }
 
+    /// Off: while training, only the chart is redrawn (the Step button still redraws everything).
+    #[wasm_bindgen(js_name = setLiveViews)]
+    pub fn set_live_views(&self, on: bool) {
+        self.lab.set_live_views(on);
+    }
+
     #[wasm_bindgen(js_name = onUpdate)]
     pub fn on_update(&self, f: js_sys::Function) {
         self.lab.on_update(f);

@@ -32,6 +32,9 @@ pub struct Lab<M> {
     busy: Cell<bool>,
     generation: Cell<u64>,
     last_views_ms: Cell<f64>,
+    /// Whether the model's pictures are redrawn while training (off: the chart alone, e.g. for
+    /// timing an epoch on a slow GPU).
+    live_views: Cell<bool>,
 }
 
 impl<M: Trainable + 'static> Lab<M> {
@@ -44,6 +47,7 @@ impl<M: Trainable + 'static> Lab<M> {
             busy: Cell::new(false),
             generation: Cell::new(0),
             last_views_ms: Cell::new(f64::NEG_INFINITY),
+            live_views: Cell::new(true),
         });
         lab.draw_chart();
         lab
@@ -99,6 +103,10 @@ impl<M: Trainable + 'static> Lab<M> {
         self.notify();
     }
 
+    pub fn set_live_views(&self, on: bool) {
+        self.live_views.set(on);
+    }
+
     pub fn set_settings(&self, settings: Settings) -> Result<(), JsError> {
         settings.check().map_err(|e| JsError::new(&e))?;
         self.trainer.borrow_mut().settings = settings;
@@ -130,7 +138,8 @@ impl<M: Trainable + 'static> Lab<M> {
             return Ok(());
         }
         self.notify();
-        if now_ms() - self.last_views_ms.get() >= VIEWS_EVERY_MS {
+        let wanted = self.live_views.get() || steps.is_some();
+        if wanted && now_ms() - self.last_views_ms.get() >= VIEWS_EVERY_MS {
             // In a task of its own, so a frame is painted between the chunk and the pictures.
             yield_to_browser().await;
             self.last_views_ms.set(now_ms());

@@ -21,7 +21,7 @@ async function open(query = '', { route, routes = {} } = {}) {
   return { page, errors };
 }
 
-const ready = (page) => page.waitForFunction(() => window.genlab?.ready, null, { timeout: 120_000 });
+const ready = (page) => page.waitForFunction(() => window.genlab?.ready, null, { timeout: 300_000 }); // SwiftShader compiles every shader at open
 
 // True when a canvas has at least two different pixel colours.
 const drawn = (page, id) => page.evaluate((id) => {
