@@ -37,7 +37,7 @@ pub async fn run(workload: &str, device: Device, steps: usize, now_ms: &dyn Fn()
     let (batch, lr, mut trainer): (usize, f64, Box<dyn Trainable>) = match workload {
         // encoder 784-400-(20 μ, 20 log σ²), decoder 20-400-784, Adam 1e-3, batch 128
         "vae_mlp" => (128, 1e-3, Box::new(VaeTrainer::new(VaeConfig::vae(20), &device))),
-        // the GAN lab's DCGAN (G: 64→64·7·7, convT 32, convT 1; D: conv 32, conv 64, dense 1),
+        // the GAN lab's DCGAN (G: 64→128·7·7, convT 64, convT 1; D: conv 64, conv 128, dense 1),
         // Adam 2e-4 β1 0.5, batch 64; one step = one D update + one G update
         "dcgan" => (64, 2e-4, Box::new(GanTrainer::new(GanConfig::dcgan(), &device))),
         other => return Err(format!("unknown workload '{other}' (known: {})", WORKLOADS.join(", "))),

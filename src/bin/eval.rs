@@ -19,7 +19,7 @@ use genlab::rng::Rng;
 use serde_json::json;
 
 const USAGE: &str = "usage: eval vae --weights FILE [--latent 20] [--k 5000] [--repeats 1] [--seed 1] [--images 10000]\n\
-                     \x20      eval gan --weights FILE [--architecture dcgan|fc] [--minibatch-std false] [--samples 10000] [--classifier pretrained/classifier.bpk]\n\
+                     \x20      eval gan --weights FILE [--architecture dcgan|fc] [--minibatch-std false] [--samples 10000] [--batchnorm running|batch] [--temperature 1] [--classifier pretrained/classifier.bpk]\n\
                      \x20      eval classifier --weights FILE\n\
                      all take [--data www/data/mnist.bin.gz]";
 
@@ -105,11 +105,25 @@ fn eval_gan(args: &Args, data: &Mnist) -> serde_json::Value {
     let gan = config.init(&device).try_load_record(load_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
     let classifier = load_classifier(args);
     let mut rng = Rng::new(args.get("seed", 1));
+    // --batchnorm running (default: the page's way, running averages) or batch (statistics of
+    // each batch of 1000 samples, as during training).
+    let batch_stats = match args.string("batchnorm", "running").as_str() {
+        "running" => false,
+        "batch" => true,
+        other => fail(&format!("--batchnorm {other}: running or batch")),
+    };
+    let train_device = device.clone().autodiff();
+    let train_gan = batch_stats.then(|| config.init(&train_device).try_load_record(load_weights(&weights)).unwrap());
+    let temperature: f32 = args.get("temperature", 1.0);
     let mut generated = Vec::with_capacity(samples * PIXELS);
     while generated.len() < samples * PIXELS {
         let n = (samples - generated.len() / PIXELS).min(1000);
-        let z = Tensor::<2>::from_data(TensorData::new(rng.normals(n * config.latent), [n, config.latent]), &device);
-        generated.extend(gan.generator.sample(z).into_data().iter::<f32>());
+        let z: Vec<f32> = rng.normals(n * config.latent).iter().map(|v| v * temperature).collect();
+        let images = match &train_gan {
+            None => gan.generator.sample(Tensor::from_data(TensorData::new(z, [n, config.latent]), &device)),
+            Some(g) => g.generator.sample(Tensor::from_data(TensorData::new(z, [n, config.latent]), &train_device)).inner(),
+        };
+        generated.extend(images.into_data().iter::<f32>());
     }
     let (probs, features) = classify(&classifier, &generated);
     let (test_probs, test_features) = classify(&classifier, &all(&data.test));
@@ -118,7 +132,7 @@ fn eval_gan(args: &Args, data: &Mnist) -> serde_json::Value {
     let (_, train_features) = classify(&classifier, &data.train.intensities(&train_part));
     let histogram = classifier::class_histogram(&probs);
     json!({
-        "weights": weights, "config": config, "samples": samples,
+        "weights": weights, "config": config, "samples": samples, "batchnorm": args.string("batchnorm", "running"), "temperature": temperature,
         "classifier_score": round(classifier::classifier_score(&probs), 3),
         "class_histogram": histogram,
         "smallest_class_fraction": round(*histogram.iter().min().unwrap() as f64 / samples as f64, 4),

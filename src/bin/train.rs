@@ -19,7 +19,7 @@ use genlab::train::{Settings, Trainable, Trainer};
 use serde_json::{Value, json};
 
 const USAGE: &str = "usage: train vae|ae|dcgan|fc-gan|classifier [--latent 20] [--epochs 100] [--batch 128] [--lr 0.001] \
-                     [--seed 1] [--k 1] [--loss non-saturating|minimax] [--minibatch-std false] \
+                     [--seed 1] [--k 1] [--loss non-saturating|minimax] [--minibatch-std false] [--d-lr LR] [--init FILE] \
                      [--data www/data/mnist.bin.gz] [--out pretrained/NAME.bpk]";
 
 fn main() {
@@ -85,7 +85,14 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     settings.check().unwrap_or_else(|e| fail(&e));
     let out = args.string("out", &format!("pretrained/{}.bpk", args.command));
     let device = Device::flex().autodiff();
-    let mut gan = GanTrainer::new(config.clone(), &device);
+    // --init FILE continues from saved weights (the optimizers start afresh).
+    let mut gan = match args.string("init", "").as_str() {
+        "" => GanTrainer::new(config.clone(), &device),
+        path => {
+            let bytes = std::fs::read(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+            GanTrainer::from_gan(config.clone(), config.load(&device, bytes).unwrap_or_else(|e| fail(&format!("{path}: {e}"))))
+        }
+    };
     gan.options.k = args.get("k", 1);
     gan.options.d_lr = args.get("d-lr", settings.lr);
     gan.options.generator_loss = match args.string("loss", "non-saturating").as_str() {
@@ -107,7 +114,7 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
         save(trainer.model.gan.valid(), &out);
     }
     let note = json!({
-        "config": config, "options": options, "settings": settings, "epochs": epochs, "steps": trainer.history.step,
+        "config": config, "options": options, "settings": settings, "epochs": epochs, "init": args.string("init", ""), "steps": trainer.history.step,
         "final_epoch_means": (0..4).map(|i| (trainer.history.names[i].to_string(), json!((recent_mean(&trainer, i, steps_per_epoch) * 1000.0).round() / 1000.0))).collect::<serde_json::Map<_, _>>(),
         "train_seconds": trainer.history.elapsed_s.round(),
         "evaluation": "cargo run --release --bin eval -- gan (see README)",

@@ -101,10 +101,10 @@ impl GanConfig {
     }
 }
 
-/// Channels of G's 7×7 and 14×14 feature maps, and of D's 14×14 and 7×7 ones: small enough to
-/// train in a browser, large enough for clean digits.
-const G_CHANNELS: [usize; 2] = [64, 32];
-const D_CHANNELS: [usize; 2] = [32, 64];
+/// Channels of G's 7×7 and 14×14 feature maps, and of D's 14×14 and 7×7 ones. Half these
+/// train 4× faster but stalled at a classifier score of 6.5 after 10 epochs (see README).
+const G_CHANNELS: [usize; 2] = [128, 64];
+const D_CHANNELS: [usize; 2] = [64, 128];
 
 /// Both players, saved and loaded together.
 #[derive(Module, Debug)]
