@@ -3,3 +3,4 @@
 pub mod vae;
 pub mod classifier;
 pub mod gan;
+pub mod pixelcnn;

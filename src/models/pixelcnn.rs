@@ -1,0 +1,384 @@
+//! PixelCNN (van den Oord et al. 2016): an explicit, tractable density.
+//!
+//! The chain rule writes any p(x) exactly as Π_i p(x_i | x_<i), pixels in raster order. A
+//! PixelCNN models every conditional with one network whose convolutions are *masked* so the
+//! output at pixel i never sees pixels i, i+1, …: mask A (first layer) also hides the centre,
+//! mask B (later layers) lets a pixel see its own features, which by then only describe x_<i.
+//! Training is exact maximum likelihood, all 784 conditionals at once from the real image
+//! (teacher forcing); sampling is sequential, one pixel per forward pass.
+//!
+//! Stacked masked 3×3 convolutions never see a wedge of pixels above and to the right (the
+//! "blind spot"). The gated PixelCNN (van den Oord et al. 2016b) splits the network into a
+//! vertical stack (all rows above) and a horizontal stack (the row so far), which removes it.
+
+use burn::module::Param;
+use burn::nn::Initializer;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use burn::tensor::activation::{relu, sigmoid, tanh};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{PIXELS, SIDE};
+use crate::models::vae::bernoulli_nll;
+use crate::rng::Rng;
+use crate::train::{Pixels, Trainable};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PixelCnnConfig {
+    /// false: the original PixelCNN; true: gated, with vertical and horizontal stacks.
+    pub gated: bool,
+    /// Feature channels (the plain network's residual blocks work at half of 2·channels).
+    pub channels: usize,
+    /// Residual blocks (plain) or gated layers after the first layer.
+    pub layers: usize,
+}
+
+impl PixelCnnConfig {
+    pub fn plain() -> Self {
+        PixelCnnConfig { gated: false, channels: 32, layers: 5 }
+    }
+
+    pub fn gated() -> Self {
+        PixelCnnConfig { gated: true, ..Self::plain() }
+    }
+
+    /// How many rows above a pixel its logit can depend on (first layer 7×7: 3 rows; every
+    /// later layer with a 3×3 reach: 1 more). Sampling recomputes only that strip.
+    pub fn rows_above(&self) -> usize {
+        3 + self.layers
+    }
+
+    pub fn init(&self, device: &Device) -> PixelCnn {
+        let h = self.channels;
+        if self.gated {
+            PixelCnn::Gated(GatedPixelCnn {
+                first: GatedLayer::new(1, h, 7, true, device),
+                layers: (0..self.layers).map(|_| GatedLayer::new(h, h, 3, false, device)).collect(),
+                head1: conv(h, 2 * h, 1, 1, device),
+                head2: conv(2 * h, 1, 1, 1, device),
+            })
+        } else {
+            PixelCnn::Plain(PlainPixelCnn {
+                first: MaskedConv::new(1, 2 * h, 7, false, device),
+                blocks: (0..self.layers)
+                    .map(|_| ResidualBlock {
+                        reduce: conv(2 * h, h, 1, 1, device),
+                        masked: MaskedConv::new(h, h, 3, true, device),
+                        expand: conv(h, 2 * h, 1, 1, device),
+                    })
+                    .collect(),
+                head1: MaskedConv::new(2 * h, 2 * h, 1, true, device),
+                head2: MaskedConv::new(2 * h, 1, 1, true, device),
+            })
+        }
+    }
+
+    /// A model with the weights in `bytes` (burnpack); the error says what is wrong.
+    pub fn load(&self, device: &Device, bytes: Vec<u8>) -> Result<PixelCnn, String> {
+        let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+            .map_err(|e| format!("the weights file is damaged or not a weights file ({e})"))?;
+        let name = if self.gated { "a gated PixelCNN" } else { "a PixelCNN" };
+        self.init(device).try_load_record(record).map_err(|e| format!("the weights do not fit {name} ({e})"))
+    }
+}
+
+/// A k×k convolution weight and bias, initialised like burn's Conv2d (Kaiming uniform).
+#[derive(Module, Debug)]
+pub struct Conv {
+    weight: Param<Tensor<4>>,
+    bias: Param<Tensor<1>>,
+}
+
+fn conv(c_in: usize, c_out: usize, kh: usize, kw: usize, device: &Device) -> Conv {
+    let fan_in = c_in * kh * kw;
+    let init = Initializer::KaimingUniform { gain: 1.0 / 3f64.sqrt(), fan_out_only: false };
+    let bound = 1.0 / (fan_in as f64).sqrt();
+    Conv {
+        weight: init.init_with([c_out, c_in, kh, kw], Some(fan_in), Some(c_out * kh * kw), device),
+        bias: Initializer::Uniform { min: -bound, max: bound }.init([c_out], device),
+    }
+}
+
+impl Conv {
+    /// Convolution with explicit (top, bottom, left, right) zero padding.
+    fn forward_padded(&self, x: Tensor<4>, weight: Tensor<4>, pad: [usize; 4]) -> Tensor<4> {
+        let options = ConvOptions::new_with_padding([1, 1], [(pad[0], pad[1]), (pad[2], pad[3])], [1, 1], 1);
+        conv2d(x, weight, Some(self.bias.val()), options)
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let [_, _, kh, kw] = self.weight.dims();
+        self.forward_padded(x, self.weight.val(), [kh / 2, kh / 2, kw / 2, kw / 2])
+    }
+}
+
+/// A k×k convolution whose weights are multiplied by a causal mask before use.
+#[derive(Module, Debug)]
+pub struct MaskedConv {
+    conv: Conv,
+    /// Mask B (the centre may be seen) or mask A (it may not).
+    mask_b: bool,
+}
+
+/// The raster-order mask: rows above the centre, and the centre row left of the centre
+/// (plus the centre itself for mask B). [k · k], row-major.
+pub fn causal_mask(k: usize, mask_b: bool) -> Vec<f32> {
+    let c = k / 2;
+    (0..k * k)
+        .map(|i| {
+            let (r, col) = (i / k, i % k);
+            let seen = r < c || (r == c && (col < c || (col == c && mask_b)));
+            if seen { 1.0 } else { 0.0 }
+        })
+        .collect()
+}
+
+impl MaskedConv {
+    fn new(c_in: usize, c_out: usize, k: usize, mask_b: bool, device: &Device) -> Self {
+        MaskedConv { conv: conv(c_in, c_out, k, k, device), mask_b }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let weight = self.conv.weight.val();
+        let [_, _, k, _] = weight.dims();
+        let mask = Tensor::<4>::from_data(TensorData::new(causal_mask(k, self.mask_b), [1, 1, k, k]), &weight.device());
+        self.conv.forward_padded(x, weight * mask, [k / 2, k / 2, k / 2, k / 2])
+    }
+}
+
+/// 1×1 (2h → h), masked 3×3 (h → h), 1×1 (h → 2h), added to the input: the paper's block.
+#[derive(Module, Debug)]
+pub struct ResidualBlock {
+    reduce: Conv,
+    masked: MaskedConv,
+    expand: Conv,
+}
+
+#[derive(Module, Debug)]
+pub struct PlainPixelCnn {
+    first: MaskedConv,
+    blocks: Vec<ResidualBlock>,
+    head1: MaskedConv,
+    head2: MaskedConv,
+}
+
+/// One gated layer: v = vertical conv (rows at and above), h = horizontal conv (the row up to
+/// here) + 1×1 of v shifted down a row (so h sees only rows strictly above through v);
+/// each output is tanh(a) ⊙ σ(b) of its two halves; h keeps a residual path.
+#[derive(Module, Debug)]
+pub struct GatedLayer {
+    vertical: Conv,
+    horizontal: Conv,
+    v_to_h: Conv,
+    h_out: Conv,
+    /// The first layer: h must not see the current pixel, and has no residual path.
+    first: bool,
+}
+
+impl GatedLayer {
+    fn new(c_in: usize, h: usize, k: usize, first: bool, device: &Device) -> Self {
+        GatedLayer {
+            vertical: conv(c_in, 2 * h, k / 2 + 1, k, device),
+            horizontal: conv(c_in, 2 * h, 1, k / 2 + 1, device),
+            v_to_h: conv(2 * h, 2 * h, 1, 1, device),
+            h_out: conv(h, h, 1, 1, device),
+            first,
+        }
+    }
+
+    fn forward(&self, v: Tensor<4>, h: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let [_, _, kh, kw] = self.vertical.weight.dims();
+        // Output row r of the vertical conv covers input rows r − kh + 1 … r.
+        let v_feat = self.vertical.forward_padded(v, self.vertical.weight.val(), [kh - 1, 0, kw / 2, kw / 2]);
+        let [_, _, _, hw] = self.horizontal.weight.dims();
+        // Output column c covers columns c − hw + 1 … c; the first layer shifts its input right
+        // by one so the current pixel is not among them.
+        let h_in = if self.first { shift_right(h.clone()) } else { h.clone() };
+        let h_feat = self.horizontal.forward_padded(h_in, self.horizontal.weight.val(), [0, 0, hw - 1, 0]);
+        let h_feat = h_feat + self.v_to_h.forward(shift_down(v_feat.clone()));
+        let h_gated = self.h_out.forward(gate(h_feat));
+        let h_next = if self.first { h_gated } else { h + h_gated };
+        (gate(v_feat), h_next)
+    }
+}
+
+/// tanh(first half of the channels) ⊙ σ(second half).
+fn gate(x: Tensor<4>) -> Tensor<4> {
+    let halves = x.chunk(2, 1);
+    tanh(halves[0].clone()) * sigmoid(halves[1].clone())
+}
+
+/// Moves a feature map down one row (zeros on top): row r then holds what was row r − 1.
+fn shift_down(x: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    let zeros = Tensor::zeros([b, c, 1, w], &x.device());
+    Tensor::cat(vec![zeros, x.slice([0..b, 0..c, 0..h - 1, 0..w])], 2)
+}
+
+/// Moves a feature map right one column (zeros on the left).
+fn shift_right(x: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    let zeros = Tensor::zeros([b, c, h, 1], &x.device());
+    Tensor::cat(vec![zeros, x.slice([0..b, 0..c, 0..h, 0..w - 1])], 3)
+}
+
+#[derive(Module, Debug)]
+pub struct GatedPixelCnn {
+    first: GatedLayer,
+    layers: Vec<GatedLayer>,
+    head1: Conv,
+    head2: Conv,
+}
+
+#[derive(Module, Debug)]
+pub enum PixelCnn {
+    Plain(PlainPixelCnn),
+    Gated(GatedPixelCnn),
+}
+
+impl PixelCnn {
+    /// Logits of p(x_i = 1 | x_<i) for every pixel, from images [batch, 1, rows, 28] (0/1). Any
+    /// number of rows: sampling passes a strip.
+    pub fn logits_map(&self, x: Tensor<4>) -> Tensor<4> {
+        // Inputs centred on 0 (x − ½) train better; the mask makes this harmless.
+        let x = x - 0.5;
+        match self {
+            PixelCnn::Plain(net) => {
+                let mut h = net.first.forward(x);
+                for block in &net.blocks {
+                    let inner = block.reduce.forward(relu(h.clone()));
+                    let inner = block.masked.forward(relu(inner));
+                    h = h + block.expand.forward(relu(inner));
+                }
+                net.head2.forward(relu(net.head1.forward(relu(h))))
+            }
+            PixelCnn::Gated(net) => {
+                let (mut v, mut h) = net.first.forward(x.clone(), x);
+                for layer in &net.layers {
+                    (v, h) = layer.forward(v, h);
+                }
+                net.head2.forward(relu(net.head1.forward(relu(h))))
+            }
+        }
+    }
+
+    /// Logits for images [batch, 784].
+    pub fn logits(&self, x: Tensor<2>) -> Tensor<2> {
+        let batch = x.dims()[0];
+        self.logits_map(x.reshape([batch, 1, SIDE, SIDE])).reshape([batch, PIXELS])
+    }
+
+    /// −log p(x) in nats per image: the sum over pixels of the binary cross-entropy of each
+    /// conditional — exact, no bound.
+    pub fn nll(&self, x: Tensor<2>) -> Tensor<1> {
+        bernoulli_nll(self.logits(x.clone()), x)
+    }
+}
+
+/// Nats per image → bits per pixel (dimension).
+pub fn bits_per_dim(nats: f64) -> f64 {
+    nats / (PIXELS as f64 * std::f64::consts::LN_2)
+}
+
+/// Sampling state for a batch of images being completed pixel by pixel.
+pub struct Completion {
+    /// Current images, [batch · 784], 0/1.
+    pub images: Vec<f32>,
+    /// Pixels that were given and must not change (per pixel, shared by the batch).
+    pub observed: Vec<bool>,
+    /// The next pixel to consider, in raster order.
+    pub next: usize,
+    pub batch: usize,
+}
+
+impl Completion {
+    /// `batch` copies of `start` (784 values in [0, 1], binarized at ½) with `observed` kept.
+    pub fn new(start: &[f32], observed: Vec<bool>, batch: usize) -> Completion {
+        let one: Vec<f32> = start.iter().zip(&observed).map(|(&p, &o)| if o && p >= 0.5 { 1.0 } else { 0.0 }).collect();
+        Completion { images: one.repeat(batch), observed, next: 0, batch }
+    }
+
+    pub fn done(&self) -> bool {
+        (self.next..PIXELS).all(|i| self.observed[i])
+    }
+}
+
+impl PixelCnn {
+    /// Samples the next unobserved pixel of every image in `c`: one forward pass over only the
+    /// rows its logit depends on. `rows_above` from the config; `temperature` divides the logit.
+    /// Returns the pixel index sampled, or None when complete. Synchronous read (native).
+    pub fn sample_next(&self, c: &mut Completion, rows_above: usize, temperature: f32, rng: &mut Rng, device: &Device) -> Option<usize> {
+        let i = (c.next..PIXELS).find(|&i| !c.observed[i])?;
+        let probs = self.pixel_probs(&c.images, c.batch, i, rows_above, temperature, device).into_data().iter::<f32>().collect::<Vec<_>>();
+        set_sampled(c, i, &probs, rng);
+        Some(i)
+    }
+
+    /// p(x_i = 1 | x_<i) for each image, computed on the strip of rows pixel i depends on.
+    pub fn pixel_probs(&self, images: &[f32], batch: usize, i: usize, rows_above: usize, temperature: f32, device: &Device) -> Tensor<1> {
+        let (row, col) = (i / SIDE, i % SIDE);
+        let top = row.saturating_sub(rows_above);
+        let rows = row + 1 - top;
+        let strip: Vec<f32> = (0..batch).flat_map(|b| images[b * PIXELS + top * SIDE..b * PIXELS + (row + 1) * SIDE].to_vec()).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(strip, [batch, 1, rows, SIDE]), device);
+        let logits = self.logits_map(x).slice([0..batch, 0..1, rows - 1..rows, col..col + 1]).reshape([batch]);
+        sigmoid(logits / temperature.max(1e-3))
+    }
+}
+
+/// Writes Bernoulli draws with probabilities `probs` (one per image) into pixel `i`.
+pub fn set_sampled(c: &mut Completion, i: usize, probs: &[f32], rng: &mut Rng) {
+    for (b, p) in probs.iter().enumerate() {
+        c.images[b * PIXELS + i] = if rng.uniform() < *p { 1.0 } else { 0.0 };
+    }
+    c.next = i + 1;
+}
+
+/// A PixelCNN with its optimizer: what the training loop drives.
+pub struct PixelCnnTrainer {
+    pub config: PixelCnnConfig,
+    pub model: PixelCnn,
+    optim: ModuleOptimizer,
+}
+
+impl PixelCnnTrainer {
+    pub fn new(config: PixelCnnConfig, device: &Device) -> Self {
+        let model = config.init(device);
+        Self::from_model(config, model)
+    }
+
+    pub fn from_model(config: PixelCnnConfig, model: PixelCnn) -> Self {
+        PixelCnnTrainer { config, model, optim: AdamConfig::new().with_epsilon(1e-8).init() }
+    }
+}
+
+/// [NLL in nats, bits/dim], batch means.
+fn metrics(nll: Tensor<1>) -> Tensor<1> {
+    let nats = nll.mean().detach();
+    Tensor::cat(vec![nats.clone(), nats / (PIXELS as f32 * std::f32::consts::LN_2)], 0)
+}
+
+impl Trainable for PixelCnnTrainer {
+    fn metric_names(&self) -> &'static [&'static str] {
+        &["NLL (nats)", "bits/dim"]
+    }
+
+    fn pixels(&self) -> Pixels {
+        Pixels::Binarized
+    }
+
+    /// Maximum likelihood with all 784 conditionals in parallel (teacher forcing).
+    fn step(&mut self, x: Tensor<2>, lr: f64) -> Tensor<1> {
+        let nll = self.model.nll(x);
+        let grads = GradientsParams::from_grads(nll.clone().mean().backward(), &self.model);
+        self.model = self.optim.step(lr, self.model.clone(), grads);
+        metrics(nll)
+    }
+
+    fn evaluate(&self, x: Tensor<2>) -> Tensor<1> {
+        metrics(self.model.valid().nll(x.without_autodiff()))
+    }
+}

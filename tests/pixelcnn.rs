@@ -1,0 +1,197 @@
+//! PixelCNN: masks, causality (plain and gated), the blind spot, exact NLL, strip sampling,
+//! deterministic sampling, completion that keeps observed pixels, training, weights.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::sync::Arc;
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use genlab::data::{Mnist, PIXELS, SIDE, binarize};
+use genlab::models::pixelcnn::{Completion, PixelCnn, PixelCnnConfig, PixelCnnTrainer, bits_per_dim, causal_mask};
+use genlab::rng::Rng;
+use genlab::train::{Settings, Trainer};
+
+fn image(seed: u64) -> Vec<f32> {
+    let data = Mnist::fixture();
+    binarize(&data.test.intensities(&[seed as usize]), &mut Rng::new(seed))
+}
+
+/// Which input pixels the logit of pixel `i` depends on: the gradient of that logit with
+/// respect to the image, non-zero entries.
+fn depends_on(model: &PixelCnn, x: &[f32], i: usize) -> Vec<bool> {
+    let device = Device::flex().autodiff();
+    let x = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [1, PIXELS]), &device).require_grad();
+    let logit = model.logits(x.clone()).slice([0..1, i..i + 1]).sum();
+    let grads = logit.backward();
+    x.grad(&grads).unwrap().into_data().iter::<f32>().map(|g| g != 0.0).collect()
+}
+
+fn models() -> Vec<(&'static str, PixelCnnConfig, PixelCnn)> {
+    let device = Device::flex().autodiff();
+    device.seed(4);
+    [("plain", PixelCnnConfig::plain()), ("gated", PixelCnnConfig::gated())]
+        .into_iter()
+        .map(|(name, c)| (name, c.clone(), c.init(&device)))
+        .collect()
+}
+
+#[test]
+fn masks_a_and_b() {
+    assert_eq!(causal_mask(3, false), vec![1., 1., 1., 1., 0., 0., 0., 0., 0.]);
+    assert_eq!(causal_mask(3, true), vec![1., 1., 1., 1., 1., 0., 0., 0., 0.]);
+    let a7 = causal_mask(7, false);
+    assert_eq!(a7.iter().sum::<f32>(), 24.0, "7×7 mask A: 3 rows of 7 and 3 to the left");
+}
+
+#[test]
+fn logit_of_a_pixel_never_depends_on_it_or_later_pixels() {
+    let x = image(1);
+    for (name, _, model) in models() {
+        for i in [0, 1, 27, 28, 29, 200, 405, 406, 783] {
+            let seen = depends_on(&model, &x, i);
+            if let Some(j) = (i..PIXELS).find(|&j| seen[j]) {
+                panic!("{name}: logit {i} depends on pixel {j}");
+            }
+            if i % SIDE > 0 {
+                assert!(seen[i - 1], "{name}: logit {i} must see its left neighbour");
+            }
+            if i >= SIDE {
+                assert!(seen[i - SIDE], "{name}: logit {i} must see the pixel above");
+            }
+        }
+    }
+}
+
+#[test]
+fn changing_pixels_at_or_after_i_leaves_its_logit_unchanged() {
+    let device = Device::flex();
+    let x = image(2);
+    for (name, _, model) in models() {
+        let model = model.valid();
+        let logits = |x: &[f32]| -> Vec<f32> {
+            model.logits(Tensor::from_data(TensorData::new(x.to_vec(), [1, PIXELS]), &device)).into_data().iter::<f32>().collect()
+        };
+        let base = logits(&x);
+        for i in [30, 300, 500] {
+            let mut later = x.clone();
+            for v in &mut later[i..] {
+                *v = 1.0 - *v;
+            }
+            assert_eq!(logits(&later)[i], base[i], "{name}: flipping pixels {i}… changed logit {i}");
+            let mut before = x.clone();
+            before[i - 1] = 1.0 - before[i - 1];
+            assert_ne!(logits(&before)[i], base[i], "{name}: flipping pixel {} did not change logit {i}", i - 1);
+        }
+    }
+}
+
+#[test]
+fn the_gated_network_has_no_blind_spot() {
+    let x = image(3);
+    let i = 14 * SIDE + 10;
+    let ms = models();
+    let plain = depends_on(&ms[0].2, &x, i);
+    let gated = depends_on(&ms[1].2, &x, i);
+    // Pixels up to 4 rows above and anywhere from 8 left to 8 right: the gated stacks see all of
+    // them; the plain stack misses a wedge to the upper right.
+    let region: Vec<usize> = (10..14).flat_map(|r| (2..=18).map(move |c| r * SIDE + c)).collect();
+    assert!(region.iter().all(|&j| gated[j]), "gated misses some of the rows above");
+    let missed: Vec<(usize, usize)> = region.iter().filter(|&&j| !plain[j]).map(|&j| (j / SIDE, j % SIDE)).collect();
+    assert!(!missed.is_empty(), "the plain PixelCNN should have a blind spot");
+    assert!(missed.iter().all(|&(_, c)| c > 10), "the blind spot is to the right: {missed:?}");
+}
+
+#[test]
+fn nll_is_the_sum_of_per_pixel_cross_entropies() {
+    let device = Device::flex();
+    let (_, _, model) = models().remove(1);
+    let model = model.valid();
+    let x = image(4);
+    let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [1, PIXELS]), &device);
+    let nll = model.nll(xt.clone()).into_scalar::<f32>() as f64;
+    let logits: Vec<f32> = model.logits(xt).into_data().iter::<f32>().collect();
+    let by_hand: f64 = logits
+        .iter()
+        .zip(&x)
+        .map(|(&l, &v)| {
+            let p = 1.0 / (1.0 + (-(l as f64)).exp());
+            -(v as f64 * p.ln() + (1.0 - v as f64) * (1.0 - p).ln())
+        })
+        .sum();
+    assert!((nll - by_hand).abs() < 1e-3 * by_hand, "{nll} vs {by_hand}");
+    assert!((bits_per_dim(by_hand) - by_hand / (784.0 * 2f64.ln())).abs() < 1e-12);
+}
+
+#[test]
+fn strip_forward_gives_the_full_forward_probabilities() {
+    let device = Device::flex();
+    let x = image(5);
+    for (name, config, model) in models() {
+        let model = model.valid();
+        let full: Vec<f32> = model.logits(Tensor::from_data(TensorData::new(x.clone(), [1, PIXELS]), &device)).into_data().iter::<f32>().collect();
+        for i in [3, 150, 420, 783] {
+            let p = model.pixel_probs(&x, 1, i, config.rows_above(), 1.0, &device).into_scalar::<f32>();
+            let want = 1.0 / (1.0 + (-full[i]).exp());
+            assert!((p - want).abs() < 1e-5, "{name} pixel {i}: strip {p} vs full {want}");
+        }
+    }
+}
+
+#[test]
+fn sampling_is_deterministic_and_completion_keeps_observed_pixels() {
+    let device = Device::flex();
+    let (_, config, model) = models().remove(0);
+    let model = model.valid();
+    let start = image(6);
+    // Observe the top 24 rows: 112 pixels left to sample.
+    let observed: Vec<bool> = (0..PIXELS).map(|i| i < 24 * SIDE).collect();
+    let complete = |seed| {
+        let mut c = Completion::new(&start, observed.clone(), 3);
+        let mut rng = Rng::new(seed);
+        let mut sampled = 0;
+        while model.sample_next(&mut c, config.rows_above(), 1.0, &mut rng, &device).is_some() {
+            sampled += 1;
+        }
+        assert!(c.done());
+        assert_eq!(sampled, PIXELS - 24 * SIDE);
+        c.images
+    };
+    let a = complete(9);
+    assert_eq!(a, complete(9), "same seed, same samples");
+    assert_ne!(a, complete(10), "another seed, other samples");
+    for b in 0..3 {
+        for i in 0..24 * SIDE {
+            assert_eq!(a[b * PIXELS + i], start[i], "observed pixel {i} changed in completion {b}");
+        }
+    }
+}
+
+#[test]
+fn training_on_the_fixture_lowers_the_nll() {
+    for config in [PixelCnnConfig::plain(), PixelCnnConfig::gated()] {
+        let device = Device::flex().autodiff();
+        let model = PixelCnnTrainer::new(config.clone(), &device);
+        let mut t = Trainer::new(model, Settings { batch_size: 16, lr: 2e-3, seed: 2 }, Arc::new(Mnist::fixture()), device);
+        t.run_blocking(30).unwrap();
+        let first = t.history.train[0].values[0];
+        let last: f32 = t.history.train[25..].iter().map(|p| p.values[0]).sum::<f32>() / 5.0;
+        assert!(last < 0.6 * first, "{config:?}: NLL {first} → {last}");
+        assert!((t.history.train[0].values[1] - first / (784.0 * 2f32.ln())).abs() < 1e-4, "bits/dim");
+    }
+}
+
+#[test]
+fn weights_round_trip_and_bad_files_are_named() {
+    let device = Device::flex();
+    for (config, other) in [(PixelCnnConfig::plain(), PixelCnnConfig::gated()), (PixelCnnConfig::gated(), PixelCnnConfig::plain())] {
+        let model = config.init(&device);
+        let bytes = model.clone().into_record().into_bytes().unwrap().to_vec();
+        let loaded = config.load(&device, bytes.clone()).unwrap();
+        let x = Tensor::<2>::from_data(TensorData::new(image(7), [1, PIXELS]), &device);
+        let a: Vec<f32> = model.logits(x.clone()).into_data().iter::<f32>().collect();
+        let b: Vec<f32> = loaded.logits(x).into_data().iter::<f32>().collect();
+        assert_eq!(a, b);
+        assert!(config.load(&device, bytes[..bytes.len() / 2].to_vec()).err().unwrap().contains("damaged"));
+        assert!(other.load(&device, bytes).err().unwrap().contains("do not fit"));
+    }
+}
