@@ -240,3 +240,65 @@ async fn gan_lab_trains_and_draws_every_view_on_webgpu() {
     let device = webgpu().await;
     gan_views_draw(genlab::device::Backend { device, is_gpu: true, label: "WebGPU".into(), note: None }).await;
 }
+
+/// PixelCNN logits (masked convolutions, gated stacks, shifts) on `device` from given weights.
+async fn pixelcnn_logits(device: Device, config: &genlab::models::pixelcnn::PixelCnnConfig, weights: &[u8]) -> Vec<f32> {
+    let model = config.load(&device, weights.to_vec()).unwrap();
+    let x = binarize(&Mnist::fixture().test.intensities(&[0, 1]), &mut Rng::new(2));
+    read(model.logits(Tensor::<2>::from_data(TensorData::new(x, [2, PIXELS]), &device))).await
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_and_cpu_agree_on_pixelcnn_logits() {
+    genlab::web::run_constructors();
+    for config in [genlab::models::pixelcnn::PixelCnnConfig::plain(), genlab::models::pixelcnn::PixelCnnConfig::gated()] {
+        let weights = config.init(&Device::flex()).into_record().into_bytes().unwrap().to_vec();
+        let cpu = pixelcnn_logits(Device::flex(), &config, &weights).await;
+        let gpu = pixelcnn_logits(webgpu().await, &config, &weights).await;
+        let worst = cpu.iter().zip(&gpu).map(|(c, g)| (c - g).abs()).fold(0.0, f32::max);
+        assert!(worst <= 1e-3, "{config:?}: logits differ by {worst}");
+        assert!(cpu.iter().any(|v| v.abs() > 1e-3));
+    }
+}
+
+/// Trains two steps, completes a fixture digit, and checks every PixelCNN view drew.
+async fn pixelcnn_views_draw(backend: genlab::device::Backend) {
+    let app = App::with_backend(backend);
+    app.load_fixture();
+    let names = ["chart", "completion", "samples", "nextPixel", "contributions", "fieldPlain", "fieldGated"];
+    let canvases = js_sys::Object::new();
+    let made: Vec<HtmlCanvasElement> = names.iter().map(|_| canvas()).collect();
+    for (name, c) in names.iter().zip(&made) {
+        js_sys::Reflect::set(&canvases, &(*name).into(), c).unwrap();
+    }
+    let lab = app.pixelcnn_lab(canvases.into()).unwrap();
+    lab.set_settings(16, 1e-3, 1.0).unwrap();
+    lab.step().await.unwrap();
+    lab.step().await.unwrap();
+    assert!(lab.use_test_digit(100_000).await.is_err(), "a missing test digit is refused");
+    lab.use_test_digit(3).await.unwrap();
+    assert!(lab.complete(26, 0, 1.0, 1.0).await.is_err(), "0 completions are refused");
+    assert!(lab.complete(26, 2, f32::NAN, 1.0).await.is_err(), "a NaN temperature is refused");
+    let done = lab.complete(26, 2, 1.0, 1.0).await.unwrap();
+    let pixels = js_sys::Reflect::get(&done, &"pixels".into()).unwrap().as_f64().unwrap();
+    assert_eq!(pixels, 56.0, "two rows of 28 pixels sampled");
+    let counts = lab.receptive_field(10.0, 10.0, 28.0).await.unwrap();
+    assert!(counts[0] > 0 && counts[1] > counts[0], "receptive fields {counts:?}");
+    lab.draw().await.unwrap();
+    for (name, c) in names.iter().zip(&made) {
+        assert!(!is_blank(c), "the {name} view is blank");
+    }
+    assert!(lab.reset("plain", Some(vec![1, 2, 3])).is_err(), "damaged weights are refused");
+}
+
+#[wasm_bindgen_test]
+async fn pixelcnn_lab_completes_a_digit_on_cpu() {
+    genlab::web::run_constructors();
+    pixelcnn_views_draw(genlab::device::Backend::cpu(None)).await;
+}
+
+#[wasm_bindgen_test]
+async fn pixelcnn_lab_completes_a_digit_on_webgpu() {
+    let device = webgpu().await;
+    pixelcnn_views_draw(genlab::device::Backend { device, is_gpu: true, label: "WebGPU".into(), note: None }).await;
+}

@@ -255,6 +255,89 @@ async function setupGan(app) {
   return lab;
 }
 
+async function setupPixelCnn(app) {
+  let lab;
+  try {
+    lab = app.pixelCnnLab({
+      chart: $('pc-chart'), completion: $('pc-completion'), samples: $('pc-samples'), nextPixel: $('pc-next'),
+      contributions: $('pc-contributions'), fieldPlain: $('pc-field-plain'), fieldGated: $('pc-field-gated'),
+    });
+  } catch (e) {
+    message(`PixelCNN lab unavailable: ${e.message ?? e}`);
+    return null;
+  }
+  $('pixelcnn').hidden = false;
+  const train = $('pc-train');
+  const guard = (f) => async (...args) => { try { return await f(...args); } catch (e) { message(e.message ?? String(e)); } };
+  const applySettings = () => lab.setSettings(Number($('pc-batch').value), Number($('pc-lr').value), Number($('pc-seed').value));
+  const showLikelihood = (r) => {
+    if (r) $('pc-likelihood').textContent = `−log p(x) = ${r.nats.toFixed(1)} nats = ${r.bits_per_dim.toFixed(3)} bits/dim`;
+  };
+  lab.onUpdate((s) => {
+    const st = s.status.state;
+    train.textContent = st === 'running' ? 'Pause' : 'Train';
+    $('pc-step').disabled = st === 'running';
+    const el = $('pc-status');
+    el.classList.toggle('diverged', st === 'diverged');
+    if (st === 'diverged') { el.textContent = s.status.message; return; }
+    const m = s.train ? `NLL ${s.train[0].toFixed(2)} nats · ${s.train[1].toFixed(4)} bits/dim` : '';
+    const test = s.test ? ` · test ${s.test[0].toFixed(2)} nats` : '';
+    el.textContent = `${st} · step ${s.step} · epoch ${s.epoch} · ${s.elapsed_s.toFixed(1)} s · ${Math.round(s.images_per_s)} img/s · ${m}${test}`;
+  });
+  train.onclick = guard(() => {
+    if (lab.status().status.state === 'running') return lab.pause();
+    applySettings();
+    lab.start();
+  });
+  $('pc-step').onclick = guard(async () => {
+    $('pc-step').disabled = true;
+    try { applySettings(); await lab.step(); showLikelihood(await lab.draw()); } finally { $('pc-step').disabled = false; }
+  });
+  const reset = guard(async () => {
+    lab.pause();
+    applySettings();
+    const variant = $('pc-variant').value;
+    let weights;
+    if ($('pc-from').value === 'pretrained') {
+      weights = await fetchBytes(`pretrained/${variant === 'gated' ? 'gated-pixelcnn' : 'pixelcnn'}.bpk`);
+      if (!weights) message(`No pretrained ${variant === 'gated' ? 'gated PixelCNN' : 'PixelCNN'}: starting from random weights.`, 'warn');
+    }
+    try {
+      lab.reset(variant, weights ?? undefined);
+    } catch (e) {
+      message(`Pretrained PixelCNN not loaded: ${e.message ?? e}. Starting from random weights.`);
+      lab.reset(variant, undefined);
+    }
+    showLikelihood(await lab.draw());
+  });
+  $('pc-reset').onclick = reset;
+  $('pc-digit').onchange = guard(async () => showLikelihood(await lab.useTestDigit(Number($('pc-digit').value))));
+  $('pc-row').oninput = () => { $('pc-row-value').textContent = $('pc-row').value; };
+  const run = (button, info, f) => guard(async () => {
+    button.disabled = true;
+    try {
+      const r = await f();
+      $(info).textContent = `${r.pixels} pixel steps · ${r.ms_per_pixel.toFixed(1)} ms per step · ${(r.total_ms / 1000).toFixed(1)} s${r.stopped ? ' · stopped' : ''}`;
+    } finally { button.disabled = false; }
+  });
+  const temperature = () => Number($('pc-temperature').value);
+  let seed = 1;
+  $('pc-complete').onclick = run($('pc-complete'), 'pc-completion-info',
+    () => lab.complete(Number($('pc-row').value), Number($('pc-n').value), temperature(), seed++));
+  $('pc-sample').onclick = run($('pc-sample'), 'pc-sample-info', () => lab.sample(Number($('pc-n').value), temperature(), seed++));
+  $('pc-stop').onclick = () => lab.stop();
+  const next = $('pc-next');
+  next.onclick = guard(async (e) => {
+    const r = next.getBoundingClientRect();
+    const counts = await lab.receptiveField((e.clientX - r.left) * 28 / r.width, (e.clientY - r.top) * 28 / r.height, 28);
+    $('pc-field-info').textContent = `depends on ${counts[0]} pixels (PixelCNN) · ${counts[1]} pixels (gated)`;
+  });
+  const clearPad = drawingPad($('pc-pad'), guard(async (pixels) => showLikelihood(await lab.useDrawing(pixels))));
+  $('pc-pad-clear').onclick = clearPad;
+  await reset();
+  return lab;
+}
+
 async function main() {
   const bindings = await wasmReady();
   const params = new URLSearchParams(location.search);
@@ -291,6 +374,7 @@ async function main() {
   $('digits-shuffle').onclick = drawDigits;
   window.genlab.vae = await setupVae(app);
   window.genlab.gan = await setupGan(app);
+  window.genlab.pixelcnn = await setupPixelCnn(app);
   window.genlab.ready = true;
 }
 

@@ -21,6 +21,7 @@ use serde_json::json;
 const USAGE: &str = "usage: eval vae --weights FILE [--latent 20] [--k 5000] [--repeats 1] [--seed 1] [--images 10000]\n\
                      \x20      eval gan --weights FILE [--architecture dcgan|fc] [--minibatch-std false] [--samples 10000] [--batchnorm running|batch] [--temperature 1] [--classifier pretrained/classifier.bpk]\n\
                      \x20      eval classifier --weights FILE\n\
+                     \x20      eval pixelcnn|gated-pixelcnn --weights FILE [--binarizations 5] [--seed 1]\n\
                      all take [--data www/data/mnist.bin.gz]";
 
 fn main() {
@@ -31,6 +32,7 @@ fn main() {
         "vae" => eval_vae(&args, data),
         "gan" => eval_gan(&args, &data),
         "classifier" => eval_classifier(&args, &data),
+        "pixelcnn" | "gated-pixelcnn" => eval_pixelcnn(&args, &data),
         _ => fail(USAGE),
     };
     result["seconds"] = json!(start.elapsed().as_secs());
@@ -154,5 +156,20 @@ fn eval_classifier(args: &Args, data: &Mnist) -> serde_json::Value {
     json!({
         "weights": weights, "test_accuracy": round(right as f64 / data.test.len() as f64, 4),
         "test_set_classifier_score": round(classifier::classifier_score(&probs), 3),
+    })
+}
+
+fn eval_pixelcnn(args: &Args, data: &Mnist) -> serde_json::Value {
+    use genlab::models::pixelcnn::{PixelCnnConfig, bits_per_dim, evaluate_split};
+    let weights = args.string("weights", &format!("pretrained/{}.bpk", args.command));
+    let mut config = if args.command == "pixelcnn" { PixelCnnConfig::plain() } else { PixelCnnConfig::gated() };
+    config.channels = args.get("channels", config.channels);
+    config.layers = args.get("layers", config.layers);
+    let model = config.init(&Device::flex()).try_load_record(load_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    let binarizations: usize = args.get("binarizations", 5);
+    let nll = evaluate_split(&model, &data.test, binarizations, &mut Rng::new(args.get("seed", 1)), &Device::flex());
+    json!({
+        "weights": weights, "config": config, "test_images": data.test.len(), "binarizations": binarizations,
+        "test_nll_nats": round(nll, 2), "test_bits_per_dim": round(bits_per_dim(nll), 4),
     })
 }

@@ -13,12 +13,13 @@ use genlab::cli::{Args, fail, load_mnist};
 use genlab::data::{Mnist, PIXELS};
 use genlab::models::classifier::{self, CLASSES, ClassifierTrainer};
 use genlab::models::gan::{GanConfig, GanTrainer, GeneratorLoss};
+use genlab::models::pixelcnn::{PixelCnnConfig, PixelCnnTrainer, evaluate_split as pixelcnn_nll};
 use genlab::models::vae::{VaeConfig, VaeTrainer, evaluate_split};
 use genlab::rng::Rng;
 use genlab::train::{Settings, Trainable, Trainer};
 use serde_json::{Value, json};
 
-const USAGE: &str = "usage: train vae|ae|dcgan|fc-gan|classifier [--latent 20] [--epochs 100] [--batch 128] [--lr 0.001] \
+const USAGE: &str = "usage: train vae|ae|dcgan|fc-gan|classifier|pixelcnn|gated-pixelcnn [--latent 20] [--epochs 100] [--batch 128] [--lr 0.001] \
                      [--seed 1] [--k 1] [--loss non-saturating|minimax] [--minibatch-std false] [--d-lr LR] [--init FILE] \
                      [--data www/data/mnist.bin.gz] [--out pretrained/NAME.bpk]";
 
@@ -31,6 +32,7 @@ fn main() {
         "vae" | "ae" => train_vae(&args, data, seed, epochs),
         "dcgan" | "fc-gan" => train_gan(&args, data, seed, epochs),
         "classifier" => train_classifier(&args, &data, seed, epochs),
+        "pixelcnn" | "gated-pixelcnn" => train_pixelcnn(&args, data, seed, epochs),
         _ => fail(USAGE),
     };
     let mut note = note;
@@ -118,6 +120,36 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
         "final_epoch_means": (0..4).map(|i| (trainer.history.names[i].to_string(), json!((recent_mean(&trainer, i, steps_per_epoch) * 1000.0).round() / 1000.0))).collect::<serde_json::Map<_, _>>(),
         "train_seconds": trainer.history.elapsed_s.round(),
         "evaluation": "cargo run --release --bin eval -- gan (see README)",
+    });
+    (out, note)
+}
+
+fn train_pixelcnn(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String, Value) {
+    let mut config = if args.command == "pixelcnn" { PixelCnnConfig::plain() } else { PixelCnnConfig::gated() };
+    config.channels = args.get("channels", config.channels);
+    config.layers = args.get("layers", config.layers);
+    let settings = Settings { batch_size: args.get("batch", 64), lr: args.get("lr", 1e-3), seed };
+    settings.check().unwrap_or_else(|e| fail(&e));
+    let out = args.string("out", &format!("pretrained/{}.bpk", args.command));
+    let device = Device::flex().autodiff();
+    let steps_per_epoch = data.train.len().div_ceil(settings.batch_size);
+    let mut trainer = Trainer::new(PixelCnnTrainer::new(config.clone(), &device), settings.clone(), data.clone(), device);
+    let mut rng = Rng::new(seed ^ 0x91C);
+    let mut test = f64::NAN;
+    for epoch in 1..=epochs {
+        for part in (0..steps_per_epoch).collect::<Vec<_>>().chunks(50) {
+            trainer.run_blocking(part.len()).unwrap_or_else(|e| fail(&e));
+        }
+        let train = recent_mean(&trainer, 0, steps_per_epoch);
+        test = pixelcnn_nll(&trainer.model.model.valid(), &data.test, 1, &mut rng, &Device::flex());
+        println!("epoch {epoch:3}  train NLL {train:7.2}  test NLL {test:7.2} nats  ({:.0} s)", trainer.history.elapsed_s);
+        save(trainer.model.model.valid(), &out);
+    }
+    let note = json!({
+        "config": config, "settings": settings, "epochs": epochs, "steps": trainer.history.step,
+        "test_nll_nats": (test * 100.0).round() / 100.0,
+        "test_bits_per_dim": (genlab::models::pixelcnn::bits_per_dim(test) * 10000.0).round() / 10000.0,
+        "train_seconds": trainer.history.elapsed_s.round(),
     });
     (out, note)
 }

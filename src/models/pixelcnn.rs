@@ -382,3 +382,19 @@ impl Trainable for PixelCnnTrainer {
         metrics(self.model.valid().nll(x.without_autodiff()))
     }
 }
+
+/// Exact test NLL in nats per image over a whole split, averaged over `binarizations` dynamic
+/// binarizations drawn with `rng` (native evaluation; synchronous reads).
+pub fn evaluate_split(model: &PixelCnn, split: &crate::data::Split, binarizations: usize, rng: &mut Rng, device: &Device) -> f64 {
+    use crate::train::prepare;
+    let indices: Vec<usize> = (0..split.len()).collect();
+    let mut sum = 0.0f64;
+    for _ in 0..binarizations.max(1) {
+        for chunk in indices.chunks(500) {
+            let x = prepare(split.intensities(chunk), Pixels::Binarized, rng);
+            let x = Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), PIXELS]), device);
+            sum += model.nll(x).sum().into_scalar::<f32>() as f64;
+        }
+    }
+    sum / (split.len() * binarizations.max(1)) as f64
+}

@@ -18,7 +18,7 @@ use crate::rng::Rng;
 use crate::train::{Settings, Trainer};
 
 use super::lab::{Lab, Redraw};
-use super::{Shared, canvas_in, put_rgba, read, to_js, yield_to_browser};
+use super::{Shared, canvas_in, placeholder, put_rgba, read, to_js, yield_to_browser};
 
 const GRID: usize = 64;
 const FILMSTRIP_MAX: usize = 120;
@@ -82,18 +82,6 @@ enum Canvas {
 
 fn tensor(values: Vec<f32>, shape: [usize; 2], device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(values, shape), device)
-}
-
-/// A short message on an otherwise empty view.
-fn placeholder(canvas: &HtmlCanvasElement, text: &str) -> Result<(), JsError> {
-    canvas.set_width(560);
-    canvas.set_height(60);
-    let ctx = crate::render::chart::context(canvas).map_err(|e| JsError::new(&e))?;
-    ctx.set_fill_style_str("#1e2127");
-    ctx.fill_rect(0.0, 0.0, 560.0, 60.0);
-    ctx.set_font("15px sans-serif");
-    ctx.set_fill_style_str("#9aa0a6");
-    ctx.fill_text(text, 12.0, 36.0).map_err(|e| JsError::new(&format!("{e:?}")))
 }
 
 #[wasm_bindgen]

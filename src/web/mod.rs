@@ -3,9 +3,11 @@
 
 mod gan;
 mod lab;
+mod pixelcnn;
 mod vae;
 
 pub use gan::GanLab;
+pub use pixelcnn::PixelCnnLab;
 pub use vae::VaeLab;
 
 use std::cell::RefCell;
@@ -138,6 +140,11 @@ impl App {
         GanLab::new(self.shared.clone(), canvases)
     }
 
+    #[wasm_bindgen(js_name = pixelCnnLab)]
+    pub fn pixelcnn_lab(&self, canvases: JsValue) -> Result<PixelCnnLab, JsError> {
+        PixelCnnLab::new(self.shared.clone(), canvases)
+    }
+
     #[wasm_bindgen(js_name = vaeLab)]
     pub fn vae_lab(&self, canvases: JsValue) -> Result<VaeLab, JsError> {
         VaeLab::new(self.shared.clone(), canvases)
@@ -166,6 +173,18 @@ pub(crate) fn put_rgba(canvas: &HtmlCanvasElement, image: &Rgba) -> Result<(), J
         .map_err(|e| JsError::new(&format!("ImageData: {e:?}")))?;
     let ctx = crate::render::chart::context(canvas).map_err(|e| JsError::new(&e))?;
     ctx.put_image_data(&data, 0.0, 0.0).map_err(|e| JsError::new(&format!("putImageData: {e:?}")))
+}
+
+/// A short message on an otherwise empty view.
+pub(crate) fn placeholder(canvas: &HtmlCanvasElement, text: &str) -> Result<(), JsError> {
+    canvas.set_width(560);
+    canvas.set_height(60);
+    let ctx = crate::render::chart::context(canvas).map_err(|e| JsError::new(&e))?;
+    ctx.set_fill_style_str("#1e2127");
+    ctx.fill_rect(0.0, 0.0, 560.0, 60.0);
+    ctx.set_font("15px sans-serif");
+    ctx.set_fill_style_str("#9aa0a6");
+    ctx.fill_text(text, 12.0, 36.0).map_err(|e| JsError::new(&format!("{e:?}")))
 }
 
 /// A canvas named `key` in a JS object of canvases.
