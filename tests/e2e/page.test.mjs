@@ -254,3 +254,54 @@ test('a damaged GAN weights file is a message; the GAN lab runs on random weight
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('PixelCNN: likelihood, completion that keeps the top rows, receptive fields, stop, bad input', async () => {
+  const { page, errors } = await open('?backend=cpu');
+  await ready(page);
+  assert.equal(await page.isVisible('#pixelcnn'), true);
+  for (const id of ['pc-next', 'pc-contributions', 'pc-field-plain', 'pc-field-gated', 'pc-samples']) {
+    assert.ok(await drawn(page, id), `${id} is drawn`);
+  }
+  assert.match(await page.textContent('#pc-likelihood'), /−log p\(x\) = [\d.]+ nats = [\d.]+ bits\/dim/);
+  // Complete the bottom two rows of test digit 7, four times.
+  await page.fill('#pc-digit', '7');
+  await page.dispatchEvent('#pc-digit', 'change');
+  await page.fill('#pc-row', '26');
+  await page.click('#pc-complete');
+  await page.waitForFunction(() => document.getElementById('pc-completion-info').textContent.includes('ms per step'), null, { timeout: 120_000 });
+  const info = await page.textContent('#pc-completion-info');
+  console.log(JSON.stringify({ measure: 'pixelcnn_completion_cpu', info }));
+  assert.match(info, /^56 pixel steps · [\d.]+ ms per step/);
+  // The observed rows of every completion equal the source's.
+  const same = await page.evaluate(() => {
+    const c = document.getElementById('pc-completion');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const px = (x, y) => d[4 * (y * c.width + x)];
+    for (let k = 1; k <= 4; k++) for (let y = 0; y < 26; y++) for (let x = 0; x < 28; x++) if (px(x, y) !== px(k * 30 + x, y)) return false;
+    return true;
+  });
+  assert.ok(same, 'observed pixels unchanged in the completions');
+  // Receptive field of a clicked pixel: the gated network sees more.
+  await page.locator('#pc-next').scrollIntoViewIfNeeded();
+  const box = await page.locator('#pc-next').boundingBox();
+  await page.mouse.click(box.x + box.width * 0.6, box.y + box.height * 0.5);
+  await page.waitForFunction(() => /depends on \d+ pixels/.test(document.getElementById('pc-field-info').textContent));
+  const [plain, gated] = (await page.textContent('#pc-field-info')).match(/\d+/g).map(Number);
+  assert.ok(gated > plain && plain > 0, `receptive fields ${plain} vs ${gated}`);
+  // Sampling from scratch can be stopped.
+  await page.click('#pc-sample');
+  await page.waitForTimeout(300);
+  await page.click('#pc-stop');
+  await page.waitForFunction(() => document.getElementById('pc-sample-info').textContent.includes('stopped'), null, { timeout: 60_000 });
+  // A bad temperature is refused with a message.
+  await page.fill('#pc-temperature', '0');
+  await page.click('#pc-complete');
+  await page.waitForSelector('.message.error');
+  assert.match(await page.textContent('#messages'), /temperature 0 is not in \[0.05, 5\]/);
+  // One training step works.
+  await page.click('#pc-step');
+  await page.waitForFunction(() => window.genlab.pixelcnn.status().step === 1, null, { timeout: 60_000 });
+  assert.ok(await page.evaluate(() => window.genlab.pixelcnn.status().train.every(Number.isFinite)));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
