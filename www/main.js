@@ -69,6 +69,32 @@ function drawingPad(canvas, onDone) {
   return clear;
 }
 
+const guarded = (f) => async (...args) => { try { return await f(...args); } catch (e) { message(e.message ?? String(e)); } };
+
+// The Train/Pause and Step buttons and the status line: the same for every lab.
+// apply() pushes the inputs to the lab; describe(status) is the model's part of the status line.
+function wireTraining(lab, prefix, { apply, describe, onUpdate = () => {}, afterStep = async () => {} }) {
+  const train = $(`${prefix}-train`), step = $(`${prefix}-step`), line = $(`${prefix}-status`);
+  lab.onUpdate((s) => {
+    const st = s.status.state;
+    train.textContent = st === 'running' ? 'Pause' : 'Train';
+    step.disabled = st === 'running';
+    line.classList.toggle('diverged', st === 'diverged');
+    line.textContent = st === 'diverged' ? s.status.message
+      : `${st} · step ${s.step} · epoch ${s.epoch} · ${s.elapsed_s.toFixed(1)} s · ${Math.round(s.images_per_s)} img/s · ${describe(s)}`;
+    onUpdate(s);
+  });
+  train.onclick = guarded(async () => {
+    if (lab.status().status.state === 'running') return lab.pause();
+    await apply();
+    lab.start();
+  });
+  step.onclick = guarded(async () => {
+    step.disabled = true;
+    try { await apply(); await lab.step(); await afterStep(); } finally { step.disabled = false; }
+  });
+}
+
 async function setupVae(app) {
   let lab;
   try {
@@ -82,34 +108,19 @@ async function setupVae(app) {
     return null;
   }
   $('vae').hidden = false;
-  const train = $('vae-train');
-  const guard = (f) => async (...args) => { try { return await f(...args); } catch (e) { message(e.message ?? String(e)); } };
   const applySettings = () => {
     lab.setSettings(Number($('vae-batch').value), Number($('vae-lr').value), Number($('vae-seed').value));
     lab.setBeta(Number($('vae-beta').value));
   };
-  $('vae-beta').onchange = guard(() => lab.setBeta(Number($('vae-beta').value)));
-  lab.onUpdate((s) => {
-    const st = s.status.state;
-    train.textContent = st === 'running' ? 'Pause' : 'Train';
-    $('vae-step').disabled = st === 'running';
-    const el = $('vae-status');
-    el.classList.toggle('diverged', st === 'diverged');
-    if (st === 'diverged') { el.textContent = s.status.message; return; }
-    const m = s.train ? s.names.map((n, i) => `${n} ${s.train[i].toFixed(2)}`).join('  ') : '';
-    const test = s.test ? `  test −ELBO ${s.test[0].toFixed(2)}` : '';
-    el.textContent = `${st} · step ${s.step} · epoch ${s.epoch} · ${s.elapsed_s.toFixed(1)} s · ${Math.round(s.images_per_s)} img/s · ${m}${test}`;
+  $('vae-beta').onchange = guarded(() => lab.setBeta(Number($('vae-beta').value)));
+  wireTraining(lab, 'vae', {
+    apply: applySettings,
+    describe: (s) => {
+      const m = s.train ? s.names.map((n, i) => `${n} ${s.train[i].toFixed(2)}`).join('  ') : '';
+      return m + (s.test ? `  test −ELBO ${s.test[0].toFixed(2)}` : '');
+    },
   });
-  train.onclick = guard(() => {
-    if (lab.status().status.state === 'running') return lab.pause();
-    applySettings();
-    lab.start();
-  });
-  $('vae-step').onclick = guard(async () => {
-    $('vae-step').disabled = true;
-    try { applySettings(); await lab.step(); } finally { $('vae-step').disabled = false; }
-  });
-  const reset = guard(async () => {
+  const reset = guarded(async () => {
     lab.pause();
     applySettings();
     const [kind, latent] = [$('vae-kind').value, Number($('vae-latent').value)];
@@ -124,19 +135,19 @@ async function setupVae(app) {
     await lab.draw();
   });
   $('vae-reset').onclick = reset;
-  const dims = guard(() => lab.setDims(Number($('vae-dim-a').value), Number($('vae-dim-b').value)));
+  const dims = guarded(() => lab.setDims(Number($('vae-dim-a').value), Number($('vae-dim-b').value)));
   $('vae-dim-a').onchange = dims; $('vae-dim-b').onchange = dims;
-  const ends = guard(() => lab.interpolate(Number($('vae-from-digit').value), Number($('vae-to-digit').value)));
+  const ends = guarded(() => lab.interpolate(Number($('vae-from-digit').value), Number($('vae-to-digit').value)));
   $('vae-from-digit').onchange = ends; $('vae-to-digit').onchange = ends;
   const scatter = $('vae-scatter');
-  const hover = guard(async (e) => {
+  const hover = guarded(async (e) => {
     if (e.type === 'pointermove' && e.pointerType !== 'mouse' && !e.buttons) return;
     const r = scatter.getBoundingClientRect();
     const z = await lab.hover((e.clientX - r.left) * scatter.width / r.width, (e.clientY - r.top) * scatter.height / r.height);
     if (z) $('vae-hover-z').textContent = `z = (${z[0].toFixed(2)}, ${z[1].toFixed(2)})`;
   });
   scatter.onpointermove = hover; scatter.onpointerdown = hover;
-  const clearPad = drawingPad($('vae-pad'), guard(async (pixels) => {
+  const clearPad = drawingPad($('vae-pad'), guarded(async (pixels) => {
     const r = await lab.encodeDrawing(pixels);
     $('vae-drawn-info').textContent = `−ELBO ${r.negative_elbo.toFixed(1)} nats (reconstruction ${r.reconstruction.toFixed(1)} + KL ${r.kl.toFixed(1)})`;
   }));
@@ -164,13 +175,11 @@ async function setupGan(app) {
     return null;
   }
   $('gan').hidden = false;
-  const train = $('gan-train');
-  const guard = (f) => async (...args) => { try { return await f(...args); } catch (e) { message(e.message ?? String(e)); } };
   const applySettings = async () => {
     lab.setSettings(Number($('gan-batch').value), Number($('gan-lr').value), Number($('gan-seed').value));
     await lab.setOptions(Number($('gan-k').value), $('gan-loss').value, Number($('gan-dlr').value));
   };
-  for (const id of ['gan-loss', 'gan-k', 'gan-dlr']) $(id).onchange = guard(applySettings);
+  for (const id of ['gan-loss', 'gan-k', 'gan-dlr']) $(id).onchange = guarded(applySettings);
   const scrub = $('gan-scrub');
   let following = true;
   const showFrame = (index) => {
@@ -180,30 +189,9 @@ async function setupGan(app) {
     if (following) scrub.value = f.count - 1;
     $('gan-frame').textContent = `frame ${f.index + 1} of ${f.count} · step ${f.step}`;
   };
-  scrub.oninput = guard(() => {
+  scrub.oninput = guarded(() => {
     following = Number(scrub.value) >= Number(scrub.max);
     showFrame(following ? -1 : Number(scrub.value));
-  });
-  lab.onUpdate((s) => {
-    const st = s.status.state;
-    train.textContent = st === 'running' ? 'Pause' : 'Train';
-    $('gan-step').disabled = st === 'running';
-    const el = $('gan-status');
-    el.classList.toggle('diverged', st === 'diverged');
-    if (st === 'diverged') { el.textContent = s.status.message; return; }
-    const m = s.train ? s.names.map((n, i) => `${n} ${s.train[i].toFixed(3)}`).join('  ') : '';
-    el.textContent = `${st} · step ${s.step} · epoch ${s.epoch} · ${s.elapsed_s.toFixed(1)} s · ${Math.round(s.images_per_s)} img/s · ${m} · updates D ${s.model.updates.d} / G ${s.model.updates.g}`;
-    if (following) showFrame(-1);
-    showMeter();
-  });
-  train.onclick = guard(async () => {
-    if (lab.status().status.state === 'running') return lab.pause();
-    await applySettings();
-    lab.start();
-  });
-  $('gan-step').onclick = guard(async () => {
-    $('gan-step').disabled = true;
-    try { await applySettings(); await lab.step(); showFrame(following ? -1 : Number(scrub.value)); } finally { $('gan-step').disabled = false; }
   });
   const showMeter = () => {
     const r = lab.meter();
@@ -211,8 +199,17 @@ async function setupGan(app) {
     const least = Math.min(...r.histogram) / r.histogram.reduce((a, b) => a + b, 0);
     $('gan-meter-info').textContent = `step ${r.step} · score ${r.score.toFixed(2)} · rarest digit ${(100 * least).toFixed(1)} %`;
   };
-  $('gan-measure').onclick = guard(async () => { await lab.measure(); showMeter(); });
-  const reset = guard(async () => {
+  wireTraining(lab, 'gan', {
+    apply: applySettings,
+    describe: (s) => {
+      const m = s.train ? s.names.map((n, i) => `${n} ${s.train[i].toFixed(3)}`).join('  ') : '';
+      return `${m} · updates D ${s.model.updates.d} / G ${s.model.updates.g}`;
+    },
+    onUpdate: () => { if (following) showFrame(-1); showMeter(); },
+    afterStep: async () => showFrame(following ? -1 : Number(scrub.value)),
+  });
+  $('gan-measure').onclick = guarded(async () => { await lab.measure(); showMeter(); });
+  const reset = guarded(async () => {
     lab.pause();
     await applySettings();
     const arch = $('gan-arch').value;
@@ -236,10 +233,10 @@ async function setupGan(app) {
     showMeter();
   });
   $('gan-reset').onclick = reset;
-  $('gan-new-interpolation').onclick = guard(() => lab.newInterpolation());
-  $('gan-new-pool').onclick = guard(async () => { await lab.newPool(); $('gan-groups').textContent = 'A 0 · B 0 · C 0'; });
+  $('gan-new-interpolation').onclick = guarded(() => lab.newInterpolation());
+  $('gan-new-pool').onclick = guarded(async () => { await lab.newPool(); $('gan-groups').textContent = 'A 0 · B 0 · C 0'; });
   const pool = $('gan-pool');
-  pool.onclick = guard(async (e) => {
+  pool.onclick = guarded(async (e) => {
     const r = pool.getBoundingClientRect();
     const group = Number(document.querySelector('input[name="gan-group"]:checked').value);
     const sizes = await lab.pick((e.clientX - r.left) * pool.width / r.width, (e.clientY - r.top) * pool.height / r.height, group);
@@ -267,33 +264,17 @@ async function setupPixelCnn(app) {
     return null;
   }
   $('pixelcnn').hidden = false;
-  const train = $('pc-train');
-  const guard = (f) => async (...args) => { try { return await f(...args); } catch (e) { message(e.message ?? String(e)); } };
   const applySettings = () => lab.setSettings(Number($('pc-batch').value), Number($('pc-lr').value), Number($('pc-seed').value));
   const showLikelihood = (r) => {
     if (r) $('pc-likelihood').textContent = `−log p(x) = ${r.nats.toFixed(1)} nats = ${r.bits_per_dim.toFixed(3)} bits/dim`;
   };
-  lab.onUpdate((s) => {
-    const st = s.status.state;
-    train.textContent = st === 'running' ? 'Pause' : 'Train';
-    $('pc-step').disabled = st === 'running';
-    const el = $('pc-status');
-    el.classList.toggle('diverged', st === 'diverged');
-    if (st === 'diverged') { el.textContent = s.status.message; return; }
-    const m = s.train ? `NLL ${s.train[0].toFixed(2)} nats · ${s.train[1].toFixed(4)} bits/dim` : '';
-    const test = s.test ? ` · test ${s.test[0].toFixed(2)} nats` : '';
-    el.textContent = `${st} · step ${s.step} · epoch ${s.epoch} · ${s.elapsed_s.toFixed(1)} s · ${Math.round(s.images_per_s)} img/s · ${m}${test}`;
+  wireTraining(lab, 'pc', {
+    apply: applySettings,
+    describe: (s) => (s.train ? `NLL ${s.train[0].toFixed(2)} nats · ${s.train[1].toFixed(4)} bits/dim` : '')
+      + (s.test ? ` · test ${s.test[0].toFixed(2)} nats` : ''),
+    afterStep: async () => showLikelihood(await lab.draw()),
   });
-  train.onclick = guard(() => {
-    if (lab.status().status.state === 'running') return lab.pause();
-    applySettings();
-    lab.start();
-  });
-  $('pc-step').onclick = guard(async () => {
-    $('pc-step').disabled = true;
-    try { applySettings(); await lab.step(); showLikelihood(await lab.draw()); } finally { $('pc-step').disabled = false; }
-  });
-  const reset = guard(async () => {
+  const reset = guarded(async () => {
     lab.pause();
     applySettings();
     const variant = $('pc-variant').value;
@@ -311,9 +292,9 @@ async function setupPixelCnn(app) {
     showLikelihood(await lab.draw());
   });
   $('pc-reset').onclick = reset;
-  $('pc-digit').onchange = guard(async () => showLikelihood(await lab.useTestDigit(Number($('pc-digit').value))));
+  $('pc-digit').onchange = guarded(async () => showLikelihood(await lab.useTestDigit(Number($('pc-digit').value))));
   $('pc-row').oninput = () => { $('pc-row-value').textContent = $('pc-row').value; };
-  const run = (button, info, f) => guard(async () => {
+  const run = (button, info, f) => guarded(async () => {
     button.disabled = true;
     try {
       const r = await f();
@@ -327,12 +308,12 @@ async function setupPixelCnn(app) {
   $('pc-sample').onclick = run($('pc-sample'), 'pc-sample-info', () => lab.sample(Number($('pc-n').value), temperature(), seed++));
   $('pc-stop').onclick = () => lab.stop();
   const next = $('pc-next');
-  next.onclick = guard(async (e) => {
+  next.onclick = guarded(async (e) => {
     const r = next.getBoundingClientRect();
     const counts = await lab.receptiveField((e.clientX - r.left) * 28 / r.width, (e.clientY - r.top) * 28 / r.height, 28);
     $('pc-field-info').textContent = `depends on ${counts[0]} pixels (PixelCNN) · ${counts[1]} pixels (gated)`;
   });
-  const clearPad = drawingPad($('pc-pad'), guard(async (pixels) => showLikelihood(await lab.useDrawing(pixels))));
+  const clearPad = drawingPad($('pc-pad'), guarded(async (pixels) => showLikelihood(await lab.useDrawing(pixels))));
   $('pc-pad-clear').onclick = clearPad;
   await reset();
   return lab;

@@ -17,7 +17,7 @@ use crate::render::plots::{draw_class_histogram, draw_generator_losses};
 use crate::rng::Rng;
 use crate::train::{Settings, Trainer};
 
-use super::lab::{Lab, Redraw};
+use super::lab::{Lab, Redraw, training_controls};
 use super::{Shared, canvas_in, placeholder, put_rgba, read, to_js, yield_to_browser};
 
 const GRID: usize = 64;
@@ -84,6 +84,8 @@ fn tensor(values: Vec<f32>, shape: [usize; 2], device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 
+training_controls!(GanLab);
+
 #[wasm_bindgen]
 impl GanLab {
     pub(crate) fn new(shared: Rc<Shared>, canvases: JsValue) -> Result<GanLab, JsError> {
@@ -115,18 +117,6 @@ impl GanLab {
         Ok(GanLab { lab, views, redraw })
     }
 
-    pub fn start(&self) {
-        self.lab.start(self.redraw.clone());
-    }
-
-    pub fn pause(&self) {
-        self.lab.pause();
-    }
-
-    pub async fn step(&self) -> Result<(), JsError> {
-        self.lab.step(&self.redraw).await
-    }
-
     /// A fresh game: `architecture` "dcgan" or "fc", with or without minibatch std; `weights`
     /// (burnpack bytes of G and D) to start from, or undefined for random weights. A wrong or
     /// damaged file is an error, and the current model stays.
@@ -149,14 +139,6 @@ impl GanLab {
         self.views.meter_step.set(None);
         *self.views.meter.borrow_mut() = JsValue::NULL;
         Ok(())
-    }
-
-    #[wasm_bindgen(js_name = setSettings)]
-    pub fn set_settings(&self, batch_size: usize, lr: f64, seed: f64) -> Result<(), JsError> {
-        if !(seed.is_finite() && seed >= 0.0 && seed.fract() == 0.0) {
-            return Err(JsError::new(&format!("seed {seed} must be a whole number ≥ 0")));
-        }
-        self.lab.set_settings(Settings { batch_size, lr, seed: seed as u64 })
     }
 
     /// k discriminator updates per generator update, the generator's objective ("minimax" or
@@ -236,27 +218,6 @@ impl GanLab {
         self.views.draw_pool(&self.lab).await?;
         self.views.draw_arithmetic(&self.lab).await?;
         Ok(self.views.pool.borrow().sizes().to_vec())
-    }
-
-    /// Off: while training, only the chart is redrawn (the Step button still redraws everything).
-    #[wasm_bindgen(js_name = setLiveViews)]
-    pub fn set_live_views(&self, on: bool) {
-        self.lab.set_live_views(on);
-    }
-
-    #[wasm_bindgen(js_name = onUpdate)]
-    pub fn on_update(&self, f: js_sys::Function) {
-        self.lab.on_update(f);
-    }
-
-    /// The shared status object; `model` holds the config, options and update counts.
-    pub fn status(&self) -> JsValue {
-        self.lab.status()
-    }
-
-    /// [D loss, G loss, D(x), D(G(z))] on 1000 held-out digits and fresh noise, now.
-    pub async fn evaluate(&self) -> Result<Vec<f32>, JsError> {
-        self.lab.evaluate().await
     }
 
     /// Redraws every view now.

@@ -188,3 +188,59 @@ impl<M: Trainable + 'static> Lab<M> {
         }
     }
 }
+
+/// The training controls every lab object exports to JavaScript, delegating to its `Lab`
+/// (`lab` field) and its pictures (`redraw` field). wasm-bindgen cannot export generic types,
+/// so each lab type gets these through this macro.
+macro_rules! training_controls {
+    ($name:ident) => {
+        #[wasm_bindgen]
+        impl $name {
+            /// Trains until paused, a chunk of steps at a time, redrawing as it goes.
+            pub fn start(&self) {
+                self.lab.start(self.redraw.clone());
+            }
+
+            pub fn pause(&self) {
+                self.lab.pause();
+            }
+
+            /// One training step, then every view redrawn.
+            pub async fn step(&self) -> Result<(), JsError> {
+                self.lab.step(&self.redraw).await
+            }
+
+            /// Batch size, learning rate and seed; refused (with the reason) when out of range.
+            #[wasm_bindgen(js_name = setSettings)]
+            pub fn set_settings(&self, batch_size: usize, lr: f64, seed: f64) -> Result<(), JsError> {
+                if !(seed.is_finite() && seed >= 0.0 && seed.fract() == 0.0) {
+                    return Err(JsError::new(&format!("seed {seed} must be a whole number ≥ 0")));
+                }
+                self.lab.set_settings(crate::train::Settings { batch_size, lr, seed: seed as u64 })
+            }
+
+            /// Off: while training, only the chart is redrawn (Step still redraws everything).
+            #[wasm_bindgen(js_name = setLiveViews)]
+            pub fn set_live_views(&self, on: bool) {
+                self.lab.set_live_views(on);
+            }
+
+            /// `f(status)` after every chunk of steps and every state change.
+            #[wasm_bindgen(js_name = onUpdate)]
+            pub fn on_update(&self, f: js_sys::Function) {
+                self.lab.on_update(f);
+            }
+
+            /// {status, step, epoch, elapsed_s, images_per_s, names, train, test, settings, model}.
+            pub fn status(&self) -> JsValue {
+                self.lab.status()
+            }
+
+            /// The metrics on 1000 held-out digits, now.
+            pub async fn evaluate(&self) -> Result<Vec<f32>, JsError> {
+                self.lab.evaluate().await
+            }
+        }
+    };
+}
+pub(crate) use training_controls;

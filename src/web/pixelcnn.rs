@@ -17,7 +17,7 @@ use crate::render::{Rgba, heat_color, image_grid};
 use crate::rng::Rng;
 use crate::train::{Pixels, Settings, Trainer, now_ms, prepare};
 
-use super::lab::{Lab, Redraw};
+use super::lab::{Lab, Redraw, training_controls};
 use super::{Shared, canvas_in, placeholder, put_rgba, read, to_js, yield_to_browser};
 
 /// How unknown pixels look: a dim grey, neither ink nor paper.
@@ -59,6 +59,8 @@ fn tensor(values: Vec<f32>, shape: [usize; 2], device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 
+training_controls!(PixelCnnLab);
+
 #[wasm_bindgen]
 impl PixelCnnLab {
     pub(crate) fn new(shared: Rc<Shared>, canvases: JsValue) -> Result<PixelCnnLab, JsError> {
@@ -89,18 +91,6 @@ impl PixelCnnLab {
         Ok(PixelCnnLab { lab, views, redraw })
     }
 
-    pub fn start(&self) {
-        self.lab.start(self.redraw.clone());
-    }
-
-    pub fn pause(&self) {
-        self.lab.pause();
-    }
-
-    pub async fn step(&self) -> Result<(), JsError> {
-        self.lab.step(&self.redraw).await
-    }
-
     /// A fresh model: `variant` "plain" or "gated"; `weights` (burnpack bytes) to start from, or
     /// undefined for random weights. A wrong or damaged file is an error; the model stays.
     pub fn reset(&self, variant: &str, weights: Option<Vec<u8>>) -> Result<(), JsError> {
@@ -117,19 +107,6 @@ impl PixelCnnLab {
         self.stop();
         self.lab.reset(PixelCnnTrainer::from_model(config, model));
         Ok(())
-    }
-
-    #[wasm_bindgen(js_name = setSettings)]
-    pub fn set_settings(&self, batch_size: usize, lr: f64, seed: f64) -> Result<(), JsError> {
-        if !(seed.is_finite() && seed >= 0.0 && seed.fract() == 0.0) {
-            return Err(JsError::new(&format!("seed {seed} must be a whole number ≥ 0")));
-        }
-        self.lab.set_settings(Settings { batch_size, lr, seed: seed as u64 })
-    }
-
-    #[wasm_bindgen(js_name = setLiveViews)]
-    pub fn set_live_views(&self, on: bool) {
-        self.lab.set_live_views(on);
     }
 
     /// Looks at test digit `index` (binarized): redraws the next-pixel map and likelihood.
@@ -189,20 +166,6 @@ impl PixelCnnLab {
         }
         self.views.field_pixel.set(row as usize * SIDE + col as usize);
         self.views.receptive_field().await
-    }
-
-    /// [NLL nats, bits/dim] on 1000 held-out digits, now.
-    pub async fn evaluate(&self) -> Result<Vec<f32>, JsError> {
-        self.lab.evaluate().await
-    }
-
-    #[wasm_bindgen(js_name = onUpdate)]
-    pub fn on_update(&self, f: js_sys::Function) {
-        self.lab.on_update(f);
-    }
-
-    pub fn status(&self) -> JsValue {
-        self.lab.status()
     }
 
     /// Redraws the chart, the next-pixel map, the receptive fields and the likelihood; returns

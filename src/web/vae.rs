@@ -17,7 +17,7 @@ use crate::render::scatter::{Frame, cross, ellipse, scatter};
 use crate::rng::Rng;
 use crate::train::{Pixels, Settings, Trainer, prepare};
 
-use super::lab::{Lab, Redraw};
+use super::lab::{Lab, Redraw, training_controls};
 use super::{Shared, canvas_in, put_rgba, read, to_js, yield_to_browser};
 
 const SHOWN: usize = 10;
@@ -65,6 +65,8 @@ enum Canvas {
     Drawn,
 }
 
+training_controls!(VaeLab);
+
 #[wasm_bindgen]
 impl VaeLab {
     pub(crate) fn new(shared: Rc<Shared>, canvases: JsValue) -> Result<VaeLab, JsError> {
@@ -94,18 +96,6 @@ impl VaeLab {
         Ok(VaeLab { lab, views, redraw })
     }
 
-    pub fn start(&self) {
-        self.lab.start(self.redraw.clone());
-    }
-
-    pub fn pause(&self) {
-        self.lab.pause();
-    }
-
-    pub async fn step(&self) -> Result<(), JsError> {
-        self.lab.step(&self.redraw).await
-    }
-
     /// A fresh model: `kind` "vae" or "ae", `latent` its size; `weights` (burnpack bytes) to
     /// start from, or undefined for random weights. A wrong or damaged file is an error, and the
     /// current model stays.
@@ -130,14 +120,6 @@ impl VaeLab {
         }
         *self.views.scatter.borrow_mut() = ScatterState::default();
         Ok(())
-    }
-
-    #[wasm_bindgen(js_name = setSettings)]
-    pub fn set_settings(&self, batch_size: usize, lr: f64, seed: f64) -> Result<(), JsError> {
-        if !(seed.is_finite() && seed >= 0.0 && seed.fract() == 0.0) {
-            return Err(JsError::new(&format!("seed {seed} must be a whole number ≥ 0")));
-        }
-        self.lab.set_settings(Settings { batch_size, lr, seed: seed as u64 })
     }
 
     /// The weight β on the KL term (1 is the VAE); takes effect at the next step.
@@ -183,26 +165,6 @@ impl VaeLab {
     #[wasm_bindgen(js_name = encodeDrawing)]
     pub async fn encode_drawing(&self, pixels: Vec<f32>) -> Result<JsValue, JsError> {
         self.views.encode_drawing(&self.lab, pixels).await
-    }
-
-    /// [−ELBO, reconstruction, KL] on 1000 held-out digits, now.
-    pub async fn evaluate(&self) -> Result<Vec<f32>, JsError> {
-        self.lab.evaluate().await
-    }
-
-    /// Off: while training, only the chart is redrawn (the Step button still redraws everything).
-    #[wasm_bindgen(js_name = setLiveViews)]
-    pub fn set_live_views(&self, on: bool) {
-        self.lab.set_live_views(on);
-    }
-
-    #[wasm_bindgen(js_name = onUpdate)]
-    pub fn on_update(&self, f: js_sys::Function) {
-        self.lab.on_update(f);
-    }
-
-    pub fn status(&self) -> JsValue {
-        self.lab.status()
     }
 
     /// Redraws every view now.
