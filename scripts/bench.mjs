@@ -1,5 +1,6 @@
 // The benchmark (not a test): the release page in headless Chromium, one JSON line per case.
 //   node scripts/bench.mjs [steps] [--epoch cpu|webgpu]     (build dist/ first: scripts/build.sh)
+// It also times PixelCNN sampling (full sample, half completion) on each backend.
 // --epoch also trains the VAE lab from scratch for one epoch (469 steps of 128) on that backend
 // and prints the held-out −ELBO (1000 test digits) and the time it took (views not redrawn meanwhile).
 import { readdirSync, readFileSync } from 'node:fs';
@@ -30,6 +31,18 @@ try {
       const r = await page.evaluate(([w, b, n]) => window.genlab.app.bench(w, b, n), [workload, backend, steps]);
       console.log(JSON.stringify({ ...r, images_per_s: Math.round(r.images_per_s), ms_per_step: Number(r.ms_per_step.toFixed(1)) }));
     }
+  }
+  // PixelCNN sampling speed on each backend: a full sample (784 pixel steps) and a half
+  // completion (392), 4 images at once, the page's own loop (animation frames included).
+  for (const backend of backends) {
+    const p = await browser.newPage();
+    await p.goto(server.url + `?backend=${backend}`);
+    await p.waitForFunction(() => window.genlab?.ready, null, { timeout: 300_000 });
+    for (const [name, call] of [['pixelcnn_full_sample', (l) => l.sample(4, 1, 1)], ['pixelcnn_half_completion', (l) => l.complete(14, 4, 1, 1)]]) {
+      const r = await p.evaluate(`(${call.toString()})(window.genlab.pixelcnn)`);
+      console.log(JSON.stringify({ measure: name, backend, images: 4, pixel_steps: r.pixels, ms_per_pixel_step: Number(r.ms_per_pixel.toFixed(2)), seconds: Number((r.total_ms / 1000).toFixed(1)) }));
+    }
+    await p.close();
   }
   const epoch = process.argv.indexOf('--epoch');
   if (epoch > 0) {
