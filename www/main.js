@@ -290,10 +290,12 @@ async function setupPixelCnn(app) {
       lab.reset(variant, undefined);
     }
     showLikelihood(await lab.draw());
+    preview();
   });
   $('pc-reset').onclick = reset;
-  $('pc-digit').onchange = guarded(async () => showLikelihood(await lab.useTestDigit(Number($('pc-digit').value))));
-  $('pc-row').oninput = () => { $('pc-row-value').textContent = $('pc-row').value; };
+  const preview = () => { $('pc-row-value').textContent = $('pc-row').value; lab.preview(Number($('pc-row').value)); };
+  $('pc-digit').onchange = guarded(async () => { showLikelihood(await lab.useTestDigit(Number($('pc-digit').value))); preview(); });
+  $('pc-row').oninput = guarded(preview);
   const run = (button, info, f) => guarded(async () => {
     button.disabled = true;
     try {
@@ -313,7 +315,7 @@ async function setupPixelCnn(app) {
     const counts = await lab.receptiveField((e.clientX - r.left) * 28 / r.width, (e.clientY - r.top) * 28 / r.height, 28);
     $('pc-field-info').textContent = `depends on ${counts[0]} pixels (PixelCNN) · ${counts[1]} pixels (gated)`;
   });
-  const clearPad = drawingPad($('pc-pad'), guarded(async (pixels) => showLikelihood(await lab.useDrawing(pixels))));
+  const clearPad = drawingPad($('pc-pad'), guarded(async (pixels) => { showLikelihood(await lab.useDrawing(pixels)); preview(); }));
   $('pc-pad-clear').onclick = clearPad;
   await reset();
   return lab;

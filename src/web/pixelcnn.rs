@@ -144,6 +144,13 @@ impl PixelCnnLab {
         self.views.run(&self.lab, Completion::new(&start, observed, check_n(n)?), temperature, seed, Canvas::Completion, Some(start)).await
     }
 
+    /// Shows the current digit with rows from `hide_from_row` down hidden: what Complete will see.
+    pub fn preview(&self, hide_from_row: usize) -> Result<(), JsError> {
+        let x = self.views.current.borrow();
+        let shown: Vec<f32> = x.iter().enumerate().map(|(i, &v)| if i / SIDE < hide_from_row { v } else { UNKNOWN }).collect();
+        put_rgba(self.views.canvas(Canvas::Completion), &image_grid(&shown, 1, 0))
+    }
+
     /// Samples `n` digits from nothing, pixel by pixel, animated.
     pub async fn sample(&self, n: usize, temperature: f32, seed: f64) -> Result<JsValue, JsError> {
         let completion = Completion::new(&vec![0.0; PIXELS], vec![false; PIXELS], check_n(n)?);

@@ -259,7 +259,7 @@ test('PixelCNN: likelihood, completion that keeps the top rows, receptive fields
   const { page, errors } = await open('?backend=cpu');
   await ready(page);
   assert.equal(await page.isVisible('#pixelcnn'), true);
-  for (const id of ['pc-next', 'pc-contributions', 'pc-field-plain', 'pc-field-gated', 'pc-samples']) {
+  for (const id of ['pc-completion', 'pc-next', 'pc-contributions', 'pc-field-plain', 'pc-field-gated', 'pc-samples']) {
     assert.ok(await drawn(page, id), `${id} is drawn`);
   }
   assert.match(await page.textContent('#pc-likelihood'), /−log p\(x\) = [\d.]+ nats = [\d.]+ bits\/dim/);
