@@ -198,7 +198,7 @@ test('GAN: pretrained views, k D-steps, loss toggle, vector arithmetic, filmstri
   await page.waitForFunction(() => document.getElementById('gan-meter-info').textContent.includes('score'));
   const score = Number((await page.textContent('#gan-meter-info')).match(/score ([\d.]+)/)[1]);
   console.log(JSON.stringify({ measure: 'pretrained_dcgan_meter_score_1000', score }));
-  assert.ok(score > 3, `pretrained DCGAN scores ${score}`);
+  assert.ok(score > 5, `pretrained DCGAN scores ${score}`); // random weights score ≈ 1; the pretrained 6.4
 
   // Minimax objective and k = 3: one Step is three D updates and one G update.
   await page.selectOption('#gan-loss', 'minimax');
