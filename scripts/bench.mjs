@@ -1,5 +1,6 @@
 // The benchmark (not a test): the release page in headless Chromium, one JSON line per case.
-//   node scripts/bench.mjs [steps] [--epoch cpu|webgpu]     (build dist/ first: scripts/build.sh)
+//   node scripts/bench.mjs [steps] [--epoch cpu|webgpu] [--workloads vae_mlp,dcgan,dcgan_tf,pixelcnn]
+// (build dist/ first: scripts/build.sh)
 // It also times PixelCNN sampling (full sample, half completion) on each backend.
 // --epoch also trains the VAE lab from scratch for one epoch (469 steps of 128) on that backend
 // and prints the held-out −ELBO (1000 test digits) and the time it took (views not redrawn meanwhile).
@@ -26,7 +27,8 @@ try {
   const backendOnPage = await page.evaluate(() => window.genlab.app.backend());
   console.log(JSON.stringify({ measure: 'page_load_to_first_canvas_ms', value: first, backend: backendOnPage }));
   const backends = backendOnPage === 'webgpu' ? ['webgpu', 'cpu'] : ['cpu'];
-  for (const workload of ['vae_mlp', 'dcgan']) {
+  const only = process.argv.indexOf('--workloads') > 0 ? process.argv[process.argv.indexOf('--workloads') + 1].split(',') : null;
+  for (const workload of ['vae_mlp', 'dcgan', 'dcgan_tf'].filter((w) => !only || only.includes(w))) {
     for (const backend of backends) {
       const r = await page.evaluate(([w, b, n]) => window.genlab.app.bench(w, b, n), [workload, backend, steps]);
       console.log(JSON.stringify({ ...r, images_per_s: Math.round(r.images_per_s), ms_per_step: Number(r.ms_per_step.toFixed(1)) }));
@@ -34,7 +36,7 @@ try {
   }
   // PixelCNN sampling speed on each backend: a full sample (784 pixel steps) and a half
   // completion (392), 4 images at once, the page's own loop (animation frames included).
-  for (const backend of backends) {
+  for (const backend of only && !only.includes('pixelcnn') ? [] : backends) {
     const p = await browser.newPage();
     await p.goto(server.url + `?backend=${backend}`);
     await p.waitForFunction(() => window.genlab?.ready, null, { timeout: 300_000 });

@@ -28,7 +28,7 @@ impl BenchResult {
     }
 }
 
-pub const WORKLOADS: &[&str] = &["vae_mlp", "dcgan"];
+pub const WORKLOADS: &[&str] = &["vae_mlp", "dcgan", "dcgan_tf"];
 
 /// Runs `steps` timed steps of `workload` after 3 warm-up steps (which compile shaders).
 pub async fn run(workload: &str, device: Device, steps: usize, now_ms: &dyn Fn() -> f64) -> Result<BenchResult, String> {
@@ -40,6 +40,13 @@ pub async fn run(workload: &str, device: Device, steps: usize, now_ms: &dyn Fn()
         // the GAN lab's DCGAN (G: 64→128·7·7, convT 64, convT 1; D: conv 64, conv 128, dense 1),
         // Adam 2e-4 β1 0.5, batch 64; one step = one D update + one G update
         "dcgan" => (64, 2e-4, Box::new(GanTrainer::new(GanConfig::dcgan(), &device))),
+        // the TensorFlow DCGAN tutorial's sizes (G dense 100→256·7·7, convT 5×5 128, 64, 1; D conv
+        // 5×5/2 64, 128, dense 1), Adam 1e-4, batch 64; one D update + one G update
+        "dcgan_tf" => {
+            let mut gan = GanTrainer::new(GanConfig::dcgan_tf(), &device);
+            gan.options.d_lr = 1e-4;
+            (64, 1e-4, Box::new(gan))
+        }
         other => return Err(format!("unknown workload '{other}' (known: {})", WORKLOADS.join(", "))),
     };
     let mut rng = Rng::new(1);

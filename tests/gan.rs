@@ -235,3 +235,15 @@ fn pretrained_classifier_meets_the_bar_on_the_test_set() {
     assert!(score > 9.5, "the real test set scores {score}");
     assert!(classifier::load(&device, vec![1, 2, 3]).err().unwrap().contains("damaged"));
 }
+
+#[test]
+fn the_benchmark_dcgan_has_the_tensorflow_tutorial_shapes_and_trains() {
+    let device = Device::flex().autodiff();
+    let mut gan = GanTrainer::new(GanConfig::dcgan_tf(), &device);
+    let z = gan.noise(2, &device);
+    assert_eq!(gan.gan.generator.forward(z.clone()).dims(), [2, PIXELS]);
+    assert_eq!(gan.gan.discriminator.forward(gan.gan.generator.forward(z)).dims(), [2]);
+    let real = Tensor::<2>::from_data(TensorData::new(Rng::new(8).normals(4 * PIXELS), [4, PIXELS]), &device).tanh();
+    let metrics = vec(genlab::train::Trainable::step(&mut gan, real, 1e-4));
+    assert!(metrics.iter().all(|v| v.is_finite()), "{metrics:?}");
+}

@@ -31,6 +31,9 @@ pub enum Architecture {
     Dcgan,
     /// Goodfellow et al. 2014: multilayer perceptrons.
     Fc,
+    /// The TensorFlow DCGAN tutorial's sizes (5×5 kernels, 256-128-64 channels): the benchmark's
+    /// `dcgan_tf` workload, for comparing with other frameworks. Not offered in the page.
+    DcganTf,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -50,6 +53,10 @@ impl GanConfig {
 
     pub fn fc() -> Self {
         GanConfig { architecture: Architecture::Fc, ..Self::dcgan() }
+    }
+
+    pub fn dcgan_tf() -> Self {
+        GanConfig { architecture: Architecture::DcganTf, latent: 100, minibatch_std: false }
     }
 
     pub fn init(&self, device: &Device) -> Gan {
@@ -75,6 +82,29 @@ impl GanConfig {
                     out: linear(D_CHANNELS[1] * 7 * 7 + extra, 1),
                 }),
             },
+            Architecture::DcganTf => {
+                // "same" padding for 5×5 kernels: 2 (plus one output row/column when doubling).
+                let up5 = |a, b, stride: usize| {
+                    ConvTranspose2dConfig::new([a, b], [5, 5]).with_stride([stride, stride]).with_padding([2, 2]).with_padding_out([stride - 1, stride - 1]).init(device)
+                };
+                let down5 = |a, b| Conv2dConfig::new([a, b], [5, 5]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2)).init(device);
+                Gan {
+                    generator: Generator::Tf(TfGenerator {
+                        project: linear(self.latent, 256 * 7 * 7),
+                        bn0: bn(256),
+                        up1: up5(256, 128, 1),
+                        bn1: bn(128),
+                        up2: up5(128, 64, 2),
+                        bn2: bn(64),
+                        up3: up5(64, 1, 2),
+                    }),
+                    discriminator: Discriminator::Tf(TfDiscriminator {
+                        conv1: down5(1, 64),
+                        conv2: down5(64, 128),
+                        out: linear(128 * 7 * 7 + extra, 1),
+                    }),
+                }
+            }
             Architecture::Fc => Gan {
                 generator: Generator::Fc(FcGenerator {
                     hidden1: linear(self.latent, 256),
@@ -117,12 +147,35 @@ pub struct Gan {
 pub enum Generator {
     Dcgan(DcGenerator),
     Fc(FcGenerator),
+    Tf(TfGenerator),
 }
 
 #[derive(Module, Debug)]
 pub enum Discriminator {
     Dcgan(DcDiscriminator),
     Fc(FcDiscriminator),
+    Tf(TfDiscriminator),
+}
+
+/// The TensorFlow tutorial's G: dense → 256·7·7 → convT 5×5 128 → convT 5×5/2 64 → convT 5×5/2 1,
+/// BatchNorm + LeakyReLU between, tanh out.
+#[derive(Module, Debug)]
+pub struct TfGenerator {
+    project: Linear,
+    bn0: BatchNorm,
+    up1: ConvTranspose2d,
+    bn1: BatchNorm,
+    up2: ConvTranspose2d,
+    bn2: BatchNorm,
+    up3: ConvTranspose2d,
+}
+
+/// The TensorFlow tutorial's D: conv 5×5/2 64 → conv 5×5/2 128 (LeakyReLU; its dropout left out) → dense 1.
+#[derive(Module, Debug)]
+pub struct TfDiscriminator {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    out: Linear,
 }
 
 /// z → 7×7 → 14×14 → 28×28 through fractionally-strided (transposed) convolutions.
@@ -173,6 +226,13 @@ impl Generator {
                 let h = relu(g.hidden1.forward(z));
                 g.out.forward(relu(g.hidden2.forward(h)))
             }
+            Generator::Tf(g) => {
+                let h = g.project.forward(z).reshape([batch, 256, 7, 7]);
+                let h = leaky_relu(g.bn0.forward(h), 0.3);
+                let h = leaky_relu(g.bn1.forward(g.up1.forward(h)), 0.3);
+                let h = leaky_relu(g.bn2.forward(g.up2.forward(h)), 0.3);
+                g.up3.forward(h).reshape([batch, PIXELS])
+            }
         };
         tanh(x)
     }
@@ -196,6 +256,11 @@ impl Discriminator {
             Discriminator::Fc(d) => {
                 let h = leaky_relu(d.hidden1.forward(x), 0.2);
                 (leaky_relu(d.hidden2.forward(h), 0.2), &d.out)
+            }
+            Discriminator::Tf(d) => {
+                let h = leaky_relu(d.conv1.forward(x.reshape([batch, 1, SIDE, SIDE])), 0.3);
+                let h = leaky_relu(d.conv2.forward(h), 0.3);
+                (h.reshape([batch, 128 * 7 * 7]), &d.out)
             }
         };
         // The output layer's width says whether this D was built with minibatch std.
