@@ -133,7 +133,15 @@ fn train_pixelcnn(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (S
     let out = args.string("out", &format!("pretrained/{}.bpk", args.command));
     let device = Device::flex().autodiff();
     let steps_per_epoch = data.train.len().div_ceil(settings.batch_size);
-    let mut trainer = Trainer::new(PixelCnnTrainer::new(config.clone(), &device), settings.clone(), data.clone(), device);
+    // --init FILE continues from saved weights (the optimizer starts afresh).
+    let model = match args.string("init", "").as_str() {
+        "" => PixelCnnTrainer::new(config.clone(), &device),
+        path => {
+            let bytes = std::fs::read(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+            PixelCnnTrainer::from_model(config.clone(), config.load(&device, bytes).unwrap_or_else(|e| fail(&format!("{path}: {e}"))))
+        }
+    };
+    let mut trainer = Trainer::new(model, settings.clone(), data.clone(), device);
     let mut rng = Rng::new(seed ^ 0x91C);
     let mut test = f64::NAN;
     for epoch in 1..=epochs {
@@ -146,7 +154,7 @@ fn train_pixelcnn(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (S
         save(trainer.model.model.valid(), &out);
     }
     let note = json!({
-        "config": config, "settings": settings, "epochs": epochs, "steps": trainer.history.step,
+        "config": config, "settings": settings, "epochs": epochs, "init": args.string("init", ""), "steps": trainer.history.step,
         "test_nll_nats": (test * 100.0).round() / 100.0,
         "test_bits_per_dim": (genlab::models::pixelcnn::bits_per_dim(test) * 10000.0).round() / 10000.0,
         "train_seconds": trainer.history.elapsed_s.round(),
