@@ -12,7 +12,7 @@ use burn::store::ModuleRecord;
 use burn::tensor::TensorData;
 use genlab::cli::{Args, fail, load_mnist};
 use genlab::data::{Mnist, PIXELS, Split};
-use genlab::models::classifier::{self, CLASSES, Classifier, FEATURES};
+use genlab::models::classifier::{self, Classifier, FEATURES};
 use genlab::models::gan::GanConfig;
 use genlab::models::vae::{VaeConfig, evaluate_split};
 use genlab::rng::Rng;
@@ -148,13 +148,8 @@ fn eval_classifier(args: &Args, data: &Mnist) -> serde_json::Value {
     let weights = args.string("weights", "pretrained/classifier.bpk");
     let model = classifier::init(&Device::flex()).try_load_record(load_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
     let (probs, _) = classify(&model, &all(&data.test));
-    let right = probs
-        .chunks_exact(CLASSES)
-        .zip(&data.test.labels)
-        .filter(|(p, l)| (0..CLASSES).max_by(|&a, &b| p[a].total_cmp(&p[b])) == Some(**l as usize))
-        .count();
     json!({
-        "weights": weights, "test_accuracy": round(right as f64 / data.test.len() as f64, 4),
+        "weights": weights, "test_accuracy": round(classifier::accuracy_of_probs(&probs, &data.test.labels), 4),
         "test_set_classifier_score": round(classifier::classifier_score(&probs), 3),
     })
 }

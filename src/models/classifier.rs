@@ -92,14 +92,24 @@ pub fn classifier_score(probs: &[f32]) -> f64 {
     (kl / n).exp()
 }
 
-/// How many samples fall in each class (argmax of p(y|x)).
+/// The predicted class (argmax of p(y|x)) of each row of `probs` ([n · 10]).
+pub fn predicted_classes(probs: &[f32]) -> impl Iterator<Item = usize> + '_ {
+    probs.chunks_exact(CLASSES).map(|row| (0..CLASSES).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap_or(0))
+}
+
+/// How many samples fall in each class.
 pub fn class_histogram(probs: &[f32]) -> [usize; CLASSES] {
     let mut counts = [0; CLASSES];
-    for row in probs.chunks_exact(CLASSES) {
-        let best = (0..CLASSES).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap_or(0);
-        counts[best] += 1;
+    for class in predicted_classes(probs) {
+        counts[class] += 1;
     }
     counts
+}
+
+/// Fraction of rows of `probs` whose predicted class is the label.
+pub fn accuracy_of_probs(probs: &[f32], labels: &[u8]) -> f64 {
+    let right = predicted_classes(probs).zip(labels).filter(|(p, l)| *p == **l as usize).count();
+    right as f64 / labels.len().max(1) as f64
 }
 
 /// Fréchet distance between Gaussians fitted to two sets of feature rows (each [n · d]):

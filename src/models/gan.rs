@@ -476,18 +476,14 @@ pub use crate::models::vae::interpolate;
 /// The vector-arithmetic query of the DCGAN paper: mean(A) − mean(B) + mean(C) of latent
 /// vectors (each group a list of z's of length `latent`).
 pub fn latent_arithmetic(a: &[Vec<f32>], b: &[Vec<f32>], c: &[Vec<f32>], latent: usize) -> Result<Vec<f32>, String> {
-    let mean = |group: &[Vec<f32>], name: &str| -> Result<Vec<f32>, String> {
-        if group.is_empty() {
-            return Err(format!("group {name} is empty: click a few samples into it"));
-        }
-        let mut m = vec![0.0; latent];
-        for z in group {
-            for (m, v) in m.iter_mut().zip(z) {
-                *m += v / group.len() as f32;
-            }
-        }
-        Ok(m)
+    let mean = |group: &[Vec<f32>], name: &str| {
+        if group.is_empty() { Err(format!("group {name} is empty: click a few samples into it")) } else { Ok(mean_latent(group, latent)) }
     };
     let (a, b, c) = (mean(a, "A")?, mean(b, "B")?, mean(c, "C")?);
     Ok((0..latent).map(|i| a[i] - b[i] + c[i]).collect())
+}
+
+/// The mean of a non-empty group of latent vectors.
+pub fn mean_latent(group: &[Vec<f32>], latent: usize) -> Vec<f32> {
+    (0..latent).map(|i| group.iter().map(|z| z[i]).sum::<f32>() / group.len() as f32).collect()
 }

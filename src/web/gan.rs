@@ -6,19 +6,18 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use burn::prelude::*;
-use burn::tensor::TensorData;
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlCanvasElement;
 
 use crate::models::classifier::{self, Classifier, class_histogram, classifier_score};
-use crate::models::gan::{GanConfig, GanOptions, GanTrainer, Generator, GeneratorLoss, interpolate, latent_arithmetic};
+use crate::models::gan::{GanConfig, GanOptions, GanTrainer, Generator, GeneratorLoss, interpolate, latent_arithmetic, mean_latent};
 use crate::render::image_grid;
 use crate::render::plots::{draw_class_histogram, draw_generator_losses};
 use crate::rng::Rng;
 use crate::train::{Settings, Trainer};
 
 use super::lab::{Lab, Redraw, training_controls};
-use super::{Shared, canvas_in, placeholder, put_rgba, read, to_js, yield_to_browser};
+use super::{Shared, canvas_in, tensor, placeholder, put_rgba, read, to_js, yield_to_browser};
 
 const GRID: usize = 64;
 const FILMSTRIP_MAX: usize = 120;
@@ -78,10 +77,6 @@ enum Canvas {
     Pool,
     Arithmetic,
     Meter,
-}
-
-fn tensor(values: Vec<f32>, shape: [usize; 2], device: &Device) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(values, shape), device)
 }
 
 training_controls!(GanLab);
@@ -372,8 +367,7 @@ impl Views {
             Ok(result) => result,
             Err(why) => return placeholder(canvas, &why),
         };
-        let mean = |g: &Vec<Vec<f32>>| -> Vec<f32> { (0..latent).map(|i| g.iter().map(|z| z[i]).sum::<f32>() / g.len() as f32).collect() };
-        let mut z: Vec<f32> = groups.iter().flat_map(mean).collect();
+        let mut z: Vec<f32> = groups.iter().flat_map(|g| mean_latent(g, latent)).collect();
         z.extend(&result);
         let mut rng = Rng::new(77);
         for _ in 0..NEIGHBOURS {

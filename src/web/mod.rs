@@ -210,6 +210,11 @@ pub(crate) async fn yield_to_browser() {
     let _ = wasm_bindgen_futures::JsFuture::from(after_paint).await;
 }
 
+/// A [rows, cols] tensor of `values` on `device`.
+pub(crate) fn tensor(values: Vec<f32>, shape: [usize; 2], device: &burn::tensor::Device) -> burn::tensor::Tensor<2> {
+    burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(values, shape), device)
+}
+
 /// Reads a float tensor back without blocking the page.
 pub(crate) async fn read(tensor: burn::tensor::Tensor<2>) -> Result<Vec<f32>, JsError> {
     tensor

@@ -7,7 +7,6 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use burn::prelude::*;
-use burn::tensor::TensorData;
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlCanvasElement;
 
@@ -18,7 +17,7 @@ use crate::rng::Rng;
 use crate::train::{Pixels, Settings, Trainer, now_ms, prepare};
 
 use super::lab::{Lab, Redraw, training_controls};
-use super::{Shared, canvas_in, placeholder, put_rgba, read, to_js, yield_to_browser};
+use super::{Shared, canvas_in, tensor, placeholder, put_rgba, read, to_js, yield_to_browser};
 
 /// How unknown pixels look: a dim grey, neither ink nor paper.
 const UNKNOWN: f32 = 0.3;
@@ -53,10 +52,6 @@ enum Canvas {
     Contributions,
     FieldPlain,
     FieldGated,
-}
-
-fn tensor(values: Vec<f32>, shape: [usize; 2], device: &Device) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(values, shape), device)
 }
 
 training_controls!(PixelCnnLab);

@@ -6,7 +6,6 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use burn::prelude::*;
-use burn::tensor::TensorData;
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlCanvasElement;
 
@@ -18,7 +17,7 @@ use crate::rng::Rng;
 use crate::train::{Pixels, Settings, Trainer, prepare};
 
 use super::lab::{Lab, Redraw, training_controls};
-use super::{Shared, canvas_in, put_rgba, read, to_js, yield_to_browser};
+use super::{Shared, canvas_in, tensor, put_rgba, read, to_js, yield_to_browser};
 
 const SHOWN: usize = 10;
 const SAMPLES: usize = 40;
@@ -172,10 +171,6 @@ impl VaeLab {
         self.lab.draw_chart();
         self.views.draw(&self.lab).await
     }
-}
-
-fn tensor(values: Vec<f32>, shape: [usize; 2], device: &Device) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(values, shape), device)
 }
 
 impl Views {
