@@ -302,6 +302,15 @@ test('PixelCNN: likelihood, completion that keeps the top rows, receptive fields
   await page.click('#pc-step');
   await page.waitForFunction(() => window.genlab.pixelcnn.status().step === 1, null, { timeout: 60_000 });
   assert.ok(await page.evaluate(() => window.genlab.pixelcnn.status().train.every(Number.isFinite)));
+  // The gated network opens on its own pretrained weights (no "random weights" warning) and
+  // models the digit far better than chance (784 · ln 2 ≈ 543 nats).
+  const before = await page.textContent('#pc-likelihood');
+  await page.selectOption('#pc-variant', 'gated');
+  await page.click('#pc-reset');
+  await page.waitForFunction((t) => document.getElementById('pc-likelihood').textContent !== t, before, { timeout: 60_000 });
+  assert.doesNotMatch(await page.textContent('#messages'), /random weights|not loaded/);
+  const nats = Number((await page.textContent('#pc-likelihood')).match(/= ([\d.]+) nats/)[1]);
+  assert.ok(nats < 200, `gated PixelCNN: −log p(x) = ${nats} nats`);
   assert.deepEqual(errors, []);
   await page.close();
 });
