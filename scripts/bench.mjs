@@ -27,7 +27,8 @@ try {
   const backendOnPage = await page.evaluate(() => window.genlab.app.backend());
   console.log(JSON.stringify({ measure: 'page_load_to_first_canvas_ms', value: first, backend: backendOnPage }));
   const backends = backendOnPage === 'webgpu' ? ['webgpu', 'cpu'] : ['cpu'];
-  const only = process.argv.indexOf('--workloads') > 0 ? process.argv[process.argv.indexOf('--workloads') + 1].split(',') : null;
+  const workloads = process.argv.indexOf('--workloads');
+  const only = workloads > 0 ? process.argv[workloads + 1].split(',') : null;
   for (const workload of ['vae_mlp', 'dcgan', 'dcgan_tf'].filter((w) => !only || only.includes(w))) {
     for (const backend of backends) {
       const r = await page.evaluate(([w, b, n]) => window.genlab.app.bench(w, b, n), [workload, backend, steps]);

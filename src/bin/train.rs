@@ -46,6 +46,16 @@ fn save<M: Module>(module: M, out: &str) {
     module.into_record().save(out).unwrap_or_else(|e| fail(&format!("{out}: {e}")));
 }
 
+/// `--init FILE`: saved weights to continue from, read with `load` (the optimizer starts afresh).
+fn init_weights<M>(args: &Args, load: impl FnOnce(Vec<u8>) -> Result<M, String>) -> Option<M> {
+    let path = args.string("init", "");
+    if path.is_empty() {
+        return None;
+    }
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+    Some(load(bytes).unwrap_or_else(|e| fail(&format!("{path}: {e}"))))
+}
+
 /// Mean of metric `i` over the last `n` training steps.
 fn recent_mean<M: Trainable>(trainer: &Trainer<M>, i: usize, n: usize) -> f64 {
     let h = &trainer.history.train;
@@ -87,13 +97,9 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     settings.check().unwrap_or_else(|e| fail(&e));
     let out = args.string("out", &format!("pretrained/{}.bpk", args.command));
     let device = Device::flex().autodiff();
-    // --init FILE continues from saved weights (the optimizers start afresh).
-    let mut gan = match args.string("init", "").as_str() {
-        "" => GanTrainer::new(config.clone(), &device),
-        path => {
-            let bytes = std::fs::read(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
-            GanTrainer::from_gan(config.clone(), config.load(&device, bytes).unwrap_or_else(|e| fail(&format!("{path}: {e}"))))
-        }
+    let mut gan = match init_weights(args, |bytes| config.load(&device, bytes)) {
+        Some(gan) => GanTrainer::from_gan(config.clone(), gan),
+        None => GanTrainer::new(config.clone(), &device),
     };
     gan.options.k = args.get("k", 1);
     gan.options.d_lr = args.get("d-lr", settings.lr);
@@ -133,13 +139,9 @@ fn train_pixelcnn(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (S
     let out = args.string("out", &format!("pretrained/{}.bpk", args.command));
     let device = Device::flex().autodiff();
     let steps_per_epoch = data.train.len().div_ceil(settings.batch_size);
-    // --init FILE continues from saved weights (the optimizer starts afresh).
-    let model = match args.string("init", "").as_str() {
-        "" => PixelCnnTrainer::new(config.clone(), &device),
-        path => {
-            let bytes = std::fs::read(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
-            PixelCnnTrainer::from_model(config.clone(), config.load(&device, bytes).unwrap_or_else(|e| fail(&format!("{path}: {e}"))))
-        }
+    let model = match init_weights(args, |bytes| config.load(&device, bytes)) {
+        Some(model) => PixelCnnTrainer::from_model(config.clone(), model),
+        None => PixelCnnTrainer::new(config.clone(), &device),
     };
     let mut trainer = Trainer::new(model, settings.clone(), data.clone(), device);
     let mut rng = Rng::new(seed ^ 0x91C);
