@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,60 @@ pub trait Trainable {
     /// Model-specific facts for the page's status line (e.g. a GAN's update counts).
     fn summary(&self) -> serde_json::Value {
         serde_json::Value::Null
+    }
+    /// The model's float tensors (weights and running statistics, not the optimizer's state) in
+    /// a fixed order, flattened: a copy of them read back to the host outlives a lost GPU.
+    fn tensors(&self) -> Vec<Tensor<1>> {
+        Vec::new()
+    }
+    /// Puts such values (same order and sizes) into the model, on the device it is on.
+    fn set_tensors(&mut self, values: Vec<Vec<f32>>) -> Result<(), String> {
+        if values.is_empty() { Ok(()) } else { Err("this model has no tensors to set".into()) }
+    }
+}
+
+/// A module's float tensors, as [`Trainable::tensors`] wants them.
+pub fn module_tensors<M: Module>(module: &M) -> Vec<Tensor<1>> {
+    struct Collect(Vec<Tensor<1>>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let t = param.val();
+            let n = t.shape().num_elements();
+            self.0.push(t.reshape([n]).detach());
+        }
+    }
+    let mut collect = Collect(Vec::new());
+    module.visit(&mut collect);
+    collect.0
+}
+
+/// `module` with its float tensors replaced by `values`, in [`module_tensors`] order, each on
+/// the device its tensor was on; an error when the counts or sizes differ.
+pub fn with_tensors<M: Module>(module: M, values: Vec<Vec<f32>>) -> Result<M, String> {
+    struct Put(std::vec::IntoIter<Vec<f32>>, Option<String>);
+    impl ModuleMapper for Put {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let next = self.0.next();
+            param.map(|old| {
+                let shape = old.shape();
+                match next {
+                    Some(v) if v.len() == shape.num_elements() => {
+                        let grad = old.is_require_grad();
+                        Tensor::from_data(TensorData::new(v, shape), &old.device()).set_require_grad(grad)
+                    }
+                    _ => {
+                        self.1.get_or_insert_with(|| "the saved tensors do not fit the model".into());
+                        old
+                    }
+                }
+            })
+        }
+    }
+    let mut put = Put(values.into_iter(), None);
+    let module = module.map(&mut put);
+    match (put.1, put.0.next()) {
+        (None, None) => Ok(module),
+        _ => Err("the saved tensors do not fit the model".into()),
     }
 }
 
@@ -79,11 +134,74 @@ pub struct Point {
     pub values: Vec<f32>,
 }
 
+/// The most points a curve keeps: past it, neighbours are averaged in pairs (see [`Series`]), so
+/// a two-hour run costs the chart what a two-minute one does.
+pub const MAX_POINTS: usize = 2048;
+
+/// A curve of metrics with a bounded number of points. Each point averages `stride` consecutive
+/// recorded values (1 at first); when the curve is full, pairs of points merge and the stride
+/// doubles, so it always spans the whole run at an even resolution.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Series {
+    pub points: Vec<Point>,
+    #[serde(skip)]
+    stride: usize,
+    /// Values recorded since the last point, summed, and how many.
+    #[serde(skip)]
+    pending: Option<(Point, usize)>,
+}
+
+impl Series {
+    pub fn push(&mut self, point: Point) {
+        let stride = self.stride.max(1);
+        let (mut sum, n) = match self.pending.take() {
+            None => (point, 1),
+            Some((mut sum, n)) => {
+                sum.values.iter_mut().zip(&point.values).for_each(|(s, v)| *s += v);
+                sum.step = point.step;
+                (sum, n + 1)
+            }
+        };
+        if n < stride {
+            self.pending = Some((sum, n));
+            return;
+        }
+        sum.values.iter_mut().for_each(|v| *v /= n as f32);
+        self.points.push(sum);
+        if self.points.len() >= MAX_POINTS {
+            self.points = self.points.chunks(2).map(|pair| average(pair)).collect();
+            self.stride = stride * 2;
+        }
+    }
+
+    /// How many recorded values each point averages.
+    pub fn stride(&self) -> usize {
+        self.stride.max(1)
+    }
+}
+
+impl std::ops::Deref for Series {
+    type Target = [Point];
+    fn deref(&self) -> &[Point] {
+        &self.points
+    }
+}
+
+/// One point for several: their mean, at the last one's step.
+fn average(points: &[Point]) -> Point {
+    let n = points.len() as f32;
+    let mut values = vec![0.0; points[0].values.len()];
+    for p in points {
+        values.iter_mut().zip(&p.values).for_each(|(s, v)| *s += v / n);
+    }
+    Point { step: points[points.len() - 1].step, values }
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct History {
     pub names: Vec<&'static str>,
-    pub train: Vec<Point>,
-    pub test: Vec<Point>,
+    pub train: Series,
+    pub test: Series,
     pub step: u64,
     pub epoch: usize,
     /// Seconds spent training (chunks only, not pauses).
@@ -93,11 +211,19 @@ pub struct History {
 
 /// A chunk queued on the device, waiting to be read back.
 pub struct Pending {
-    /// Train metrics of each step, then (if `tested`) the test metrics, flattened.
+    /// The metrics of each row, flattened.
     pub values: Tensor<1>,
+    /// What each row of `values` is, in order.
+    rows: Vec<Row>,
     steps: usize,
-    tested: bool,
     started_ms: f64,
+}
+
+/// A row of a chunk's metrics: a training step's, or a held-out evaluation's, at a step.
+#[derive(Clone, Copy, Debug)]
+enum Row {
+    Train(u64),
+    Test(u64),
 }
 
 /// How many held-out digits a test evaluation uses, and how often it runs.
@@ -116,7 +242,11 @@ pub struct Trainer<M> {
     device: Device,
     data: Arc<Mnist>,
     sampler: Sampler,
+    /// Batches and their binarization.
     rng: Rng,
+    /// The held-out digits' binarization: a stream of its own, so evaluating never shifts the
+    /// training batches.
+    test_rng: Rng,
     steps_per_chunk: usize,
 }
 
@@ -128,6 +258,7 @@ impl<M: Trainable> Trainer<M> {
         Trainer {
             sampler: Sampler::new(data.train.len()),
             rng: Rng::new(settings.seed),
+            test_rng: Rng::new(settings.seed ^ 0x7e57_7e57),
             model,
             settings,
             status: Status::Paused,
@@ -147,6 +278,14 @@ impl<M: Trainable> Trainer<M> {
         &self.device
     }
 
+    /// Goes on with `model` on `device` (the GPU was lost): history, settings, batches and status
+    /// stay as they are.
+    pub fn move_to(&mut self, model: M, device: Device) {
+        device.seed(self.settings.seed.wrapping_add(self.history.step));
+        self.model = model;
+        self.device = device;
+    }
+
     /// The tensor of a step's training images, prepared the way the model wants them.
     pub fn next_batch(&mut self) -> Tensor<2> {
         let size = self.settings.batch_size * self.model.batches_per_step();
@@ -158,47 +297,55 @@ impl<M: Trainable> Trainer<M> {
     }
 
     /// Queues steps until the chunk is full or `budget_ms` of this thread's time is used
-    /// (`steps` overrides the chunk size, e.g. 1 for the Step button).
+    /// (`steps` overrides the chunk size, e.g. 1 for the Step button). The held-out digits are
+    /// evaluated before the first step and after every `TEST_EVERY_STEPS`-th: a chunk ends there,
+    /// so where evaluations fall, and so every random draw, does not depend on chunk sizes.
     pub fn queue(&mut self, steps: Option<usize>, now_ms: &dyn Fn() -> f64) -> Pending {
         let started_ms = now_ms();
-        let max = steps.unwrap_or(self.steps_per_chunk);
-        let mut metrics = Vec::with_capacity(max);
+        let next_test = (self.history.step / TEST_EVERY_STEPS + 1) * TEST_EVERY_STEPS;
+        let max = steps.unwrap_or(self.steps_per_chunk).min((next_test - self.history.step) as usize);
+        let mut metrics = Vec::with_capacity(max + 2);
+        let mut rows = Vec::with_capacity(max + 2);
+        if self.history.step == 0 && self.history.test.is_empty() {
+            metrics.push(self.evaluate_test());
+            rows.push(Row::Test(0));
+        }
         // Stop early when one more step (as long as the last one) would overrun the budget.
         let mut last_step_ms = 0.0;
-        while metrics.len() < max
-            && (steps.is_some() || metrics.is_empty() || now_ms() - started_ms + last_step_ms <= CPU_BUDGET_MS)
-        {
+        let mut done = 0;
+        while done < max && (steps.is_some() || done == 0 || now_ms() - started_ms + last_step_ms <= CPU_BUDGET_MS) {
             let t = now_ms();
             let batch = self.next_batch();
             metrics.push(self.model.step(batch, self.settings.lr));
             self.history.step += 1;
+            rows.push(Row::Train(self.history.step));
+            done += 1;
             last_step_ms = now_ms() - t;
         }
-        let steps = metrics.len();
-        let tested = self.history.step / TEST_EVERY_STEPS != (self.history.step - steps as u64) / TEST_EVERY_STEPS
-            || self.history.test.is_empty();
-        if tested {
+        if self.history.step % TEST_EVERY_STEPS == 0 {
             metrics.push(self.evaluate_test());
+            rows.push(Row::Test(self.history.step));
         }
-        Pending { values: Tensor::cat(metrics, 0), steps, tested, started_ms }
+        Pending { values: Tensor::cat(metrics, 0), rows, steps: done, started_ms }
     }
 
-    /// Test metrics on a fixed held-out slice (fresh binarization each time).
+    /// Test metrics on a fixed held-out slice (a fresh binarization each time, from its own stream).
     pub fn evaluate_test(&mut self) -> Tensor<1> {
         let n = TEST_SIZE.min(self.data.test.len());
         let indices: Vec<usize> = (0..n).collect();
-        let values = prepare(self.data.test.intensities(&indices), self.model.pixels(), &mut self.rng);
+        let values = prepare(self.data.test.intensities(&indices), self.model.pixels(), &mut self.test_rng);
         self.model.evaluate(Tensor::from_data(TensorData::new(values, [n, PIXELS]), &self.device))
     }
 
     /// Records a chunk's read-back values. A non-finite value stops training with a message.
     pub fn record(&mut self, pending: &Pending, values: &[f32], now_ms: f64) -> Result<(), String> {
         let m = self.history.names.len();
-        let first_step = self.history.step - pending.steps as u64;
-        for (i, row) in values.chunks(m).enumerate() {
-            let is_test = pending.tested && i == pending.steps;
+        for (row, kind) in values.chunks(m).zip(&pending.rows) {
+            let (step, is_test) = match *kind {
+                Row::Train(step) => (step, false),
+                Row::Test(step) => (step, true),
+            };
             if let Some(j) = row.iter().position(|v| !v.is_finite()) {
-                let step = first_step + (i.min(pending.steps.saturating_sub(1)) as u64) + 1;
                 let msg = format!(
                     "Training stopped at step {step}: the {} {} became {}. The weights are no longer usable: \
                      press Reset (a lower learning rate helps).",
@@ -209,7 +356,7 @@ impl<M: Trainable> Trainer<M> {
                 self.status = Status::Diverged(msg.clone());
                 return Err(msg);
             }
-            let point = Point { step: if is_test { self.history.step } else { first_step + i as u64 + 1 }, values: row.to_vec() };
+            let point = Point { step, values: row.to_vec() };
             if is_test { self.history.test.push(point) } else { self.history.train.push(point) }
         }
         let wall_ms = (now_ms - pending.started_ms).max(1e-3);
@@ -226,12 +373,16 @@ impl<M: Trainable> Trainer<M> {
         Ok(())
     }
 
-    /// Runs `steps` steps to completion, reading back once (native programs and tests).
+    /// Runs `steps` steps to completion, reading back once per chunk (native programs and tests).
     pub fn run_blocking(&mut self, steps: usize) -> Result<(), String> {
         let clock = now_ms;
-        let pending = self.queue(Some(steps), &clock);
-        let values = pending.values.clone().into_data().try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?;
-        self.record(&pending, &values, now_ms())
+        let end = self.history.step + steps as u64;
+        while self.history.step < end {
+            let pending = self.queue(Some((end - self.history.step) as usize), &clock);
+            let values = pending.values.clone().into_data().try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?;
+            self.record(&pending, &values, now_ms())?;
+        }
+        Ok(())
     }
 }
 
@@ -243,11 +394,17 @@ pub fn prepare(intensities: Vec<f32>, pixels: Pixels, rng: &mut Rng) -> Vec<f32>
     }
 }
 
-/// Milliseconds from an arbitrary start: the page's clock in the browser.
+/// Milliseconds from an arbitrary start: `performance.now()` in the browser (page or worker).
 pub fn now_ms() -> f64 {
     #[cfg(target_arch = "wasm32")]
     {
-        web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
+        use wasm_bindgen::JsCast;
+        thread_local! {
+            static PERFORMANCE: Option<web_sys::Performance> = js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+                .ok()
+                .and_then(|p| p.dyn_into().ok());
+        }
+        PERFORMANCE.with(|p| p.as_ref().map_or(0.0, |p| p.now()))
     }
     #[cfg(not(target_arch = "wasm32"))]
     {

@@ -47,8 +47,9 @@ fn a_chunk_records_each_step_and_a_test_point() {
     let steps: Vec<u64> = t.history.train.iter().map(|p| p.step).collect();
     assert_eq!(steps, vec![1, 2, 3, 4, 5]);
     assert_eq!(t.history.train[4].values[0], 5.0);
+    // The held-out digits are evaluated before the first step.
     assert_eq!(t.history.test.len(), 1);
-    assert_eq!(t.history.test[0].step, 5);
+    assert_eq!(t.history.test[0].step, 0);
     assert!(t.history.images_per_s > 0.0 && t.history.elapsed_s > 0.0);
     // Signed pixels: MNIST is mostly background, so the batch mean is well below 0.
     assert!(t.model.pixels_seen.iter().all(|&m| (-1.0..-0.5).contains(&m)));
@@ -83,6 +84,28 @@ fn same_seed_same_batches() {
 }
 
 #[test]
+fn a_long_history_stays_bounded_and_spans_the_run() {
+    use genlab::train::{MAX_POINTS, Point, Series};
+    let mut s = Series::default();
+    let n = 1_000_000u64;
+    for step in 1..=n {
+        s.push(Point { step, values: vec![step as f32, 1.0] });
+    }
+    assert!(s.len() < MAX_POINTS && s.len() >= MAX_POINTS / 2, "{} points", s.len());
+    assert!(s.points[0].step <= 2 * s.stride() as u64, "starts at step {}", s.points[0].step);
+    assert!(s.last().unwrap().step > n - 2 * s.stride() as u64);
+    // Each point is the mean of the steps it stands for: a constant stays exact, a ramp stays on it.
+    assert!(s.points.iter().all(|p| p.values[1] == 1.0));
+    let mid = &s.points[s.len() / 2];
+    let expected = mid.step as f32 - (s.stride() as f32 - 1.0) / 2.0;
+    assert!((mid.values[0] - expected).abs() <= 1e-3 * expected, "{} vs {expected}", mid.values[0]);
+    // Short runs keep every step.
+    let mut short = Series::default();
+    (1..=100).for_each(|step| short.push(Point { step, values: vec![0.0] }));
+    assert_eq!(short.len(), 100);
+}
+
+#[test]
 fn settings_reject_what_would_break() {
     let ok = Settings { batch_size: 64, lr: 1e-3, seed: 0 };
     assert!(ok.check().is_ok());
@@ -101,7 +124,8 @@ fn settings_reject_what_would_break() {
 fn backend_url_parameter() {
     assert_eq!(Choice::parse(None), Ok(Choice::Auto));
     assert_eq!(Choice::parse(Some("CPU")), Ok(Choice::Cpu));
-    assert_eq!(Choice::parse(Some("webgpu")), Ok(Choice::Auto));
+    assert_eq!(Choice::parse(Some("auto")), Ok(Choice::Auto));
+    assert_eq!(Choice::parse(Some(" WebGPU ")), Ok(Choice::WebGpu));
     let e = Choice::parse(Some("<script>alert(1)</script>".repeat(10).as_str())).unwrap_err();
     assert!(e.contains("Unknown backend") && e.len() < 200, "{e}");
 }
@@ -113,4 +137,38 @@ fn image_grid_lays_out_and_is_not_blank() {
     assert_eq!((grid.width, grid.height), (58, 58));
     assert!(!grid.is_blank());
     assert!(image_grid(&vec![0.0; 784 * 2], 2, 0).is_blank());
+}
+
+/// The host copy that outlives a lost GPU: a model's tensors, read back and put into a fresh
+/// model (other random weights), give that model the same outputs bit for bit — running
+/// statistics of BatchNorm included (the DCGAN's generator uses them when sampling).
+#[test]
+fn a_models_tensors_carry_it_to_a_fresh_copy() {
+    use genlab::models::gan::{GanConfig, GanTrainer};
+    use genlab::models::vae::{VaeConfig, VaeTrainer};
+    let device = Device::flex().autodiff();
+    let host = |t: &dyn Trainable| t.tensors().into_iter().map(|t| t.into_data().try_into_vec::<f32>().unwrap()).collect::<Vec<_>>();
+    let read = |t: Tensor<2>| t.into_data().try_into_vec::<f32>().unwrap();
+
+    let data = Arc::new(Mnist::fixture());
+    let settings = Settings { batch_size: 16, lr: 1e-3, seed: 3 };
+    let mut gan = Trainer::new(GanTrainer::new(GanConfig::dcgan(), &device), settings.clone(), data.clone(), device.clone());
+    gan.run_blocking(3).unwrap(); // moves the running statistics away from their initial values
+    device.seed(99);
+    let mut fresh = GanTrainer::new(GanConfig::dcgan(), &device);
+    let z = Tensor::<2>::from_data(TensorData::new(genlab::rng::Rng::new(5).normals(4 * 64), [4, 64]), &device.clone().inner());
+    let before = read(fresh.gan.generator.valid().sample(z.clone()));
+    fresh.set_tensors(host(&gan.model)).unwrap();
+    let trained = read(gan.model.gan.generator.valid().sample(z.clone()));
+    assert_ne!(read(fresh.gan.generator.valid().sample(z.clone())), before);
+    assert_eq!(read(fresh.gan.generator.valid().sample(z)), trained);
+
+    let vae = VaeTrainer::new(VaeConfig::vae(20), &device);
+    let mut other = VaeTrainer::new(VaeConfig::vae(20), &device);
+    let z = Tensor::<2>::from_data(TensorData::new(genlab::rng::Rng::new(6).normals(3 * 20), [3, 20]), &device.clone().inner());
+    other.set_tensors(host(&vae)).unwrap();
+    assert_eq!(read(other.model.valid().decode(z.clone())), read(vae.model.valid().decode(z)));
+    // A copy of another model does not fit: an error, and the model is left as it was.
+    assert!(other.set_tensors(host(&gan.model)).is_err());
+    assert!(other.set_tensors(vec![vec![0.0; 3]]).is_err());
 }

@@ -56,10 +56,12 @@ fn init_weights<M>(args: &Args, load: impl FnOnce(Vec<u8>) -> Result<M, String>)
     Some(load(bytes).unwrap_or_else(|e| fail(&format!("{path}: {e}"))))
 }
 
-/// Mean of metric `i` over the last `n` training steps.
+/// Mean of metric `i` over the last `n` training steps (a long run's points each average
+/// `stride` steps).
 fn recent_mean<M: Trainable>(trainer: &Trainer<M>, i: usize, n: usize) -> f64 {
     let h = &trainer.history.train;
-    let recent = &h[h.len().saturating_sub(n)..];
+    let points = n.div_ceil(h.stride()).max(1);
+    let recent = &h.points[h.len().saturating_sub(points)..];
     recent.iter().map(|p| p.values[i] as f64).sum::<f64>() / recent.len().max(1) as f64
 }
 

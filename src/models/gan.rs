@@ -421,6 +421,16 @@ fn metrics(d: Tensor<1>, g: Tensor<1>) -> Tensor<1> {
 }
 
 impl Trainable for GanTrainer {
+    fn tensors(&self) -> Vec<Tensor<1>> {
+        // valid() first: it merges running statistics (BatchNorm keeps them per thread).
+        crate::train::module_tensors(&self.gan.valid())
+    }
+
+    fn set_tensors(&mut self, values: Vec<Vec<f32>>) -> Result<(), String> {
+        self.gan = crate::train::with_tensors(self.gan.clone(), values)?;
+        Ok(())
+    }
+
     fn metric_names(&self) -> &'static [&'static str] {
         &["D loss", "G loss", "D(x)", "D(G(z))"]
     }

@@ -362,6 +362,16 @@ fn metrics(nll: Tensor<1>) -> Tensor<1> {
 }
 
 impl Trainable for PixelCnnTrainer {
+    fn tensors(&self) -> Vec<Tensor<1>> {
+        // valid() first: it merges running statistics (BatchNorm keeps them per thread).
+        crate::train::module_tensors(&self.model.valid())
+    }
+
+    fn set_tensors(&mut self, values: Vec<Vec<f32>>) -> Result<(), String> {
+        self.model = crate::train::with_tensors(self.model.clone(), values)?;
+        Ok(())
+    }
+
     fn metric_names(&self) -> &'static [&'static str] {
         &["NLL (nats)", "bits/dim"]
     }
