@@ -1,13 +1,17 @@
-//! Where tensors live: the browser's GPU through WebGPU when there is one, else burn's
-//! pure-Rust CPU backend (flex). The badge on the page shows which, and why.
+//! Where tensors live: the browser's GPU through WebGPU, or burn's pure-Rust CPU backend (flex).
+//! By default ("auto") both are timed on a few training steps and the faster is used: on some
+//! machines WebGPU is slower than the CPU, and a software adapter (SwiftShader) is ~50× slower.
+//! The badge on the page shows which, and both figures.
 
 use burn::tensor::Device;
 
 /// What the user asked for, from the `?backend=` URL parameter or the toggle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Choice {
-    /// WebGPU if the browser has it, else CPU.
+    /// The faster of WebGPU and the CPU, timed at start.
     Auto,
+    /// WebGPU whenever the browser has it.
+    WebGpu,
     /// CPU even when WebGPU is there, to compare the two.
     Cpu,
 }
@@ -16,10 +20,11 @@ impl Choice {
     /// Parses the URL parameter. An unknown value is an error the page shows, not a crash.
     pub fn parse(value: Option<&str>) -> Result<Choice, String> {
         match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-            None | Some("") | Some("auto") | Some("webgpu") | Some("gpu") => Ok(Choice::Auto),
+            None | Some("") | Some("auto") => Ok(Choice::Auto),
+            Some("webgpu") | Some("gpu") => Ok(Choice::WebGpu),
             Some("cpu") | Some("flex") => Ok(Choice::Cpu),
             Some(other) => Err(format!(
-                "Unknown backend '{}' in the URL (use backend=webgpu or backend=cpu); using automatic choice.",
+                "Unknown backend '{}' in the URL (use backend=auto, backend=webgpu or backend=cpu); using the automatic choice.",
                 other.chars().take(40).collect::<String>()
             )),
         }
@@ -31,15 +36,19 @@ impl Choice {
 pub struct Backend {
     pub device: Device,
     pub is_gpu: bool,
-    /// Short name for the badge: "WebGPU · <adapter>" or "CPU (flex)".
+    /// For the badge: "WebGPU · <adapter>" or "CPU (flex)", with the timings when measured.
     pub label: String,
-    /// Why the CPU is used, when it is.
+    /// A sentence for the user when the choice needs explaining (why the CPU is used).
     pub note: Option<String>,
+    /// The WebGPU device when it started, whether or not it is the one in use (benchmarks).
+    pub gpu: Option<Device>,
+    /// The measured cost of a training step on each backend, when "auto" measured it.
+    pub timing: String,
 }
 
 impl Backend {
     pub fn cpu(note: Option<String>) -> Backend {
-        Backend { device: Device::flex(), is_gpu: false, label: "CPU (flex)".into(), note }
+        Backend { device: Device::flex(), is_gpu: false, label: "CPU (flex)".into(), note, gpu: None, timing: String::new() }
     }
 
     pub fn name(&self) -> &'static str {
@@ -47,36 +56,98 @@ impl Backend {
     }
 }
 
-/// Starts the backend in the browser: WebGPU first, the CPU when it is absent, fails, or the
-/// user asked for it.
+/// What "auto" times: training steps of the VAE lab's network (batch 128), after one warm-up
+/// step that compiles the shaders.
 #[cfg(target_arch = "wasm32")]
-pub async fn init(choice: Choice) -> Backend {
+const PROBE_WORKLOAD: &str = "vae_mlp";
+#[cfg(target_arch = "wasm32")]
+const PROBE_STEPS: usize = 3;
+/// WebGPU gets this long for warm-up and timing together; a GPU that needs longer for a few
+/// steps of a small MLP (a software adapter) is slower than any CPU.
+#[cfg(target_arch = "wasm32")]
+const PROBE_LIMIT_MS: f64 = 8000.0;
+
+/// Starts the backend in the browser (page or worker): WebGPU when asked for and present, the
+/// CPU otherwise; "auto" times both and keeps the faster.
+#[cfg(target_arch = "wasm32")]
+pub async fn init(choice: Choice, now_ms: &'static dyn Fn() -> f64) -> Backend {
     if choice == Choice::Cpu {
-        return Backend::cpu(Some("CPU chosen (backend=cpu)".into()));
+        return Backend::cpu(None);
     }
     let adapter_name = match webgpu_adapter_name().await {
         Ok(name) => name,
-        Err(why) => return Backend::cpu(Some(why)),
+        Err(why) => return Backend::cpu(Some(format!("Running on the CPU: {why}."))),
     };
-    match Device::wgpu_options().init_async().await {
-        Ok(device) => Backend {
-            device,
-            is_gpu: true,
-            label: format!("WebGPU · {adapter_name}"),
-            note: None,
+    let gpu = match Device::wgpu_options().init_async().await {
+        Ok(device) => device,
+        Err(e) => return Backend::cpu(Some(format!("Running on the CPU: WebGPU failed to start ({e})."))),
+    };
+    let webgpu = Backend {
+        device: gpu.clone(),
+        is_gpu: true,
+        label: format!("WebGPU · {adapter_name}"),
+        note: None,
+        gpu: Some(gpu.clone()),
+        timing: String::new(),
+    };
+    if choice == Choice::WebGpu {
+        return webgpu;
+    }
+    let cpu_ms = probe(Device::flex(), now_ms, f64::INFINITY).await;
+    let gpu_ms = probe(gpu.clone(), now_ms, PROBE_LIMIT_MS).await;
+    let timing = format!("one training step (VAE, batch 128): CPU {}, WebGPU {}", shown(cpu_ms), shown(gpu_ms));
+    match (cpu_ms, gpu_ms) {
+        (Some(c), Some(g)) if g < c => Backend { label: format!("{} · {} (CPU {})", webgpu.label, shown(gpu_ms), shown(cpu_ms)), timing, ..webgpu },
+        _ => Backend {
+            label: format!("CPU (flex) · {} (WebGPU {})", shown(cpu_ms), shown(gpu_ms)),
+            gpu: Some(gpu),
+            timing,
+            ..Backend::cpu(None)
         },
-        Err(e) => Backend::cpu(Some(format!("WebGPU failed to start ({e})"))),
     }
 }
 
+#[cfg(target_arch = "wasm32")]
+fn shown(ms: Option<f64>) -> String {
+    match ms {
+        Some(ms) if ms >= 1000.0 => format!("{:.1} s/step", ms / 1000.0),
+        Some(ms) => format!("{ms:.0} ms/step"),
+        None => "too slow to time".into(),
+    }
+}
+
+/// Milliseconds per training step on `device`, or None when warm-up and timing do not finish
+/// within `limit_ms` (the work goes on in the background and is dropped).
+#[cfg(target_arch = "wasm32")]
+async fn probe(device: Device, now_ms: &'static dyn Fn() -> f64, limit_ms: f64) -> Option<f64> {
+    use wasm_bindgen::JsValue;
+    let run = wasm_bindgen_futures::future_to_promise(async move {
+        let r = crate::bench::run(PROBE_WORKLOAD, device, PROBE_STEPS, now_ms).await.map_err(|e| JsValue::from(e))?;
+        Ok(JsValue::from(r.ms_per_step))
+    });
+    let race = if limit_ms.is_finite() { js_sys::Promise::race(&js_sys::Array::of2(&run, &sleep(limit_ms))) } else { run };
+    wasm_bindgen_futures::JsFuture::from(race).await.ok().and_then(|v| v.as_f64())
+}
+
+/// A promise that resolves (to undefined) after `ms`.
+#[cfg(target_arch = "wasm32")]
+fn sleep(ms: f64) -> js_sys::Promise {
+    js_sys::Promise::new(&mut |resolve, _| {
+        let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into()).ok();
+        if let Some(f) = set_timeout.and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok()) {
+            let _ = f.call2(&wasm_bindgen::JsValue::NULL, &resolve, &ms.into());
+        }
+    })
+}
+
 /// Asks the browser for a WebGPU adapter before burn does, so "no WebGPU here" is a message,
-/// and the badge can name the GPU.
+/// and the badge can name the GPU. Works in a page and in a worker (its own `navigator.gpu`).
 #[cfg(target_arch = "wasm32")]
 async fn webgpu_adapter_name() -> Result<String, String> {
     use js_sys::{Promise, Reflect};
     use wasm_bindgen::{JsCast, JsValue};
     let get = |obj: &JsValue, key: &str| Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
-    let navigator = web_sys::window().map(|w| JsValue::from(w.navigator())).unwrap_or(JsValue::UNDEFINED);
+    let navigator = get(&js_sys::global(), "navigator");
     let gpu = get(&navigator, "gpu");
     if gpu.is_undefined() || gpu.is_null() {
         return Err("this browser has no WebGPU".into());

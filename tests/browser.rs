@@ -1,5 +1,6 @@
-//! Browser tests (wasm-pack test --headless --chrome): WebGPU against the CPU on the same
-//! training step, and the page's objects drawing real pictures.
+//! Browser tests (wasm-pack test --headless --chrome), run in a dedicated Web Worker as the page
+//! runs its models: WebGPU (the worker's own navigator.gpu) against the CPU on the same training
+//! steps, and each lab, driven by the page's events, drawing real pictures.
 #![cfg(target_arch = "wasm32")]
 
 use burn::prelude::*;
@@ -9,11 +10,12 @@ use genlab::data::{Mnist, PIXELS, binarize};
 use genlab::models::vae::{VaeConfig, VaeTrainer};
 use genlab::rng::Rng;
 use genlab::web::App;
-use wasm_bindgen::JsCast;
+use serde_json::{Value, json};
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+use web_sys::{ImageBitmap, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
 
-wasm_bindgen_test_configure!(run_in_browser);
+wasm_bindgen_test_configure!(run_in_dedicated_worker);
 
 async fn read(t: Tensor<2>) -> Vec<f32> {
     t.into_data_async().await.unwrap().try_into_vec::<f32>().unwrap()
@@ -76,70 +78,113 @@ async fn webgpu_and_cpu_agree_on_a_training_step() {
     assert!(cpu_metrics[0] > 100.0 && cpu_metrics[2] >= 0.0);
 }
 
-fn canvas() -> HtmlCanvasElement {
-    let document = web_sys::window().unwrap().document().unwrap();
-    let canvas: HtmlCanvasElement = document.create_element("canvas").unwrap().dyn_into().unwrap();
-    document.body().unwrap().append_child(&canvas).unwrap();
-    canvas
+/// A stand-in for the worker's postMessage: every message lands in the returned array.
+fn collector() -> (js_sys::Function, js_sys::Array) {
+    let posted = js_sys::Array::new();
+    let push = js_sys::Function::new_with_args("posted, message", "posted.push(message)");
+    (push.bind1(&JsValue::NULL, &posted).unchecked_into(), posted)
 }
 
-/// A canvas is blank when every pixel equals the first.
-fn is_blank(canvas: &HtmlCanvasElement) -> bool {
-    let ctx: CanvasRenderingContext2d = canvas.get_context("2d").unwrap().unwrap().dyn_into().unwrap();
-    let data = ctx.get_image_data(0.0, 0.0, canvas.width() as f64, canvas.height() as f64).unwrap().data().0;
-    data.chunks(4).all(|p| p == &data[..4])
+fn field(v: &JsValue, k: &str) -> JsValue {
+    js_sys::Reflect::get(v, &k.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The posted messages of one type, as (lab, name, message).
+fn messages(posted: &js_sys::Array, kind: &str) -> Vec<(String, String, JsValue)> {
+    posted
+        .iter()
+        .filter(|m| field(m, "type").as_string().as_deref() == Some(kind))
+        .map(|m| (field(&m, "lab").as_string().unwrap_or_default(), field(&m, "name").as_string().unwrap_or_default(), m))
+        .collect()
+}
+
+/// The last text a lab wrote to its info line `name`.
+fn last_text(posted: &js_sys::Array, lab: &str, name: &str) -> String {
+    let texts = messages(posted, "text");
+    let last = texts.iter().rev().find(|(l, n, _)| l == lab && n == name).unwrap_or_else(|| panic!("no text '{name}' from {lab}"));
+    field(&last.2, "text").as_string().unwrap()
+}
+
+/// Whether the last picture sent for `lab`'s canvas `name` has at least two colours.
+fn drawn(posted: &js_sys::Array, lab: &str, name: &str) -> bool {
+    let views = messages(posted, "view");
+    let Some((_, _, m)) = views.iter().rev().find(|(l, n, _)| l == lab && n == name) else { return false };
+    let bitmap: ImageBitmap = field(m, "bitmap").dyn_into().unwrap();
+    let (w, h) = (bitmap.width(), bitmap.height());
+    let canvas = OffscreenCanvas::new(w, h).unwrap();
+    let ctx: OffscreenCanvasRenderingContext2d = canvas.get_context("2d").unwrap().unwrap().dyn_into().unwrap();
+    ctx.draw_image_with_image_bitmap(&bitmap, 0.0, 0.0).unwrap();
+    let data = ctx.get_image_data(0.0, 0.0, w as f64, h as f64).unwrap().data().0;
+    data.chunks(4).any(|p| p != &data[..4])
+}
+
+/// What the page sends when a control of `lab` is used: its name, the inputs that differ from
+/// their defaults, and for pointers and pads, where or what.
+async fn send(app: &App, lab: &str, control: &str, extra: Value) -> Result<JsValue, String> {
+    let mut event = json!({ "lab": lab, "control": control, "values": {} });
+    if let (Some(e), Value::Object(extra)) = (event.as_object_mut(), extra) {
+        e.extend(extra);
+    }
+    let event = serde::Serialize::serialize(&event, &serde_wasm_bindgen::Serializer::json_compatible()).unwrap();
+    app.handle(event).await.map_err(|e| format!("{:?}", JsValue::from(e)))
+}
+
+async fn step_of(app: &App, lab: &str) -> f64 {
+    field(&send(app, lab, "status", json!({})).await.unwrap(), "step").as_f64().unwrap()
 }
 
 #[wasm_bindgen_test]
-async fn data_view_draws_digits_and_bad_data_is_an_error_not_a_crash() {
+async fn data_grid_is_drawn_and_bad_data_is_an_error_not_a_crash() {
     genlab::web::run_constructors();
-    let app = App::start(Some("cpu".into())).await;
-    assert_eq!(app.backend(), "cpu");
-    let c = canvas();
+    let (post, posted) = collector();
+    let app = App::start(Some("cpu".into()), post).await;
+    assert_eq!(field(&app.describe(), "backend").as_string().unwrap(), "cpu");
     // Before data is loaded: an error, not a panic.
-    assert!(app.draw_digits(&c, 16, 1).is_err());
+    assert!(send(&app, "vae", "step", json!({})).await.unwrap_err().contains("no lab 'vae'"));
     // Truncated and foreign bytes are refused with a message; the app still works after.
     let asset = include_bytes!("fixtures/mnist-fixture.bin.gz");
-    assert!(app.load_mnist(&asset[..asset.len() / 3]).is_err());
-    assert!(app.load_mnist(b"not an asset").is_err());
-    app.load_mnist(asset).unwrap();
-    app.draw_digits(&c, 16, 1).unwrap();
-    assert!(!is_blank(&c));
-    assert!(c.width() > 100);
+    assert!(app.open_asset(&asset[..asset.len() / 3]).await.is_err());
+    assert!(app.open_asset(b"not an asset").await.is_err());
+    app.open_asset(asset).await.unwrap();
+    assert!(drawn(&posted, "app", "digits"), "the MNIST grid is drawn");
+    // Every lab described its section, and the page is told when all are open.
+    let labs: Vec<String> = messages(&posted, "lab").iter().map(|(_, _, m)| field(&field(m, "spec"), "id").as_string().unwrap()).collect();
+    assert_eq!(labs, ["vae", "gan", "pixelcnn"]);
+    assert!(posted.iter().any(|m| field(&m, "type").as_string().as_deref() == Some("ready")));
+    // An unknown control or a malformed event is an error message.
+    assert!(send(&app, "vae", "warp", json!({})).await.unwrap_err().contains("no control 'warp'"));
+    assert!(app.handle(JsValue::from(3)).await.is_err());
 }
 
 #[wasm_bindgen_test]
 async fn bad_backend_parameter_is_a_note() {
     genlab::web::run_constructors();
-    let app = App::start(Some("quantum".into())).await;
-    assert!(app.notes().iter().any(|n| n.contains("Unknown backend 'quantum'")), "{:?}", app.notes());
+    let (post, _) = collector();
+    let app = App::start(Some("quantum".into()), post).await;
+    let notes = format!("{:?}", field(&app.describe(), "notes"));
+    assert!(notes.contains("Unknown backend 'quantum'"), "{notes}");
 }
 
 /// Trains a few steps on `backend`, then checks that every VAE view drew something.
 async fn vae_views_draw(backend: genlab::device::Backend) {
-    let app = App::with_backend(backend);
-    app.load_fixture();
-    let names = ["chart", "klChart", "reconstructions", "samples", "manifold", "scatter", "hover", "interpolation", "drawn"];
-    let canvases = js_sys::Object::new();
-    let made: Vec<HtmlCanvasElement> = names.iter().map(|_| canvas()).collect();
-    for (name, c) in names.iter().zip(&made) {
-        js_sys::Reflect::set(&canvases, &(*name).into(), c).unwrap();
-    }
-    let lab = app.vae_lab(canvases.into()).unwrap();
-    lab.set_settings(32, 1e-3, 1.0).unwrap();
+    let (post, posted) = collector();
+    let app = App::with_backend(backend, post);
+    app.open_fixture(Some("vae")).await;
     for _ in 0..3 {
-        lab.step().await.unwrap();
+        send(&app, "vae", "step", json!({ "values": { "batch": "32" } })).await.unwrap();
     }
-    lab.draw().await.unwrap();
-    lab.hover(100.0, 120.0).await.unwrap();
+    assert!(send(&app, "vae", "step", json!({ "values": { "lr": "-3" } })).await.unwrap_err().contains("learning rate -3 is not in (0, 1]"));
+    send(&app, "vae", "draw", json!({})).await.unwrap();
+    send(&app, "vae", "scatter", json!({ "x": 100.0, "y": 120.0 })).await.unwrap();
+    assert!(last_text(&posted, "vae", "hover-z").starts_with("z = ("));
     let digit: Vec<f32> = Mnist::fixture().test.intensities(&[3]);
-    lab.encode_drawing(digit).await.unwrap();
-    for (name, c) in names.iter().zip(&made) {
-        assert!(!is_blank(c), "the {name} view is blank");
+    send(&app, "vae", "pad", json!({ "pixels": digit })).await.unwrap();
+    assert!(last_text(&posted, "vae", "drawn-info").contains("nats"));
+    assert!(send(&app, "vae", "pad", json!({ "pixels": [0.5, 0.5] })).await.unwrap_err().contains("784"));
+    for name in ["chart", "kl-chart", "reconstructions", "samples", "manifold", "scatter", "hover", "interpolation", "drawn"] {
+        assert!(drawn(&posted, "vae", name), "the {name} view is blank");
     }
-    let status = lab.status();
-    let step = js_sys::Reflect::get(&status, &"step".into()).unwrap().as_f64().unwrap();
-    assert_eq!(step, 3.0);
+    assert_eq!(step_of(&app, "vae").await, 3.0);
 }
 
 #[wasm_bindgen_test]
@@ -148,10 +193,14 @@ async fn vae_lab_trains_and_draws_every_view_on_cpu() {
     vae_views_draw(genlab::device::Backend::cpu(None)).await;
 }
 
+fn gpu_backend(device: Device) -> genlab::device::Backend {
+    genlab::device::Backend { device: device.clone(), is_gpu: true, label: "WebGPU".into(), note: None, gpu: Some(device), timing: String::new() }
+}
+
 #[wasm_bindgen_test]
 async fn vae_lab_trains_and_draws_every_view_on_webgpu() {
     let device = webgpu().await;
-    vae_views_draw(genlab::device::Backend { device, is_gpu: true, label: "WebGPU".into(), note: None }).await;
+    vae_views_draw(gpu_backend(device)).await;
 }
 
 /// One DCGAN round (a discriminator update, then a generator update) on `device` from identical
@@ -193,40 +242,29 @@ async fn webgpu_and_cpu_agree_on_a_gan_round() {
 
 /// Trains a few steps on `backend`, with k = 1 then k = 2, then checks every GAN view drew.
 async fn gan_views_draw(backend: genlab::device::Backend) {
-    let app = App::with_backend(backend);
-    app.load_fixture();
-    let names = ["chart", "probChart", "samples", "lossCurves", "filmstrip", "interpolation", "pool", "arithmetic", "meter"];
-    let canvases = js_sys::Object::new();
-    let made: Vec<HtmlCanvasElement> = names.iter().map(|_| canvas()).collect();
-    for (name, c) in names.iter().zip(&made) {
-        js_sys::Reflect::set(&canvases, &(*name).into(), c).unwrap();
-    }
-    let lab = app.gan_lab(canvases.into()).unwrap();
-    assert!(lab.load_classifier(vec![0; 100]).is_err(), "a damaged classifier file is refused");
-    lab.load_classifier(include_bytes!("../pretrained/classifier.bpk").to_vec()).unwrap();
-    lab.set_settings(32, 2e-4, 1.0).unwrap();
-    assert!(lab.set_options(0, "non-saturating", 2e-4).await.is_err(), "k = 0 is refused");
-    assert!(lab.set_options(1, "wasserstein", 2e-4).await.is_err(), "an unknown loss is refused");
-    lab.step().await.unwrap();
-    lab.set_options(2, "minimax", 2e-4).await.unwrap();
-    lab.step().await.unwrap();
+    let (post, posted) = collector();
+    let app = App::with_backend(backend, post);
+    app.open_fixture(Some("gan")).await;
+    assert!(send(&app, "gan", "step", json!({ "values": { "k": "0" } })).await.unwrap_err().contains("k = 0"), "k = 0 is refused");
+    assert!(send(&app, "gan", "loss", json!({ "values": { "loss": "wasserstein" } })).await.is_err(), "an unknown loss is refused");
+    send(&app, "gan", "step", json!({ "values": { "batch": "32" } })).await.unwrap();
+    send(&app, "gan", "step", json!({ "values": { "batch": "32", "k": "2", "loss": "minimax" } })).await.unwrap();
     // One sample into each group (pool cells are 64 canvas pixels apart).
-    for (group, x) in [(0, 10.0), (1, 74.0), (2, 138.0)] {
-        lab.pick(x, 10.0, group).await.unwrap();
+    for (group, x) in [("0", 10.0), ("1", 74.0), ("2", 138.0)] {
+        send(&app, "gan", "pool", json!({ "x": x, "y": 10.0, "values": { "group": group } })).await.unwrap();
     }
-    lab.draw().await.unwrap();
-    let measured = lab.measure().await.unwrap();
-    let score = js_sys::Reflect::get(&measured, &"score".into()).unwrap().as_f64().unwrap();
-    assert!((1.0..=10.0).contains(&score), "score {score}");
-    for (name, c) in names.iter().zip(&made) {
-        assert!(!is_blank(c), "the {name} view is blank");
+    assert_eq!(last_text(&posted, "gan", "groups"), "A 1 · B 1 · C 1");
+    send(&app, "gan", "draw", json!({})).await.unwrap();
+    // Scrubbing back to the first frame.
+    send(&app, "gan", "scrub", json!({ "values": { "scrub": "0" } })).await.unwrap();
+    assert!(last_text(&posted, "gan", "frame").starts_with("frame 1 of "));
+    for name in ["chart", "prob-chart", "samples", "loss-curves", "filmstrip", "interpolation", "pool", "arithmetic"] {
+        assert!(drawn(&posted, "gan", name), "the {name} view is blank");
     }
-    let status = lab.status();
-    let updates = js_sys::Reflect::get(&js_sys::Reflect::get(&status, &"model".into()).unwrap(), &"updates".into()).unwrap();
-    let count = |k: &str| js_sys::Reflect::get(&updates, &k.into()).unwrap().as_f64().unwrap();
-    assert_eq!((count("d"), count("g")), (3.0, 2.0), "k = 1 then k = 2: three D updates, two G updates");
-    assert!(lab.reset("dcgan", false, Some(vec![1, 2, 3])).is_err(), "damaged weights are refused");
-    assert!(lab.reset("pixelgan", false, None).is_err());
+    let status = send(&app, "gan", "status", json!({})).await.unwrap();
+    let updates = field(&field(&status, "model"), "updates");
+    assert_eq!((field(&updates, "d").as_f64(), field(&updates, "g").as_f64()), (Some(3.0), Some(2.0)), "k = 1 then k = 2: three D updates, two G updates");
+    assert!(send(&app, "gan", "reset", json!({ "values": { "arch": "pixelgan" } })).await.is_err());
 }
 
 #[wasm_bindgen_test]
@@ -238,7 +276,7 @@ async fn gan_lab_trains_and_draws_every_view_on_cpu() {
 #[wasm_bindgen_test]
 async fn gan_lab_trains_and_draws_every_view_on_webgpu() {
     let device = webgpu().await;
-    gan_views_draw(genlab::device::Backend { device, is_gpu: true, label: "WebGPU".into(), note: None }).await;
+    gan_views_draw(gpu_backend(device)).await;
 }
 
 /// PixelCNN logits (masked convolutions, gated stacks, shifts) on `device` from given weights.
@@ -263,32 +301,26 @@ async fn webgpu_and_cpu_agree_on_pixelcnn_logits() {
 
 /// Trains two steps, completes a fixture digit, and checks every PixelCNN view drew.
 async fn pixelcnn_views_draw(backend: genlab::device::Backend) {
-    let app = App::with_backend(backend);
-    app.load_fixture();
-    let names = ["chart", "completion", "samples", "nextPixel", "contributions", "fieldPlain", "fieldGated"];
-    let canvases = js_sys::Object::new();
-    let made: Vec<HtmlCanvasElement> = names.iter().map(|_| canvas()).collect();
-    for (name, c) in names.iter().zip(&made) {
-        js_sys::Reflect::set(&canvases, &(*name).into(), c).unwrap();
+    let (post, posted) = collector();
+    let app = App::with_backend(backend, post);
+    app.open_fixture(Some("pixelcnn")).await;
+    for _ in 0..2 {
+        send(&app, "pixelcnn", "step", json!({ "values": { "batch": "16" } })).await.unwrap();
     }
-    let lab = app.pixelcnn_lab(canvases.into()).unwrap();
-    lab.set_settings(16, 1e-3, 1.0).unwrap();
-    lab.step().await.unwrap();
-    lab.step().await.unwrap();
-    assert!(lab.use_test_digit(100_000).await.is_err(), "a missing test digit is refused");
-    lab.use_test_digit(3).await.unwrap();
-    assert!(lab.complete(26, 0, 1.0, 1.0).await.is_err(), "0 completions are refused");
-    assert!(lab.complete(26, 2, f32::NAN, 1.0).await.is_err(), "a NaN temperature is refused");
-    let done = lab.complete(26, 2, 1.0, 1.0).await.unwrap();
-    let pixels = js_sys::Reflect::get(&done, &"pixels".into()).unwrap().as_f64().unwrap();
-    assert_eq!(pixels, 56.0, "two rows of 28 pixels sampled");
-    let counts = lab.receptive_field(10.0, 10.0, 28.0).await.unwrap();
+    assert!(send(&app, "pixelcnn", "digit", json!({ "values": { "digit": "100000" } })).await.is_err(), "a missing test digit is refused");
+    send(&app, "pixelcnn", "digit", json!({ "values": { "digit": "3" } })).await.unwrap();
+    assert!(send(&app, "pixelcnn", "complete", json!({ "values": { "n": "0" } })).await.is_err(), "0 completions are refused");
+    assert!(send(&app, "pixelcnn", "complete", json!({ "values": { "temperature": "NaN" } })).await.is_err(), "a NaN temperature is refused");
+    send(&app, "pixelcnn", "complete", json!({ "values": { "row": "26", "n": "2" } })).await.unwrap();
+    assert!(last_text(&posted, "pixelcnn", "completion-info").starts_with("56 pixel steps"), "two rows of 28 pixels sampled");
+    send(&app, "pixelcnn", "next", json!({ "x": 10.0, "y": 10.0 })).await.unwrap();
+    let counts: Vec<usize> = last_text(&posted, "pixelcnn", "field-info").split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse().ok()).collect();
     assert!(counts[0] > 0 && counts[1] > counts[0], "receptive fields {counts:?}");
-    lab.draw().await.unwrap();
-    for (name, c) in names.iter().zip(&made) {
-        assert!(!is_blank(c), "the {name} view is blank");
+    send(&app, "pixelcnn", "draw", json!({})).await.unwrap();
+    for name in ["chart", "completion", "samples", "next", "contributions", "field-plain", "field-gated"] {
+        assert!(drawn(&posted, "pixelcnn", name), "the {name} view is blank");
     }
-    assert!(lab.reset("plain", Some(vec![1, 2, 3])).is_err(), "damaged weights are refused");
+    assert!(send(&app, "pixelcnn", "reset", json!({ "values": { "variant": "wavenet" } })).await.is_err());
 }
 
 #[wasm_bindgen_test]
@@ -300,5 +332,5 @@ async fn pixelcnn_lab_completes_a_digit_on_cpu() {
 #[wasm_bindgen_test]
 async fn pixelcnn_lab_completes_a_digit_on_webgpu() {
     let device = webgpu().await;
-    pixelcnn_views_draw(genlab::device::Backend { device, is_gpu: true, label: "WebGPU".into(), note: None }).await;
+    pixelcnn_views_draw(gpu_backend(device)).await;
 }

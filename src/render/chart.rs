@@ -1,7 +1,7 @@
-//! Line charts of training metrics, drawn on a 2-D canvas.
+//! Line charts of training metrics, drawn on a 2-D (offscreen) canvas.
 
 use wasm_bindgen::JsValue;
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+use web_sys::{OffscreenCanvasRenderingContext2d, OffscreenCanvas};
 
 use crate::train::History;
 
@@ -9,19 +9,19 @@ use crate::train::History;
 /// curve of a metric reuses its colour, dashed.
 const COLORS: [&str; 6] = ["#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8", "#fff176"];
 
-pub fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, String> {
+pub fn context(canvas: &OffscreenCanvas) -> Result<OffscreenCanvasRenderingContext2d, String> {
     use wasm_bindgen::JsCast;
     canvas
         .get_context("2d")
         .ok()
         .flatten()
-        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
+        .and_then(|c| c.dyn_into::<OffscreenCanvasRenderingContext2d>().ok())
         .ok_or_else(|| "no 2-D canvas context".to_string())
 }
 
 /// Draws each metric of `history` against the step, training solid and test dashed.
 /// `shown` picks which metrics share the axes (metrics of very different scale get their own chart).
-pub fn draw_history(canvas: &HtmlCanvasElement, history: &History, shown: &[usize]) -> Result<(), String> {
+pub fn draw_history(canvas: &OffscreenCanvas, history: &History, shown: &[usize]) -> Result<(), String> {
     let ctx = context(canvas)?;
     let (w, h) = (canvas.width() as f64, canvas.height() as f64);
     let (left, right, top, bottom) = (52.0, 10.0, 22.0, 24.0);
@@ -99,7 +99,7 @@ pub fn draw_history(canvas: &HtmlCanvasElement, history: &History, shown: &[usiz
     Ok(())
 }
 
-fn polyline(ctx: &CanvasRenderingContext2d, points: &[(f64, f64)], sx: &dyn Fn(f64) -> f64, sy: &dyn Fn(f64) -> f64) {
+fn polyline(ctx: &OffscreenCanvasRenderingContext2d, points: &[(f64, f64)], sx: &dyn Fn(f64) -> f64, sy: &dyn Fn(f64) -> f64) {
     if points.is_empty() {
         return;
     }

@@ -1,7 +1,7 @@
 //! The GAN lab's two small plots: the generator's two losses over D(G(z)) with the current
 //! batch marked on them, and the class histogram of generated digits.
 
-use web_sys::HtmlCanvasElement;
+use web_sys::OffscreenCanvas;
 
 use super::chart::context;
 
@@ -12,7 +12,7 @@ fn js(e: wasm_bindgen::JsValue) -> String {
 /// Curves of log(1 − D) (minimax, minimised) and −log D (non-saturating) over D ∈ (0, 1), with
 /// each sample of the current batch marked at its D(G(z)) on both. The slope under the marks is
 /// the gradient each sample sends to G: flat on the minimax curve where D(G(z)) is small.
-pub fn draw_generator_losses(canvas: &HtmlCanvasElement, probs: &[f32], active_minimax: bool) -> Result<(), String> {
+pub fn draw_generator_losses(canvas: &OffscreenCanvas, probs: &[f32], active_minimax: bool) -> Result<(), String> {
     let ctx = context(canvas)?;
     let (w, h) = (canvas.width() as f64, canvas.height() as f64);
     let (left, right, top, bottom) = (40.0, 10.0, 24.0, 30.0);
@@ -74,7 +74,7 @@ pub fn draw_generator_losses(canvas: &HtmlCanvasElement, probs: &[f32], active_m
 
 /// Bars of how many samples the classifier put in each class, the uniform share dashed, and
 /// the classifier score.
-pub fn draw_class_histogram(canvas: &HtmlCanvasElement, counts: &[usize; 10], score: f64) -> Result<(), String> {
+pub fn draw_class_histogram(canvas: &OffscreenCanvas, counts: &[usize; 10], score: f64) -> Result<(), String> {
     let ctx = context(canvas)?;
     let (w, h) = (canvas.width() as f64, canvas.height() as f64);
     let (left, top, bottom) = (10.0, 24.0, 20.0);

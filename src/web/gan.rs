@@ -1,13 +1,12 @@
-//! The GAN lab's face: training controls from the shared loop, and the GAN's pictures — a
-//! fixed-noise sample grid and its filmstrip across training, the generator-loss curves with
-//! the batch marked, interpolation, vector arithmetic, and the mode-collapse meter.
+//! The GAN lab's face: its section of the page, and the GAN's pictures — a fixed-noise sample
+//! grid and its filmstrip across training, the generator-loss curves with the batch marked,
+//! interpolation, vector arithmetic, and the mode-collapse meter.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use burn::prelude::*;
-use wasm_bindgen::prelude::*;
-use web_sys::HtmlCanvasElement;
+use serde_json::{Value, json};
 
 use crate::models::classifier::{self, Classifier, class_histogram, classifier_score};
 use crate::models::gan::{GanConfig, GanOptions, GanTrainer, Generator, GeneratorLoss, interpolate, latent_arithmetic, mean_latent};
@@ -16,8 +15,9 @@ use crate::render::plots::{draw_class_histogram, draw_generator_losses};
 use crate::rng::Rng;
 use crate::train::{Settings, Trainer};
 
-use super::lab::{Lab, Redraw, training_controls};
-use super::{Shared, canvas_in, tensor, placeholder, put_rgba, read, to_js, yield_to_browser};
+use super::lab::{Lab, ModelView, Surfaces, ViewSpec};
+use super::spec::{CanvasSpec, ChartSpec, Control, Event, Figure, Input, Pointer, Values};
+use super::{Shared, Surface, fetch_bytes, read, tensor, yield_now};
 
 const GRID: usize = 64;
 const FILMSTRIP_MAX: usize = 120;
@@ -32,25 +32,24 @@ const METER_SAMPLES: usize = 1000;
 const METER_EVERY_STEPS: u64 = 500;
 const GROUP_COLORS: [[u8; 4]; 3] = [[79, 195, 247, 255], [229, 115, 115, 255], [129, 199, 132, 255]];
 
-#[wasm_bindgen]
-pub struct GanLab {
-    lab: Rc<Lab<GanTrainer>>,
-    views: Rc<Views>,
-    redraw: Redraw,
-}
-
-struct Views {
+pub(crate) struct GanView {
     shared: Rc<Shared>,
-    canvases: [HtmlCanvasElement; 7],
+    samples: Surface,
+    loss_curves: Surface,
+    filmstrip_view: Surface,
+    interpolation: Surface,
+    pool_view: Surface,
+    arithmetic: Surface,
+    meter_view: Surface,
     /// The noise behind the sample grid: fixed, so the filmstrip shows the same z's learning.
-    grid_noise: Vec<f32>,
+    grid_noise: RefCell<Vec<f32>>,
     filmstrip: RefCell<Filmstrip>,
     interpolation_seed: Cell<u64>,
     pool: RefCell<Pool>,
+    /// The classifier that judges samples, fetched once; None while missing or unusable.
     classifier: RefCell<Option<Classifier>>,
+    classifier_tried: Cell<bool>,
     meter_step: Cell<Option<u64>>,
-    /// The last measurement: {histogram, score, step}.
-    meter: RefCell<JsValue>,
 }
 
 /// Snapshots of the sample grid (intensities as bytes) with the step they were taken at.
@@ -69,161 +68,263 @@ struct Pool {
     groups: Vec<Option<usize>>,
 }
 
-enum Canvas {
-    Samples,
-    LossCurves,
-    Filmstrip,
-    Interpolation,
-    Pool,
-    Arithmetic,
-    Meter,
-}
+impl ModelView for GanView {
+    type Model = GanTrainer;
 
-training_controls!(GanLab);
+    fn spec() -> ViewSpec {
+        let number = |min: f64, max: f64, step: f64, value: f64| Input::Number { min, max, step, value };
+        ViewSpec {
+            id: "gan",
+            title: "Generative adversarial network",
+            family: "implicit density",
+            caption: "No p(x) to write down: a generator G turns noise z ~ N(0, I) into digits, and a discriminator D tries \
+                to tell them from real ones. The two play min<sub>G</sub> max<sub>D</sub> E[log D(x)] + E[log(1 − D(G(z)))], \
+                alternating k steps of D with one step of G. Curves: the two losses, and D's mean verdict on real digits \
+                D(x) and on fakes D(G(z)) (at equilibrium both are ½).",
+            choice: vec![
+                Control::new("arch", "architecture", Input::Select { options: vec![("dcgan", "DCGAN (convolutional)"), ("fc", "fully connected (2014)")], value: "dcgan" }),
+                Control::new("mbstd", "minibatch std", Input::Checkbox { value: false })
+                    .title("Karras et al. 2018: D also sees the spread of the batch, so collapsed batches are easy to spot"),
+            ],
+            options: vec![
+                Control::new("loss", "G loss", Input::Select {
+                    options: vec![("non-saturating", "non-saturating −log D(G(z))"), ("minimax", "minimax log(1 − D(G(z)))")],
+                    value: "non-saturating",
+                })
+                .title("the generator's objective"),
+                Control::new("k", "k", number(1.0, 10.0, 1.0, 1.0)).title("discriminator updates per generator update"),
+                Control::new("dlr", "lr D", number(0.0, 1.0, 0.0001, 2e-4)),
+            ],
+            settings: Settings { batch_size: 64, lr: 2e-4, seed: 1 },
+            lr_label: "lr G",
+            // Losses and probabilities live on different scales: a chart each.
+            charts: vec![
+                ChartSpec { name: "chart", label: "D and G loss curves", width: 560, height: 220, metrics: vec![0, 1] },
+                ChartSpec { name: "prob-chart", label: "D(x) and D(G(z)) curves", width: 400, height: 220, metrics: vec![2, 3] },
+            ],
+            figures: vec![
+                Figure {
+                    canvases: vec![CanvasSpec::plot("loss-curves", "the two generator losses over D(G(z)), the batch marked", 460, 260)],
+                    controls: vec![],
+                    caption: "<b>Why the non-saturating loss.</b> Both curves over D(G(z)); dots are this batch's samples. Early \
+                        on D rejects fakes (dots at the left), where log(1 − D) is flat: almost no gradient for G. −log D is \
+                        steep exactly there. Switch the G loss above and train from scratch to see it.",
+                },
+                Figure {
+                    canvases: vec![CanvasSpec::picture("samples", "samples from fixed noise")],
+                    controls: vec![],
+                    caption: "<b>Samples.</b> G(z) for 64 fixed z's, redrawn while training. Same z, changing G: you watch one \
+                        generator learn. No density is ever computed — sampling is all a GAN gives.",
+                },
+                Figure {
+                    canvases: vec![CanvasSpec::picture("filmstrip", "the sample grid earlier in training")],
+                    controls: vec![
+                        Control::new("scrub", "", Input::Range { min: 0.0, max: 0.0, value: 0.0 }).live(),
+                        Control::new("frame", "", Input::Info { value: "" }),
+                    ],
+                    caption: "<b>Filmstrip.</b> The same grid at intervals across training; drag to scrub. Look for oscillation \
+                        and for many z's turning into the same digit (mode collapse).",
+                },
+                Figure {
+                    canvases: vec![CanvasSpec::picture("interpolation", "interpolations between random latent vectors")],
+                    controls: vec![Control::new("new-interpolation", "Other end points", Input::Button { primary: false })],
+                    caption: "<b>Interpolation</b> (DCGAN, fig. 4). Each row decodes points on a straight line between two \
+                        random z's. Smooth transitions say G learned a continuous map, not a table of memorised digits.",
+                },
+                Figure {
+                    canvases: vec![
+                        CanvasSpec::picture("pool", "samples to pick for vector arithmetic").style("cursor:pointer").pointer(Pointer::Click),
+                        CanvasSpec::picture("arithmetic", "decode of mean A − mean B + mean C"),
+                    ],
+                    controls: vec![
+                        Control::new("group", "", Input::Radio { options: vec![("0", "A", "#4fc3f7"), ("1", "B", "#e57373"), ("2", "C", "#81c784")], value: "0" }),
+                        Control::new("new-pool", "Other samples", Input::Button { primary: false }),
+                        Control::new("groups", "", Input::Info { value: "A 0 · B 0 · C 0" }),
+                    ],
+                    caption: "<b>Vector arithmetic</b> (DCGAN, fig. 7). Click samples into groups A, B, C. Below: \
+                        G(mean z<sub>A</sub>), G(mean z<sub>B</sub>), G(mean z<sub>C</sub>), then G(mean A − mean B + mean C) \
+                        and neighbours of it (noise 0.25). Averaging z's of, say, thick 7s minus thin 7s plus thin 1s adds \
+                        thickness to a 1.",
+                },
+                Figure {
+                    canvases: vec![CanvasSpec::plot("meter", "class histogram of 1000 generated digits", 460, 200)],
+                    controls: vec![
+                        Control::new("measure", "Measure now", Input::Button { primary: false }),
+                        Control::new("meter-info", "", Input::Info { value: "" }),
+                    ],
+                    caption: "<b>Mode-collapse meter.</b> A classifier (98.9 % on the test set) labels 1000 samples; red bars \
+                        hold under 5 %. Score exp(E KL(p(y|x) ‖ p(y))): 10 if every sample is clearly one digit and all ten \
+                        are equally common, 1 if G makes one digit. Real test digits score ≈ 9.7. Updated every 500 steps.",
+                },
+            ],
+        }
+    }
 
-#[wasm_bindgen]
-impl GanLab {
-    pub(crate) fn new(shared: Rc<Shared>, canvases: JsValue) -> Result<GanLab, JsError> {
-        let device = shared.backend.device.clone().autodiff();
-        let settings = Settings { batch_size: 64, lr: 2e-4, seed: 1 };
-        let config = GanConfig::dcgan();
-        let trainer = Trainer::new(GanTrainer::new(config.clone(), &device), settings, shared.data()?, device);
-        // Losses and probabilities live on different scales: a chart each.
-        let lab = Lab::new(trainer, vec![(canvas_in(&canvases, "chart")?, vec![0, 1]), (canvas_in(&canvases, "probChart")?, vec![2, 3])]);
-        let c = |k: &str| canvas_in(&canvases, k);
-        let views = Rc::new(Views {
-            shared,
-            canvases: [c("samples")?, c("lossCurves")?, c("filmstrip")?, c("interpolation")?, c("pool")?, c("arithmetic")?, c("meter")?],
-            grid_noise: Rng::new(2024).normals(GRID * config.latent),
+    fn new(shared: &Rc<Shared>, mut s: Surfaces) -> Result<Self, String> {
+        let latent = GanConfig::dcgan().latent;
+        Ok(GanView {
+            shared: shared.clone(),
+            samples: s.take("samples")?,
+            loss_curves: s.take("loss-curves")?,
+            filmstrip_view: s.take("filmstrip")?,
+            interpolation: s.take("interpolation")?,
+            pool_view: s.take("pool")?,
+            arithmetic: s.take("arithmetic")?,
+            meter_view: s.take("meter")?,
+            grid_noise: RefCell::new(Rng::new(2024).normals(GRID * latent)),
             filmstrip: RefCell::new(Filmstrip { every_steps: 25, ..Filmstrip::default() }),
             interpolation_seed: Cell::new(1),
-            pool: RefCell::new(Pool::new(1, config.latent)),
+            pool: RefCell::new(Pool::new(1, latent)),
             classifier: RefCell::new(None),
+            classifier_tried: Cell::new(false),
             meter_step: Cell::new(None),
-            meter: RefCell::new(JsValue::NULL),
-        });
-        let redraw: Redraw = {
-            let (lab, views) = (lab.clone(), views.clone());
-            Rc::new(move || {
-                let (lab, views) = (lab.clone(), views.clone());
-                Box::pin(async move { views.draw(&lab).await })
-            })
-        };
-        Ok(GanLab { lab, views, redraw })
+        })
     }
 
-    /// A fresh game: `architecture` "dcgan" or "fc", with or without minibatch std; `weights`
-    /// (burnpack bytes of G and D) to start from, or undefined for random weights. A wrong or
-    /// damaged file is an error, and the current model stays.
-    pub fn reset(&self, architecture: &str, minibatch_std: bool, weights: Option<Vec<u8>>) -> Result<(), JsError> {
-        let config = match architecture {
+    fn build(&self, values: &Values, device: &Device, weights: Option<Vec<u8>>) -> Result<GanTrainer, String> {
+        let minibatch_std = values.flag("mbstd");
+        let config = match values.text("arch")?.as_str() {
             "dcgan" => GanConfig { minibatch_std, ..GanConfig::dcgan() },
             "fc" => GanConfig { minibatch_std, ..GanConfig::fc() },
-            other => return Err(JsError::new(&format!("unknown architecture '{other}' (dcgan or fc)"))),
+            other => return Err(format!("unknown architecture '{other}' (dcgan or fc)")),
         };
-        let device = self.lab.trainer.borrow().device().clone();
         let gan = match weights {
-            None => config.init(&device),
-            Some(bytes) => config.load(&device, bytes).map_err(|e| JsError::new(&e))?,
+            None => config.init(device),
+            Some(bytes) => config.load(device, bytes)?,
         };
-        let options = self.lab.trainer.borrow().model.options.clone();
         let mut model = GanTrainer::from_gan(config, gan);
-        model.options = options;
-        self.lab.reset(model);
-        *self.views.filmstrip.borrow_mut() = Filmstrip { every_steps: 25, ..Filmstrip::default() };
-        self.views.meter_step.set(None);
-        *self.views.meter.borrow_mut() = JsValue::NULL;
+        model.options = options(values)?;
+        Ok(model)
+    }
+
+    fn pretrained(values: &Values) -> Result<(String, String), String> {
+        let (fc, mbstd) = (values.text("arch")? == "fc", values.flag("mbstd"));
+        let file = format!("{}{}.bpk", if fc { "fc-gan" } else { "dcgan" }, if mbstd { "-mbstd" } else { "" });
+        let name = format!("{}{}", if fc { "fully connected GAN" } else { "DCGAN" }, if mbstd { " with minibatch std" } else { "" });
+        Ok((file, name))
+    }
+
+    fn apply(&self, lab: &Lab<Self>, values: &Values) -> Result<(), String> {
+        lab.trainer.borrow_mut().model.options = options(values)?;
         Ok(())
     }
 
-    /// k discriminator updates per generator update, the generator's objective ("minimax" or
-    /// "non-saturating") and D's learning rate; they take effect at the next step.
-    #[wasm_bindgen(js_name = setOptions)]
-    pub async fn set_options(&self, k: usize, generator_loss: &str, d_lr: f64) -> Result<(), JsError> {
-        let generator_loss = match generator_loss {
-            "minimax" => GeneratorLoss::Minimax,
-            "non-saturating" => GeneratorLoss::NonSaturating,
-            other => return Err(JsError::new(&format!("unknown generator loss '{other}'"))),
-        };
-        let options = GanOptions { k, generator_loss, d_lr };
-        options.check().map_err(|e| JsError::new(&e))?;
-        self.lab.trainer.borrow_mut().model.options = options;
-        self.views.draw_loss_curves(&self.lab).await
+    async fn option_changed(&self, lab: &Lab<Self>) -> Result<(), String> {
+        self.draw_loss_curves(lab).await
     }
 
-    /// The classifier that judges samples (burnpack bytes from pretrained/).
-    #[wasm_bindgen(js_name = loadClassifier)]
-    pub fn load_classifier(&self, weights: Vec<u8>) -> Result<(), JsError> {
-        let model = classifier::load(&self.views.shared.backend.device, weights).map_err(|e| JsError::new(&e))?;
-        *self.views.classifier.borrow_mut() = Some(model);
+    fn describe(t: &Trainer<GanTrainer>) -> String {
+        let h = &t.history;
+        let metrics = h.train.last().map(|p| h.names.iter().zip(&p.values).map(|(n, v)| format!("{n} {v:.3}")).collect::<Vec<_>>().join("  "));
+        let updates = format!("updates D {} / G {}", t.model.d_updates, t.model.g_updates);
+        metrics.map_or(updates.clone(), |m| format!("{m} · {updates}"))
+    }
+
+    fn reset(&self, lab: &Lab<Self>) {
+        let latent = lab.trainer.borrow().model.config.latent;
+        if self.grid_noise.borrow().len() != GRID * latent {
+            *self.grid_noise.borrow_mut() = Rng::new(2024).normals(GRID * latent);
+            *self.pool.borrow_mut() = Pool::new(1, latent);
+        }
+        *self.filmstrip.borrow_mut() = Filmstrip { every_steps: 25, ..Filmstrip::default() };
+        self.meter_step.set(None);
+        lab.text("meter-info", "");
+    }
+
+    fn moved(&self, _lab: &Lab<Self>) {
+        // The classifier lived on the lost device: fetch it again for the new one.
+        *self.classifier.borrow_mut() = None;
+        self.classifier_tried.set(false);
+    }
+
+    /// Every view, a piece at a time with the worker free for events in between.
+    async fn draw(&self, lab: &Lab<Self>) -> Result<(), String> {
+        let (generator, latent) = generator(lab);
+        let noise = self.grid_noise.borrow().clone();
+        let grid = self.sample(lab, &generator, noise, latent).await?;
+        self.samples.show(&image_grid(&grid, 8, 2))?;
+        self.snapshot(lab.trainer.borrow().history.step, &grid);
+        self.draw_filmstrip(lab)?;
+        self.draw_loss_curves(lab).await?;
+        yield_now().await;
+        self.draw_interpolation(lab).await?;
+        yield_now().await;
+        self.draw_pool(lab).await?;
+        self.draw_arithmetic(lab).await?;
+        self.load_classifier().await;
+        let step = lab.trainer.borrow().history.step;
+        let due = self.meter_step.get().is_none_or(|s| step >= s + METER_EVERY_STEPS);
+        if due && self.classifier.borrow().is_some() {
+            yield_now().await;
+            self.measure(lab).await?;
+        }
         Ok(())
     }
 
-    /// Classifies 1000 generated digits: draws the histogram and returns {histogram, score}.
-    pub async fn measure(&self) -> Result<JsValue, JsError> {
-        self.views.measure(&self.lab).await
-    }
-
-    /// The last measurement ({histogram, score, step}), or null. The meter also runs by itself
-    /// every 500 training steps.
-    pub fn meter(&self) -> JsValue {
-        self.views.meter.borrow().clone()
-    }
-
-    /// Shows filmstrip frame `index` (clamped; negative follows the newest). Returns
-    /// {index, count, step}.
-    #[wasm_bindgen(js_name = showFrame)]
-    pub fn show_frame(&self, index: i32) -> Result<JsValue, JsError> {
-        {
-            let mut f = self.views.filmstrip.borrow_mut();
-            f.selected = (index >= 0 && !f.frames.is_empty()).then(|| (index as usize).min(f.frames.len() - 1));
+    async fn handle(&self, lab: &Lab<Self>, event: &Event) -> Result<Value, String> {
+        match event.control.as_str() {
+            "scrub" => {
+                let index = event.values.count("scrub", "frame")?;
+                {
+                    let mut f = self.filmstrip.borrow_mut();
+                    let last = f.frames.len().saturating_sub(1);
+                    f.selected = (index < last).then_some(index);
+                }
+                self.draw_filmstrip(lab)?;
+            }
+            "new-interpolation" => {
+                self.interpolation_seed.set(self.interpolation_seed.get() + 1);
+                self.draw_interpolation(lab).await?;
+            }
+            "new-pool" => {
+                let (seed, latent) = (self.pool.borrow().seed + 1, lab.trainer.borrow().model.config.latent);
+                *self.pool.borrow_mut() = Pool::new(seed, latent);
+                self.draw_pool(lab).await?;
+                self.draw_arithmetic(lab).await?;
+                lab.text("groups", "A 0 · B 0 · C 0");
+            }
+            "pool" => {
+                let group = event.values.count("group", "group")?;
+                if group > 2 {
+                    return Err("group is 0 (A), 1 (B) or 2 (C)".into());
+                }
+                let cell = (28 + POOL_GAP) * POOL_SCALE;
+                let (col, row) = ((event.x.max(0.0) as usize) / cell, (event.y.max(0.0) as usize) / cell);
+                let index = row * POOL_COLS + col;
+                if col < POOL_COLS && index < POOL {
+                    let mut pool = self.pool.borrow_mut();
+                    pool.groups[index] = if pool.groups[index] == Some(group) { None } else { Some(group) };
+                }
+                self.draw_pool(lab).await?;
+                self.draw_arithmetic(lab).await?;
+                let sizes = self.pool.borrow().sizes();
+                lab.text("groups", &format!("A {} · B {} · C {}", sizes[0], sizes[1], sizes[2]));
+            }
+            "measure" => {
+                self.load_classifier().await;
+                self.measure(lab).await?;
+            }
+            other => return Err(format!("the GAN lab has no control '{other}'")),
         }
-        self.views.draw_filmstrip()
+        Ok(Value::Null)
     }
+}
 
-    /// New random end points for the interpolation rows.
-    #[wasm_bindgen(js_name = newInterpolation)]
-    pub async fn new_interpolation(&self) -> Result<(), JsError> {
-        self.views.interpolation_seed.set(self.views.interpolation_seed.get() + 1);
-        self.views.draw_interpolation(&self.lab).await
-    }
+/// k, the generator's objective and D's learning rate from the page's values.
+fn options(values: &Values) -> Result<GanOptions, String> {
+    let generator_loss = match values.text("loss")?.as_str() {
+        "minimax" => GeneratorLoss::Minimax,
+        "non-saturating" => GeneratorLoss::NonSaturating,
+        other => return Err(format!("unknown generator loss '{other}'")),
+    };
+    let options = GanOptions { k: values.count("k", "k")?, generator_loss, d_lr: values.number("dlr", "D's learning rate")? };
+    options.check()?;
+    Ok(options)
+}
 
-    /// New samples to pick from for vector arithmetic (the groups are emptied).
-    #[wasm_bindgen(js_name = newPool)]
-    pub async fn new_pool(&self) -> Result<(), JsError> {
-        let (seed, latent) = (self.views.pool.borrow().seed + 1, self.latent());
-        *self.views.pool.borrow_mut() = Pool::new(seed, latent);
-        self.views.draw_pool(&self.lab).await?;
-        self.views.draw_arithmetic(&self.lab).await
-    }
-
-    /// Puts the pool sample under (x, y) (pool-canvas pixels) into group 0 (A), 1 (B) or 2 (C);
-    /// clicking it again with the same group takes it out. Returns the group sizes [A, B, C].
-    pub async fn pick(&self, x: f32, y: f32, group: usize) -> Result<Vec<usize>, JsError> {
-        if group > 2 {
-            return Err(JsError::new("group is 0 (A), 1 (B) or 2 (C)"));
-        }
-        let cell = (28 + POOL_GAP) * POOL_SCALE;
-        let (col, row) = ((x.max(0.0) as usize) / cell, (y.max(0.0) as usize) / cell);
-        let index = row * POOL_COLS + col;
-        if col < POOL_COLS && index < POOL {
-            let mut pool = self.views.pool.borrow_mut();
-            pool.groups[index] = if pool.groups[index] == Some(group) { None } else { Some(group) };
-        }
-        self.views.draw_pool(&self.lab).await?;
-        self.views.draw_arithmetic(&self.lab).await?;
-        Ok(self.views.pool.borrow().sizes().to_vec())
-    }
-
-    /// Redraws every view now.
-    pub async fn draw(&self) -> Result<(), JsError> {
-        self.lab.draw_chart();
-        self.views.draw(&self.lab).await
-    }
-
-    fn latent(&self) -> usize {
-        self.lab.trainer.borrow().model.config.latent
-    }
+fn generator(lab: &Lab<GanView>) -> (Generator, usize) {
+    let t = lab.trainer.borrow();
+    (t.model.gan.generator.valid(), t.model.config.latent)
 }
 
 impl Pool {
@@ -240,46 +341,28 @@ impl Pool {
     }
 }
 
-impl Views {
-    fn canvas(&self, c: Canvas) -> &HtmlCanvasElement {
-        &self.canvases[c as usize]
-    }
-
-    fn device(&self) -> Device {
-        self.shared.backend.device.clone()
-    }
-
-    fn generator(&self, lab: &Lab<GanTrainer>) -> (Generator, usize) {
-        let t = lab.trainer.borrow();
-        (t.model.gan.generator.valid(), t.model.config.latent)
-    }
-
+impl GanView {
     /// Intensities of G(z) for `z` ([n · latent]).
-    async fn sample(&self, generator: &Generator, z: Vec<f32>, latent: usize) -> Result<Vec<f32>, JsError> {
+    async fn sample(&self, lab: &Lab<Self>, generator: &Generator, z: Vec<f32>, latent: usize) -> Result<Vec<f32>, String> {
         let n = z.len() / latent;
-        read(generator.sample(tensor(z, [n, latent], &self.device()))).await
+        read(generator.sample(tensor(z, [n, latent], &lab.device()))).await
     }
 
-    /// Every view, a piece at a time with frames painted in between.
-    async fn draw(&self, lab: &Lab<GanTrainer>) -> Result<(), JsError> {
-        let (generator, latent) = self.generator(lab);
-        let grid = self.sample(&generator, self.grid_noise.clone(), latent).await?;
-        put_rgba(self.canvas(Canvas::Samples), &image_grid(&grid, 8, 2))?;
-        self.snapshot(lab.trainer.borrow().history.step, &grid);
-        self.draw_filmstrip()?;
-        self.draw_loss_curves(lab).await?;
-        yield_to_browser().await;
-        self.draw_interpolation(lab).await?;
-        yield_to_browser().await;
-        self.draw_pool(lab).await?;
-        self.draw_arithmetic(lab).await?;
-        let step = lab.trainer.borrow().history.step;
-        let due = self.meter_step.get().is_none_or(|s| step >= s + METER_EVERY_STEPS);
-        if due && self.classifier.borrow().is_some() {
-            yield_to_browser().await;
-            self.measure(lab).await?;
+    /// The classifier, fetched the first time the meter could run; without it the meter is off,
+    /// with a message, and everything else works.
+    async fn load_classifier(&self) {
+        if self.classifier_tried.replace(true) {
+            return;
         }
-        Ok(())
+        let loaded = match fetch_bytes("pretrained/classifier.bpk", &|_, _| {}).await {
+            Ok(Some(bytes)) => classifier::load(&self.shared.device(), bytes),
+            Ok(None) => Err("pretrained/classifier.bpk is missing".into()),
+            Err(e) => Err(e),
+        };
+        match loaded {
+            Ok(model) => *self.classifier.borrow_mut() = Some(model),
+            Err(e) => self.shared.out.message("warn", &format!("Mode-collapse meter off: {e}")),
+        }
     }
 
     /// Keeps a frame every `every_steps` steps; when full, drops every other frame and doubles
@@ -300,17 +383,20 @@ impl Views {
         }
     }
 
-    fn draw_filmstrip(&self) -> Result<JsValue, JsError> {
+    /// The selected frame (or the newest), the scrubber's range and the frame's caption.
+    fn draw_filmstrip(&self, lab: &Lab<Self>) -> Result<(), String> {
         let f = self.filmstrip.borrow();
-        let Some(last) = f.frames.len().checked_sub(1) else { return Ok(JsValue::NULL) };
+        let Some(last) = f.frames.len().checked_sub(1) else { return Ok(()) };
         let index = f.selected.unwrap_or(last).min(last);
         let (step, bytes) = &f.frames[index];
         let images: Vec<f32> = bytes.iter().map(|&b| b as f32 / 255.0).collect();
-        put_rgba(self.canvas(Canvas::Filmstrip), &image_grid(&images, 8, 2))?;
-        Ok(to_js(&serde_json::json!({ "index": index, "count": f.frames.len(), "step": step })))
+        self.filmstrip_view.show(&image_grid(&images, 8, 2))?;
+        lab.shared.out.control("gan", "scrub", json!({ "max": last, "value": index }));
+        lab.text("frame", &format!("frame {} of {} · step {step}", index + 1, f.frames.len()));
+        Ok(())
     }
 
-    async fn draw_loss_curves(&self, lab: &Lab<GanTrainer>) -> Result<(), JsError> {
+    async fn draw_loss_curves(&self, lab: &Lab<Self>) -> Result<(), String> {
         let (probs, minimax) = {
             let t = lab.trainer.borrow();
             (t.model.last_fake_probs.clone(), t.model.options.generator_loss == GeneratorLoss::Minimax)
@@ -319,27 +405,27 @@ impl Views {
             Some(p) => read(p.unsqueeze()).await?,
             None => Vec::new(),
         };
-        draw_generator_losses(self.canvas(Canvas::LossCurves), &probs, minimax).map_err(|e| JsError::new(&e))
+        self.loss_curves.paint(|canvas| draw_generator_losses(canvas, &probs, minimax))
     }
 
     /// Rows from one random z to another, as in the DCGAN paper's figure: smooth changes mean
     /// G learned a smooth map, not a lookup table of training digits.
-    async fn draw_interpolation(&self, lab: &Lab<GanTrainer>) -> Result<(), JsError> {
-        let (generator, latent) = self.generator(lab);
+    async fn draw_interpolation(&self, lab: &Lab<Self>) -> Result<(), String> {
+        let (generator, latent) = generator(lab);
         let mut rng = Rng::new(500 + self.interpolation_seed.get());
         let mut z = Vec::with_capacity(INTERPOLATION_ROWS * INTERPOLATION_STEPS * latent);
         for _ in 0..INTERPOLATION_ROWS {
             let (a, b) = (rng.normals(latent), rng.normals(latent));
             z.extend(interpolate(&a, &b, INTERPOLATION_STEPS));
         }
-        let images = self.sample(&generator, z, latent).await?;
-        put_rgba(self.canvas(Canvas::Interpolation), &image_grid(&images, INTERPOLATION_STEPS, 2))
+        let images = self.sample(lab, &generator, z, latent).await?;
+        self.interpolation.show(&image_grid(&images, INTERPOLATION_STEPS, 2))
     }
 
-    async fn draw_pool(&self, lab: &Lab<GanTrainer>) -> Result<(), JsError> {
-        let (generator, latent) = self.generator(lab);
+    async fn draw_pool(&self, lab: &Lab<Self>) -> Result<(), String> {
+        let (generator, latent) = generator(lab);
         let z = self.pool.borrow().z.clone();
-        let images = self.sample(&generator, z, latent).await?;
+        let images = self.sample(lab, &generator, z, latent).await?;
         let mut img = image_grid(&images, POOL_COLS, POOL_GAP).scaled(POOL_SCALE);
         let cell = (28 + POOL_GAP) * POOL_SCALE;
         for (i, g) in self.pool.borrow().groups.iter().enumerate() {
@@ -348,13 +434,13 @@ impl Views {
                 img.outline(x, y, 28 * POOL_SCALE, 28 * POOL_SCALE, 3, GROUP_COLORS[*g]);
             }
         }
-        put_rgba(self.canvas(Canvas::Pool), &img)
+        self.pool_view.show(&img)
     }
 
     /// decode(mean A), decode(mean B), decode(mean C), then decode(mean A − mean B + mean C)
     /// and a few neighbours of it (the DCGAN paper adds noise of scale 0.25 the same way).
-    async fn draw_arithmetic(&self, lab: &Lab<GanTrainer>) -> Result<(), JsError> {
-        let (generator, latent) = self.generator(lab);
+    async fn draw_arithmetic(&self, lab: &Lab<Self>) -> Result<(), String> {
+        let (generator, latent) = generator(lab);
         let groups = {
             let pool = self.pool.borrow();
             let group = |k| -> Vec<Vec<f32>> {
@@ -362,10 +448,9 @@ impl Views {
             };
             [group(0), group(1), group(2)]
         };
-        let canvas = self.canvas(Canvas::Arithmetic);
         let result = match latent_arithmetic(&groups[0], &groups[1], &groups[2], latent) {
             Ok(result) => result,
-            Err(why) => return placeholder(canvas, &why),
+            Err(why) => return self.arithmetic.placeholder(&why),
         };
         let mut z: Vec<f32> = groups.iter().flat_map(|g| mean_latent(g, latent)).collect();
         z.extend(&result);
@@ -373,30 +458,30 @@ impl Views {
         for _ in 0..NEIGHBOURS {
             z.extend(result.iter().map(|v| v + 0.25 * rng.normal()));
         }
-        let images = self.sample(&generator, z, latent).await?;
-        put_rgba(canvas, &image_grid(&images, 4 + NEIGHBOURS, 2))
+        let images = self.sample(lab, &generator, z, latent).await?;
+        self.arithmetic.show(&image_grid(&images, 4 + NEIGHBOURS, 2))
     }
 
     /// The mode-collapse meter: the classifier's labels for 1000 samples of G.
-    async fn measure(&self, lab: &Lab<GanTrainer>) -> Result<JsValue, JsError> {
+    async fn measure(&self, lab: &Lab<Self>) -> Result<(), String> {
         let Some(classifier) = self.classifier.borrow().clone() else {
-            return Err(JsError::new("the classifier is not loaded yet"));
+            return Err("the mode-collapse meter is off: no classifier".into());
         };
-        let (generator, latent) = self.generator(lab);
+        let (generator, latent) = generator(lab);
         let step = lab.trainer.borrow().history.step;
         let mut rng = Rng::new(4242);
         let mut probs = Vec::with_capacity(METER_SAMPLES * 10);
         for _ in 0..METER_SAMPLES / 250 {
-            let x = generator.sample(tensor(rng.normals(250 * latent), [250, latent], &self.device()));
+            let x = generator.sample(tensor(rng.normals(250 * latent), [250, latent], &lab.device()));
             probs.extend(read(classifier.probs(x)).await?);
-            yield_to_browser().await;
+            yield_now().await;
         }
         let histogram = class_histogram(&probs);
         let score = classifier_score(&probs);
-        draw_class_histogram(self.canvas(Canvas::Meter), &histogram, score).map_err(|e| JsError::new(&e))?;
+        self.meter_view.paint(|canvas| draw_class_histogram(canvas, &histogram, score))?;
         self.meter_step.set(Some(step));
-        let result = to_js(&serde_json::json!({ "histogram": histogram, "score": score, "step": step }));
-        *self.meter.borrow_mut() = result.clone();
-        Ok(result)
+        let least = *histogram.iter().min().unwrap_or(&0) as f64 / histogram.iter().sum::<usize>().max(1) as f64;
+        lab.text("meter-info", &format!("step {step} · score {score:.2} · rarest digit {:.1} %", 100.0 * least));
+        Ok(())
     }
 }

@@ -1,63 +1,207 @@
-//! The training loop in the page, shared by every lab: start / pause / step / reset, a chunk of
-//! steps at a time with the browser given a turn between chunks, the chart redrawn after each
-//! chunk and the model's own views about once a second.
+//! One lab per model family, all run by the same code: a model's view file implements
+//! [`ModelView`] (what the page shows of it, how its controls build a model, its pictures) and
+//! [`Lab`] does the rest — the page section's shared controls, loading pretrained weights,
+//! start / pause / step / reset, chunks of steps with the worker free for events in between,
+//! the charts, and the status line.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use wasm_bindgen::prelude::*;
-use web_sys::HtmlCanvasElement;
+use serde_json::{Value, json};
 
 use crate::render::chart::draw_history;
 use crate::train::{Settings, Status, Trainable, Trainer, now_ms};
 
-use super::yield_to_browser;
+use super::spec::{ChartSpec, Control, Event, Figure, Input, LabSpec, Values, defaults};
+use super::{Shared, Surface, fetch_bytes, yield_now};
 
-/// Draws a model's pictures; returns when they are on the canvas.
-pub type Redraw = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), JsError>>>>>;
+/// Makes a lab.
+pub(crate) type Opener = fn(&Rc<Shared>) -> Result<Rc<dyn AnyLab>, String>;
 
+/// Every lab the page shows, in order, by id. A new model family is one more entry here.
+pub(crate) fn all() -> Vec<(&'static str, Opener)> {
+    fn entry<V: ModelView>() -> (&'static str, Opener) {
+        (V::spec().id, Lab::<V>::open_lab)
+    }
+    vec![entry::<super::vae::VaeView>(), entry::<super::gan::GanView>(), entry::<super::pixelcnn::PixelCnnView>()]
+}
+
+/// How often the model's pictures are redrawn while it trains.
 const VIEWS_EVERY_MS: f64 = 1000.0;
 
-pub struct Lab<M> {
-    pub trainer: RefCell<Trainer<M>>,
-    /// Charts, each with the metrics it shows together (metrics of different scale get their own).
-    charts: Vec<(HtmlCanvasElement, Vec<usize>)>,
-    /// Called with the status object after every chunk (the page's text and buttons).
-    on_update: RefCell<Option<js_sys::Function>>,
+/// What a model family's view file provides.
+pub(crate) trait ModelView: Sized + 'static {
+    type Model: Trainable + 'static;
+
+    /// The lab's section: id, title, caption, its charts and figures, and its own controls
+    /// (`choice` picks the network at Reset, `options` change it while it trains).
+    fn spec() -> ViewSpec;
+
+    /// The pictures, on surfaces made from the figures of [`ModelView::spec`]. Draw nothing yet:
+    /// the page builds the section after this; the first drawing belongs in `reset` or `draw`.
+    fn new(shared: &Rc<Shared>, surfaces: Surfaces) -> Result<Self, String>;
+
+    /// The network the choice controls describe, with random weights or from `weights`
+    /// (burnpack bytes); a wrong or damaged file is an error.
+    fn build(&self, values: &Values, device: &burn::tensor::Device, weights: Option<Vec<u8>>) -> Result<Self::Model, String>;
+
+    /// The pretrained file (in pretrained/) for the choice, and what to call it in messages.
+    fn pretrained(values: &Values) -> Result<(String, String), String>;
+
+    /// Applies the option controls to the model (before Train and Step, and when one changes).
+    fn apply(&self, lab: &Lab<Self>, values: &Values) -> Result<(), String>;
+
+    /// After an option changed (e.g. redraw a picture that shows it).
+    fn option_changed(&self, _lab: &Lab<Self>) -> impl Future<Output = Result<(), String>> {
+        async { Ok(()) }
+    }
+
+    /// The model's part of the status line.
+    fn describe(trainer: &Trainer<Self::Model>) -> String;
+
+    /// Redraws every picture.
+    fn draw(&self, lab: &Lab<Self>) -> impl Future<Output = Result<(), String>>;
+
+    /// After a Reset: forget what belonged to the previous model (selections, caches).
+    fn reset(&self, _lab: &Lab<Self>) {}
+
+    /// The model moved to another device (WebGPU was lost): move what the view keeps there.
+    fn moved(&self, _lab: &Lab<Self>) {}
+
+    /// A control of the view's own was used (a button, a pointer on a picture, a drawing).
+    fn handle(&self, lab: &Lab<Self>, event: &Event) -> impl Future<Output = Result<Value, String>>;
+}
+
+/// What a view file declares; [`Lab`] adds the shared controls around it.
+pub(crate) struct ViewSpec {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub family: &'static str,
+    pub caption: &'static str,
+    pub choice: Vec<Control>,
+    pub options: Vec<Control>,
+    /// Batch size, learning rate and seed to start with.
+    pub settings: Settings,
+    /// What the learning-rate field is called ("learning rate", "lr G").
+    pub lr_label: &'static str,
+    pub charts: Vec<ChartSpec>,
+    pub figures: Vec<Figure>,
+}
+
+/// The surfaces of a lab's pictures, by canvas name.
+pub(crate) struct Surfaces(Vec<Surface>);
+
+impl Surfaces {
+    pub fn take(&mut self, name: &str) -> Result<Surface, String> {
+        let i = self.0.iter().position(|s| s.name == name).ok_or_else(|| format!("no canvas '{name}' in the lab's figures"))?;
+        Ok(self.0.swap_remove(i))
+    }
+}
+
+/// A lab whatever its model: what [`super::App`] needs.
+pub(crate) trait AnyLab {
+    fn id(&self) -> &'static str;
+    /// Sends the page the section, loads the default model, draws everything.
+    fn open(self: Rc<Self>) -> Pin<Box<dyn Future<Output = ()>>>;
+    fn handle(self: Rc<Self>, event: Event) -> Pin<Box<dyn Future<Output = Result<Value, String>>>>;
+    /// Training steps this lab has run.
+    fn steps(&self) -> u64;
+    /// Moves the model if the device changed (WebGPU was lost).
+    fn follow_device(self: Rc<Self>);
+}
+
+pub(crate) struct Lab<V: ModelView> {
+    pub shared: Rc<Shared>,
+    pub trainer: RefCell<Trainer<V::Model>>,
+    pub view: V,
+    spec: LabSpec,
+    /// Every input's value as first shown: what an event does not say.
+    defaults: Values,
+    charts: Vec<(Surface, Vec<usize>)>,
     /// Whether the loop task is alive, a chunk is in flight, and how many resets happened
     /// (a chunk that started before a reset must not record into the new run).
     looping: Cell<bool>,
     busy: Cell<bool>,
     generation: Cell<u64>,
     last_views_ms: Cell<f64>,
-    /// Whether the model's pictures are redrawn while training (off: the chart alone, e.g. for
+    /// Whether the model's pictures are redrawn while training (off: the charts alone, e.g. for
     /// timing an epoch on a slow GPU).
     live_views: Cell<bool>,
+    /// Which training loop task is current (a loop whose id is stale ends).
+    loop_id: Cell<u64>,
+    /// The device generation the model lives on ([`Shared::device_generation`]).
+    on_generation: Cell<u32>,
+    /// The choice the model was built from, to build it again elsewhere.
+    built_from: RefCell<Values>,
+    /// While on WebGPU: the step and a host copy of the model's tensors, taken every few seconds
+    /// of training, so a lost GPU costs those seconds and not the run.
+    host_copy: RefCell<Option<(u64, Vec<Vec<f32>>)>>,
+    copied_ms: Cell<f64>,
 }
 
-impl<M: Trainable + 'static> Lab<M> {
-    pub fn new(trainer: Trainer<M>, charts: Vec<(HtmlCanvasElement, Vec<usize>)>) -> Rc<Self> {
-        let lab = Rc::new(Lab {
+/// How often a lab on WebGPU refreshes its host copy of the model.
+const HOST_COPY_EVERY_MS: f64 = 5000.0;
+
+impl<V: ModelView> Lab<V> {
+    fn open_lab(shared: &Rc<Shared>) -> Result<Rc<dyn AnyLab>, String> {
+        let lab: Rc<dyn AnyLab> = Lab::<V>::new(shared)?;
+        Ok(lab)
+    }
+
+    fn new(shared: &Rc<Shared>) -> Result<Rc<Self>, String> {
+        let s = V::spec();
+        let spec = lab_spec(&s);
+        let out = &shared.out;
+        let mut surfaces = Vec::new();
+        for figure in &spec.figures {
+            for c in &figure.canvases {
+                surfaces.push(Surface::new(s.id, c.name, c.width, c.height, out)?);
+            }
+        }
+        let charts =
+            s.charts.iter().map(|c| Ok((Surface::new(s.id, c.name, c.width, c.height, out)?, c.metrics.clone()))).collect::<Result<Vec<_>, String>>()?;
+        let device = shared.device().autodiff();
+        let view = V::new(shared, Surfaces(surfaces))?;
+        let values = defaults(spec.controls.iter().chain(spec.figures.iter().flat_map(|f| &f.controls)));
+        let model = view.build(&values, &device, None)?;
+        let trainer = Trainer::new(model, s.settings.clone(), shared.data.clone(), device);
+        Ok(Rc::new(Lab {
+            shared: shared.clone(),
             trainer: RefCell::new(trainer),
+            view,
+            spec,
+            built_from: RefCell::new(values.clone()),
+            defaults: values,
             charts,
-            on_update: RefCell::new(None),
             looping: Cell::new(false),
             busy: Cell::new(false),
             generation: Cell::new(0),
             last_views_ms: Cell::new(f64::NEG_INFINITY),
             live_views: Cell::new(true),
-        });
-        lab.draw_chart();
-        lab
+            loop_id: Cell::new(0),
+            on_generation: Cell::new(shared.device_generation()),
+            host_copy: RefCell::new(None),
+            copied_ms: Cell::new(f64::NEG_INFINITY),
+        }))
     }
 
-    pub fn on_update(&self, f: js_sys::Function) {
-        *self.on_update.borrow_mut() = Some(f);
+    pub fn device(&self) -> burn::tensor::Device {
+        self.shared.device()
     }
 
-    pub fn start(self: &Rc<Self>, redraw: Redraw) {
+    /// Writes an info line of this lab.
+    pub fn text(&self, name: &str, text: &str) {
+        self.shared.out.text(self.spec.id, name, text);
+    }
+
+    /// A message for the user.
+    pub fn message(&self, kind: &str, text: &str) {
+        self.shared.out.message(kind, text);
+    }
+
+    fn start(self: &Rc<Self>) {
         if matches!(self.trainer.borrow().status, Status::Diverged(_)) {
             self.notify();
             return;
@@ -65,182 +209,324 @@ impl<M: Trainable + 'static> Lab<M> {
         self.trainer.borrow_mut().status = Status::Running;
         if !self.looping.replace(true) {
             let lab = self.clone();
+            let id = self.loop_id.get();
             wasm_bindgen_futures::spawn_local(async move {
-                while lab.trainer.borrow().status == Status::Running {
-                    if let Err(e) = lab.chunk(None, &redraw).await {
-                        lab.trainer.borrow_mut().status = Status::Diverged(format!("{e:?}"));
-                    }
-                    yield_to_browser().await;
+                while lab.trainer.borrow().status == Status::Running && lab.loop_id.get() == id {
+                    lab.chunk(None).await;
+                    yield_now().await;
                 }
-                lab.looping.set(false);
-                lab.notify();
+                if lab.loop_id.get() == id {
+                    lab.looping.set(false);
+                    lab.notify();
+                }
             });
         }
         self.notify();
     }
 
-    pub fn pause(&self) {
+    fn pause(&self) {
         if self.trainer.borrow().status == Status::Running {
             self.trainer.borrow_mut().status = Status::Paused;
         }
         self.notify();
     }
 
-    /// One training step, then every view redrawn.
-    pub async fn step(self: &Rc<Self>, redraw: &Redraw) -> Result<(), JsError> {
-        if self.trainer.borrow().status != Status::Paused || self.busy.get() {
-            return Ok(());
-        }
-        self.last_views_ms.set(f64::NEG_INFINITY);
-        self.chunk(Some(1), redraw).await
-    }
-
-    pub fn reset(&self, model: M) {
-        self.generation.set(self.generation.get() + 1);
-        self.trainer.borrow_mut().reset(model);
-        self.last_views_ms.set(f64::NEG_INFINITY);
-        self.draw_chart();
-        self.notify();
-    }
-
-    pub fn set_live_views(&self, on: bool) {
-        self.live_views.set(on);
-    }
-
-    pub fn set_settings(&self, settings: Settings) -> Result<(), JsError> {
-        settings.check().map_err(|e| JsError::new(&e))?;
+    /// Applies the shared settings and the view's options from the page's values.
+    fn apply(&self, values: &Values) -> Result<(), String> {
+        let settings = Settings {
+            batch_size: values.count("batch", "batch size")?,
+            lr: values.number("lr", "learning rate")?,
+            seed: values.count("seed", "seed")? as u64,
+        };
+        settings.check()?;
+        self.view.apply(self, values)?;
         self.trainer.borrow_mut().settings = settings;
         Ok(())
     }
 
-    /// Queues a chunk, waits for its metrics without blocking the page, records them.
-    async fn chunk(self: &Rc<Self>, steps: Option<usize>, redraw: &Redraw) -> Result<(), JsError> {
+    /// A fresh model as the choice controls say: pretrained weights (fetched by the worker) or
+    /// random ones. A missing or damaged file is a message, and the lab goes on with random weights.
+    async fn reset(self: &Rc<Self>, values: &Values) -> Result<(), String> {
+        self.pause();
+        self.apply(values)?;
+        let device = self.trainer.borrow().device().clone();
+        let mut weights = None;
+        if values.text("from")? == "pretrained" {
+            let (file, name) = V::pretrained(values)?;
+            match fetch_bytes(&format!("pretrained/{file}"), &|_, _| {}).await {
+                Ok(Some(bytes)) => weights = Some((bytes, name)),
+                Ok(None) => self.message("warn", &format!("No pretrained {name}: starting from random weights.")),
+                Err(e) => self.message("error", &format!("Pretrained {name} could not be fetched ({e}): starting from random weights.")),
+            }
+        }
+        let model = match weights {
+            None => self.view.build(values, &device, None)?,
+            Some((bytes, name)) => self.view.build(values, &device, Some(bytes)).or_else(|e| {
+                self.message("error", &format!("Pretrained {name} not loaded: {e}. Starting from random weights."));
+                self.view.build(values, &device, None)
+            })?,
+        };
+        self.generation.set(self.generation.get() + 1);
+        self.trainer.borrow_mut().reset(model);
+        *self.built_from.borrow_mut() = values.clone();
+        *self.host_copy.borrow_mut() = None;
+        self.last_views_ms.set(f64::NEG_INFINITY);
+        self.view.reset(self);
+        self.draw_charts();
+        self.notify();
+        self.keep_host_copy().await;
+        self.view.draw(self).await
+    }
+
+    /// On WebGPU: reads the model's tensors back to the host (asynchronously) and keeps them.
+    async fn keep_host_copy(&self) {
+        if !self.shared.is_gpu() {
+            return;
+        }
+        let (generation, step, tensors) = {
+            let t = self.trainer.borrow();
+            (self.generation.get(), t.history.step, t.model.tensors())
+        };
+        let mut values = Vec::with_capacity(tensors.len());
+        for t in tensors {
+            match t.into_data_async().await.map_err(|e| format!("{e:?}")).and_then(|d| d.try_into_vec::<f32>().map_err(|e| format!("{e:?}"))) {
+                Ok(v) => values.push(v),
+                Err(_) => return,
+            }
+        }
+        if generation == self.generation.get() {
+            *self.host_copy.borrow_mut() = Some((step, values));
+            self.copied_ms.set(now_ms());
+        }
+    }
+
+    /// When the device changed under the model (WebGPU lost): builds the network again on the
+    /// new device from the host copy of its last good tensors (a fresh optimizer), keeping the
+    /// history, the settings, the batches and whether it was training.
+    fn follow_device(self: &Rc<Self>) {
+        let current = self.shared.device_generation();
+        if self.on_generation.replace(current) == current {
+            return;
+        }
+        let device = self.shared.device().autodiff();
+        let values = self.built_from.borrow().clone();
+        let copy = self.host_copy.borrow_mut().take();
+        let rebuilt = self.view.build(&values, &device, None).and_then(|mut model| {
+            if let Some((_, tensors)) = &copy {
+                model.set_tensors(tensors.clone())?;
+            }
+            Ok(model)
+        });
+        let model = match rebuilt {
+            Ok(model) => model,
+            Err(e) => return self.message("error", &format!("{}: could not move to the CPU ({e}). Press Reset.", self.spec.title)),
+        };
+        let running = self.trainer.borrow().status == Status::Running;
+        self.generation.set(self.generation.get() + 1);
+        self.busy.set(false);
+        self.trainer.borrow_mut().move_to(model, device);
+        self.view.moved(self);
+        self.last_views_ms.set(f64::NEG_INFINITY);
+        let from = copy.map_or("its first weights (no copy was made yet)".to_string(), |(step, _)| format!("its weights at step {step}"));
+        self.message("warn", &format!("{} goes on on the CPU from {from}; the curves keep their history.", self.spec.title));
+        if running {
+            // The loop in flight may wait forever on the lost device: a new one takes over.
+            self.loop_id.set(self.loop_id.get() + 1);
+            self.looping.set(false);
+            self.start();
+        }
+        self.notify();
+    }
+
+    /// Queues a chunk, waits for its metrics without blocking, records them; redraws the charts,
+    /// and the pictures about once a second. A picture that fails to draw is a message: training
+    /// goes on.
+    async fn chunk(self: &Rc<Self>, steps: Option<usize>) {
+        self.follow_device();
         if self.busy.replace(true) {
-            return Ok(());
+            return;
         }
         let generation = self.generation.get();
         let pending = self.trainer.borrow_mut().queue(steps, &now_ms);
         let values = pending.values.clone().into_data_async().await;
         self.busy.set(false);
         if generation != self.generation.get() {
-            return Ok(());
+            return;
         }
-        let values = values
-            .map_err(|e| format!("reading metrics from the device failed: {e:?}"))
-            .and_then(|d| d.try_into_vec::<f32>().map_err(|e| format!("{e:?}")));
+        let values = match values {
+            // A read-back that fails on WebGPU: the device is gone, not the model.
+            Err(e) if self.shared.is_gpu() => {
+                self.shared.lose_gpu(&format!("reading metrics failed: {e:?}"));
+                self.follow_device();
+                return;
+            }
+            values => values.map_err(|e| format!("reading metrics from the device failed: {e:?}")),
+        };
+        let values = values.and_then(|d| d.try_into_vec::<f32>().map_err(|e| format!("{e:?}")));
         let recorded = values.and_then(|v| self.trainer.borrow_mut().record(&pending, &v, now_ms()));
         if let Err(message) = recorded {
             self.trainer.borrow_mut().status = Status::Diverged(message);
         }
-        self.draw_chart();
-        if matches!(self.trainer.borrow().status, Status::Diverged(_)) {
-            self.notify();
-            return Ok(());
-        }
+        self.draw_charts();
         self.notify();
+        if matches!(self.trainer.borrow().status, Status::Diverged(_)) {
+            return;
+        }
+        if now_ms() - self.copied_ms.get() >= HOST_COPY_EVERY_MS {
+            self.keep_host_copy().await;
+        }
         let wanted = self.live_views.get() || steps.is_some();
         if wanted && now_ms() - self.last_views_ms.get() >= VIEWS_EVERY_MS {
-            // In a task of its own, so a frame is painted between the chunk and the pictures.
-            yield_to_browser().await;
             self.last_views_ms.set(now_ms());
-            redraw().await?;
+            if let Err(e) = self.view.draw(self).await {
+                self.message("error", &format!("{}: a picture could not be drawn ({e}); training goes on.", self.spec.title));
+            }
         }
-        Ok(())
     }
 
-    /// The test metrics now, on the same held-out digits the chart's dashed curve uses.
-    pub async fn evaluate(&self) -> Result<Vec<f32>, JsError> {
-        let metrics = self.trainer.borrow_mut().evaluate_test();
-        super::read(metrics.unsqueeze()).await
-    }
-
-    pub fn draw_chart(&self) {
-        for (canvas, shown) in &self.charts {
-            if let Err(e) = draw_history(canvas, &self.trainer.borrow().history, shown) {
+    fn draw_charts(&self) {
+        let trainer = self.trainer.borrow();
+        for (surface, shown) in &self.charts {
+            if let Err(e) = surface.paint(|canvas| draw_history(canvas, &trainer.history, shown)) {
                 log::warn!("chart: {e}");
             }
         }
     }
 
-    /// The status object JS shows: state, message, step, epoch, elapsed, images/s, last metrics.
-    pub fn status(&self) -> JsValue {
+    /// The status object: state, step, epoch, elapsed, images/s, last metrics, the model's
+    /// summary, and the status line the page shows.
+    fn status(&self) -> Value {
         let t = self.trainer.borrow();
         let h = &t.history;
-        let last = |points: &[crate::train::Point]| points.last().map(|p| p.values.clone());
-        let status = serde_json::json!({
+        let line = match &t.status {
+            Status::Diverged(message) => message.clone(),
+            status => {
+                let model = V::describe(&t);
+                format!(
+                    "{} · step {} · epoch {} · {:.1} s · {:.0} img/s{}{model}",
+                    if *status == Status::Running { "running" } else { "paused" },
+                    h.step,
+                    h.epoch,
+                    h.elapsed_s,
+                    h.images_per_s,
+                    if model.is_empty() { "" } else { " · " },
+                )
+            }
+        };
+        json!({
             "status": t.status,
-            "step": h.train.last().map_or(0, |p| p.step),
+            "step": h.step,
             "epoch": h.epoch,
             "elapsed_s": h.elapsed_s,
             "images_per_s": h.images_per_s,
             "names": h.names,
-            "train": last(&h.train),
-            "test": last(&h.test),
+            // Points on the training curve (it keeps at most MAX_POINTS, merging older ones).
+            "points": h.train.len(),
+            "train": h.train.last().map(|p| p.values.clone()),
+            "test": h.test.last().map(|p| p.values.clone()),
             "settings": t.settings,
             "model": t.model.summary(),
-        });
-        super::to_js(&status)
+            "line": line,
+        })
     }
 
     fn notify(&self) {
-        if let Some(f) = self.on_update.borrow().as_ref() {
-            let _ = f.call1(&JsValue::NULL, &self.status());
+        self.shared.out.send(json!({ "type": "status", "lab": self.spec.id, "status": self.status() }));
+    }
+
+    async fn handle_event(self: &Rc<Self>, mut event: Event) -> Result<Value, String> {
+        self.follow_device();
+        let mut values = self.defaults.clone();
+        values.0.extend(std::mem::take(&mut event.values.0));
+        event.values = values;
+        let values = &event.values;
+        match event.control.as_str() {
+            "train" => {
+                if self.trainer.borrow().status == Status::Running {
+                    self.pause();
+                } else {
+                    self.apply(values)?;
+                    self.start();
+                }
+            }
+            "pause" => self.pause(),
+            "step" => {
+                if self.trainer.borrow().status != Status::Paused || self.busy.get() {
+                    return Ok(Value::Null);
+                }
+                self.apply(values)?;
+                self.last_views_ms.set(f64::NEG_INFINITY);
+                self.chunk(Some(1)).await;
+            }
+            "reset" => self.reset(values).await?,
+            "draw" => {
+                self.draw_charts();
+                self.view.draw(self).await?;
+            }
+            // Code, not controls: pictures while training on or off; the held-out metrics now.
+            "live_views" => self.live_views.set(event.value.as_bool().unwrap_or(true)),
+            "evaluate" => {
+                let metrics = self.trainer.borrow_mut().evaluate_test();
+                return Ok(json!(super::read(metrics.unsqueeze()).await?));
+            }
+            "status" => return Ok(self.status()),
+            name if self.spec_options().any(|c| c.name == name) => {
+                self.view.apply(self, values)?;
+                self.view.option_changed(self).await?;
+            }
+            _ => return self.view.handle(self, &event).await,
         }
+        Ok(Value::Null)
+    }
+
+    /// The controls that apply as soon as they change.
+    fn spec_options(&self) -> impl Iterator<Item = &Control> {
+        self.spec.controls.iter().filter(|c| c.live)
     }
 }
 
-/// The training controls every lab object exports to JavaScript, delegating to its `Lab`
-/// (`lab` field) and its pictures (`redraw` field). wasm-bindgen cannot export generic types,
-/// so each lab type gets these through this macro.
-macro_rules! training_controls {
-    ($name:ident) => {
-        #[wasm_bindgen]
-        impl $name {
-            /// Trains until paused, a chunk of steps at a time, redrawing as it goes.
-            pub fn start(&self) {
-                self.lab.start(self.redraw.clone());
-            }
+impl<V: ModelView> AnyLab for Lab<V> {
+    fn id(&self) -> &'static str {
+        self.spec.id
+    }
 
-            pub fn pause(&self) {
-                self.lab.pause();
+    fn open(self: Rc<Self>) -> Pin<Box<dyn Future<Output = ()>>> {
+        Box::pin(async move {
+            self.shared.out.send(json!({ "type": "lab", "spec": self.spec }));
+            self.notify();
+            if let Err(e) = self.reset(&self.defaults.clone()).await {
+                self.message("error", &format!("{}: {e}", self.spec.title));
             }
+        })
+    }
 
-            /// One training step, then every view redrawn.
-            pub async fn step(&self) -> Result<(), JsError> {
-                self.lab.step(&self.redraw).await
-            }
+    fn handle(self: Rc<Self>, event: Event) -> Pin<Box<dyn Future<Output = Result<Value, String>>>> {
+        Box::pin(async move { self.handle_event(event).await })
+    }
 
-            /// Batch size, learning rate and seed; refused (with the reason) when out of range.
-            #[wasm_bindgen(js_name = setSettings)]
-            pub fn set_settings(&self, batch_size: usize, lr: f64, seed: f64) -> Result<(), JsError> {
-                if !(seed.is_finite() && seed >= 0.0 && seed.fract() == 0.0) {
-                    return Err(JsError::new(&format!("seed {seed} must be a whole number ≥ 0")));
-                }
-                self.lab.set_settings(crate::train::Settings { batch_size, lr, seed: seed as u64 })
-            }
+    fn steps(&self) -> u64 {
+        self.trainer.borrow().history.step
+    }
 
-            /// Off: while training, only the chart is redrawn (Step still redraws everything).
-            #[wasm_bindgen(js_name = setLiveViews)]
-            pub fn set_live_views(&self, on: bool) {
-                self.lab.set_live_views(on);
-            }
-
-            /// `f(status)` after every chunk of steps and every state change.
-            #[wasm_bindgen(js_name = onUpdate)]
-            pub fn on_update(&self, f: js_sys::Function) {
-                self.lab.on_update(f);
-            }
-
-            /// {status, step, epoch, elapsed_s, images_per_s, names, train, test, settings, model}.
-            pub fn status(&self) -> JsValue {
-                self.lab.status()
-            }
-
-            /// The metrics on 1000 held-out digits, now.
-            pub async fn evaluate(&self) -> Result<Vec<f32>, JsError> {
-                self.lab.evaluate().await
-            }
-        }
-    };
+    fn follow_device(self: Rc<Self>) {
+        Lab::follow_device(&self);
+    }
 }
-pub(crate) use training_controls;
+
+/// The page section: the view's choice, Reset, its options, then batch, learning rate, seed,
+/// Train and Step — the same for every lab.
+fn lab_spec(s: &ViewSpec) -> LabSpec {
+    let number = |min: f64, max: f64, step: f64, value: f64| Input::Number { min, max, step, value };
+    let mut controls = s.choice.clone();
+    controls.push(
+        Control::new("from", "start from", Input::Select { options: vec![("pretrained", "pretrained"), ("scratch", "scratch")], value: "pretrained" }),
+    );
+    controls.push(Control::new("reset", "Reset", Input::Button { primary: false }).title("a fresh model: pretrained weights or random ones, as chosen"));
+    controls.extend(s.options.iter().cloned().map(Control::live));
+    controls.push(Control::new("batch", "batch", number(1.0, 1024.0, 1.0, s.settings.batch_size as f64)));
+    controls.push(Control::new("lr", s.lr_label, number(0.0, 1.0, 0.0001, s.settings.lr)));
+    controls.push(Control::new("seed", "seed", number(0.0, 1e9, 1.0, s.settings.seed as f64)));
+    controls.push(Control::new("train", "Train", Input::Button { primary: true }));
+    controls.push(Control::new("step", "Step", Input::Button { primary: false }).title("one training step, then every picture redrawn"));
+    LabSpec { id: s.id, title: s.title, family: s.family, caption: s.caption, controls, charts: s.charts.clone(), figures: s.figures.clone() }
+}

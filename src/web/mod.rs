@@ -1,27 +1,35 @@
-//! The JavaScript face: the page's app object and one lab object per model family.
-//! Rust owns all the work; www/main.js only wires buttons and inputs to these methods.
+//! The web side, run inside a dedicated Web Worker (www/worker.js): the worker owns the device,
+//! the data and every model, and the page's thread (www/main.js) only draws what it is sent and
+//! forwards input. Messages are small: events in; status, text, and pictures out.
+//!
+//! Pictures leave as `ImageBitmap`s: each view draws on an `OffscreenCanvas` of the worker's own
+//! ([`Surface`]) and transfers a bitmap of it, which the page puts on an ordinary canvas with one
+//! `drawImage`. (Transferring the page's canvases themselves, `transferControlToOffscreen`, would
+//! leave the page unable to read or resize them, and a worker's offscreen canvas shows its
+//! drawing only when the worker's task ends: a long training step would hold a picture back.)
 
 mod gan;
 mod lab;
 mod pixelcnn;
+pub mod spec;
 mod vae;
 
-pub use gan::GanLab;
-pub use pixelcnn::PixelCnnLab;
-pub use vae::VaeLab;
-
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{Clamped, JsCast};
-use web_sys::{HtmlCanvasElement, ImageData};
+use web_sys::{ImageData, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
 
 use crate::data::Mnist;
 use crate::device::{self, Backend, Choice};
 use crate::render::{Rgba, image_grid};
 use crate::rng::Rng;
+
+use lab::AnyLab;
+use spec::Event;
 
 unsafe extern "C" {
     /// The linker-made function that runs static constructors (cubecl registers its IR types
@@ -31,8 +39,8 @@ unsafe extern "C" {
 
 /// Runs the static constructors, once. Calling them from an export marks the module as a
 /// library ("reactor") for wasm-ld; otherwise it wraps *every* export in a call to them, which
-/// measured 0.16 ms per call from JavaScript (15 ms per status update). The page runs this at
-/// instantiation; browser tests call it first (wasm-bindgen-test does not run start functions).
+/// measured 0.16 ms per call from JavaScript. Every instance runs this at instantiation (the
+/// worker's too: wasm-bindgen's start function); browser tests call it first.
 pub fn run_constructors() {
     static DONE: std::sync::Once = std::sync::Once::new();
     DONE.call_once(|| unsafe { __wasm_call_ctors() });
@@ -43,36 +51,166 @@ fn start() {
     run_constructors();
 }
 
-/// What every lab shares: the device and the data.
+/// Sends messages to the page: `post(message, transfer)`, the worker's `postMessage`.
+#[derive(Clone)]
+pub(crate) struct Outbox(js_sys::Function);
+
+impl Outbox {
+    fn post(&self, message: &JsValue, transfer: &js_sys::Array) {
+        if let Err(e) = self.0.call2(&JsValue::NULL, message, transfer) {
+            log::warn!("posting to the page failed: {e:?}");
+        }
+    }
+
+    pub fn send(&self, message: serde_json::Value) {
+        self.post(&to_js(&message), &js_sys::Array::new());
+    }
+
+    /// A message for the user: "error", "warn" or "info".
+    pub fn message(&self, kind: &str, text: &str) {
+        self.send(serde_json::json!({ "type": "message", "kind": kind, "text": text }));
+    }
+
+    /// New text for an info line of a lab.
+    pub fn text(&self, lab: &str, name: &str, text: &str) {
+        self.send(serde_json::json!({ "type": "text", "lab": lab, "name": name, "text": text }));
+    }
+
+    /// New properties of a lab's control (e.g. a slider's max and value).
+    pub fn control(&self, lab: &str, name: &str, properties: serde_json::Value) {
+        self.send(serde_json::json!({ "type": "control", "lab": lab, "name": name, "properties": properties }));
+    }
+
+    fn bitmap(&self, lab: &str, name: &str, bitmap: web_sys::ImageBitmap) {
+        let message = js_sys::Object::new();
+        for (k, v) in [("type", JsValue::from("view")), ("lab", lab.into()), ("name", name.into()), ("bitmap", bitmap.clone().into())] {
+            let _ = js_sys::Reflect::set(&message, &k.into(), &v);
+        }
+        self.post(&message, &js_sys::Array::of1(&bitmap));
+    }
+}
+
+/// A picture of a lab: an offscreen canvas in the worker whose every drawing is sent to the page
+/// canvas `<lab>-<name>`.
+pub(crate) struct Surface {
+    lab: &'static str,
+    name: &'static str,
+    canvas: OffscreenCanvas,
+    out: Outbox,
+}
+
+impl Surface {
+    pub fn new(lab: &'static str, name: &'static str, width: u32, height: u32, out: &Outbox) -> Result<Surface, String> {
+        let canvas = OffscreenCanvas::new(width.max(1), height.max(1)).map_err(|e| format!("OffscreenCanvas: {e:?}"))?;
+        Ok(Surface { lab, name, canvas, out: out.clone() })
+    }
+
+    /// Shows an RGBA picture (the canvas takes its size; CSS scales it for display).
+    pub fn show(&self, image: &Rgba) -> Result<(), String> {
+        self.canvas.set_width(image.width as u32);
+        self.canvas.set_height(image.height as u32);
+        let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&image.pixels), image.width as u32, image.height as u32)
+            .map_err(|e| format!("ImageData: {e:?}"))?;
+        self.context()?.put_image_data(&data, 0.0, 0.0).map_err(|e| format!("putImageData: {e:?}"))?;
+        self.publish()
+    }
+
+    /// Draws with the 2-D API (`draw` gets the canvas, at the size the lab declared), then shows it.
+    pub fn paint(&self, draw: impl FnOnce(&OffscreenCanvas) -> Result<(), String>) -> Result<(), String> {
+        draw(&self.canvas)?;
+        self.publish()
+    }
+
+    /// Draws an RGBA picture, then more on top with the 2-D API (labels), then shows it.
+    pub fn show_with(&self, image: &Rgba, overlay: impl FnOnce(&OffscreenCanvasRenderingContext2d) -> Result<(), String>) -> Result<(), String> {
+        self.canvas.set_width(image.width as u32);
+        self.canvas.set_height(image.height as u32);
+        let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&image.pixels), image.width as u32, image.height as u32)
+            .map_err(|e| format!("ImageData: {e:?}"))?;
+        let ctx = self.context()?;
+        ctx.put_image_data(&data, 0.0, 0.0).map_err(|e| format!("putImageData: {e:?}"))?;
+        overlay(&ctx)?;
+        self.publish()
+    }
+
+    /// A short message on an otherwise empty view.
+    pub fn placeholder(&self, text: &str) -> Result<(), String> {
+        self.canvas.set_width(560);
+        self.canvas.set_height(60);
+        let ctx = self.context()?;
+        ctx.set_fill_style_str("#1e2127");
+        ctx.fill_rect(0.0, 0.0, 560.0, 60.0);
+        ctx.set_font("15px sans-serif");
+        ctx.set_fill_style_str("#9aa0a6");
+        ctx.fill_text(text, 12.0, 36.0).map_err(|e| format!("{e:?}"))?;
+        self.publish()
+    }
+
+    fn context(&self) -> Result<OffscreenCanvasRenderingContext2d, String> {
+        crate::render::chart::context(&self.canvas)
+    }
+
+    fn publish(&self) -> Result<(), String> {
+        let bitmap = self.canvas.transfer_to_image_bitmap().map_err(|e| format!("transferToImageBitmap: {e:?}"))?;
+        self.out.bitmap(self.lab, self.name, bitmap);
+        Ok(())
+    }
+}
+
+/// What every lab shares: the device, the data and the way to the page.
 pub(crate) struct Shared {
-    pub backend: Backend,
-    pub data: RefCell<Option<Arc<Mnist>>>,
+    backend: RefCell<Backend>,
+    /// Bumped when the device changes under the labs (WebGPU lost): each lab moves its model at
+    /// its next action.
+    device_generation: Cell<u32>,
+    pub data: Arc<Mnist>,
+    pub out: Outbox,
 }
 
 impl Shared {
-    pub fn data(&self) -> Result<Arc<Mnist>, JsError> {
-        self.data.borrow().clone().ok_or_else(|| JsError::new("MNIST is not loaded yet"))
+    pub fn device(&self) -> burn::tensor::Device {
+        self.backend.borrow().device.clone()
+    }
+
+    pub fn is_gpu(&self) -> bool {
+        self.backend.borrow().is_gpu
+    }
+
+    pub fn device_generation(&self) -> u32 {
+        self.device_generation.get()
+    }
+
+    /// WebGPU stopped working (the device was lost, or a read-back failed): from now on every
+    /// lab runs on the CPU. Says so once, and updates the badge.
+    pub fn lose_gpu(&self, reason: &str) {
+        if !self.is_gpu() {
+            return;
+        }
+        let cpu = Backend { label: "CPU (flex) · WebGPU was lost".into(), ..Backend::cpu(None) };
+        self.out.send(serde_json::json!({ "type": "backend", "backend": "cpu", "badge": cpu.label, "title": reason }));
+        *self.backend.borrow_mut() = cpu;
+        self.device_generation.set(self.device_generation.get() + 1);
+        self.out.message("warn", &format!("WebGPU stopped working ({reason}): the labs go on on the CPU from their last good weights."));
     }
 }
 
+/// The worker's app: the device, the data, and the labs; `handle` takes the page's events.
 #[wasm_bindgen]
 pub struct App {
-    shared: Rc<Shared>,
+    backend: Backend,
+    out: Outbox,
     notes: Vec<String>,
-}
-
-impl App {
-    /// An app on a backend chosen by the caller (browser tests use it to run on both backends).
-    pub fn with_backend(backend: Backend) -> App {
-        App { shared: Rc::new(Shared { backend, data: RefCell::new(None) }), notes: Vec::new() }
-    }
+    data: RefCell<Option<Arc<Mnist>>>,
+    shared: RefCell<Option<Rc<Shared>>>,
+    labs: RefCell<Vec<Rc<dyn AnyLab>>>,
 }
 
 #[wasm_bindgen]
 impl App {
-    /// Starts the backend. `backend` is the `?backend=` URL parameter (webgpu, cpu, or absent).
-    /// Never fails: a bad parameter or a missing GPU becomes a note the page shows.
-    pub async fn start(backend: Option<String>) -> App {
+    /// Starts the backend. `backend` is the `?backend=` URL parameter (auto, webgpu, cpu, or
+    /// absent); `post(message, transfer)` sends to the page. Never fails: a bad parameter or a
+    /// missing GPU becomes a note the page shows.
+    pub async fn start(backend: Option<String>, post: js_sys::Function) -> App {
         console_error_panic_hook::set_once();
         // burn's and cubecl's own warnings (e.g. a shader that failed validation) go to the console.
         let _ = console_log::init_with_level(log::Level::Warn);
@@ -81,133 +219,210 @@ impl App {
             notes.push(e);
             Choice::Auto
         });
-        let backend = device::init(choice).await;
-        if let Some(note) = &backend.note {
-            notes.push(format!("Running on the CPU: {note}."));
-        }
-        App { notes, ..App::with_backend(backend) }
+        let backend = device::init(choice, &crate::train::now_ms).await;
+        notes.extend(backend.note.clone());
+        App { notes, ..App::with_backend(backend, post) }
     }
 
-    /// The badge text, e.g. "WebGPU · SwiftShader Device" or "CPU (flex)".
-    pub fn badge(&self) -> String {
-        self.shared.backend.label.clone()
+    /// {backend: "webgpu" | "cpu", badge, title, notes}: what the page's badge and messages show.
+    pub fn describe(&self) -> JsValue {
+        to_js(&serde_json::json!({
+            "backend": self.backend.name(), "badge": self.backend.label, "title": self.backend.timing,
+            "notes": self.notes,
+        }))
     }
 
-    /// "webgpu" or "cpu".
-    pub fn backend(&self) -> String {
-        self.shared.backend.name().into()
+    /// Fetches the gzipped MNIST asset (progress messages as it arrives) and opens the labs.
+    /// A missing or damaged file is an error naming the problem; the labs stay closed.
+    pub async fn open(&self, url: String) -> Result<String, JsError> {
+        let out = self.out.clone();
+        let bytes = fetch_bytes(&url, &move |got, total| {
+            out.send(serde_json::json!({ "type": "progress", "got": got, "total": total }));
+        })
+        .await
+        .map_err(|e| JsError::new(&e))?
+        .ok_or_else(|| JsError::new(&format!("{url}: not found")))?;
+        self.open_asset(&bytes).await
     }
 
-    /// Messages for the user gathered at start (bad URL parameter, why the CPU is used).
-    pub fn notes(&self) -> Vec<String> {
-        self.notes.clone()
-    }
-
-    /// Parses the gzipped MNIST asset; the error names what is wrong with it.
-    pub fn load_mnist(&self, bytes: &[u8]) -> Result<String, JsError> {
+    /// Opens the labs on a gzipped MNIST asset already in memory.
+    #[wasm_bindgen(js_name = openAsset)]
+    pub async fn open_asset(&self, bytes: &[u8]) -> Result<String, JsError> {
         let mnist = Mnist::from_asset(bytes).map_err(|e| JsError::new(&e.to_string()))?;
-        let summary = format!("{} training and {} test digits", mnist.train.len(), mnist.test.len());
-        *self.shared.data.borrow_mut() = Some(Arc::new(mnist));
-        Ok(summary)
+        Ok(self.open_with(mnist, None).await)
     }
 
-    /// Loads the small fixture built into the binary (tests, and a fallback for demos offline).
-    pub fn load_fixture(&self) {
-        *self.shared.data.borrow_mut() = Some(Arc::new(Mnist::fixture()));
-    }
-
-    /// Draws `count` random training digits with their labels.
-    pub fn draw_digits(&self, canvas: &HtmlCanvasElement, count: usize, seed: u32) -> Result<(), JsError> {
-        let data = self.shared.data()?;
-        let mut rng = Rng::new(seed as u64);
-        let indices: Vec<usize> = (0..count.clamp(1, 200)).map(|_| rng.below(data.train.len())).collect();
-        let cols = 16;
-        let scale = 3;
-        let grid = image_grid(&data.train.intensities(&indices), cols, 2).scaled(scale);
-        put_rgba(canvas, &grid)?;
-        let ctx = crate::render::chart::context(canvas).map_err(|e| JsError::new(&e))?;
-        ctx.set_font("bold 13px sans-serif");
-        ctx.set_fill_style_str("#ffd54f");
-        for (k, &i) in indices.iter().enumerate() {
-            let (x, y) = ((k % cols) * 30 * scale, (k / cols) * 30 * scale);
-            ctx.fill_text(&data.train.labels[i].to_string(), x as f64 + 3.0, y as f64 + 14.0).ok();
+    /// Handles one event from the page ({lab, control, values, x, y, pixels, value}); the error
+    /// is a message for the user. Events for the app itself have lab "app".
+    pub async fn handle(&self, event: JsValue) -> Result<JsValue, JsError> {
+        let event: Event = serde_wasm_bindgen::from_value(event).map_err(|e| JsError::new(&format!("a malformed event: {e}")))?;
+        if event.lab == "app" {
+            return self.handle_app(event).await.map(|v| to_js(&v)).map_err(|e| JsError::new(&e));
         }
-        Ok(())
-    }
-
-    #[wasm_bindgen(js_name = ganLab)]
-    pub fn gan_lab(&self, canvases: JsValue) -> Result<GanLab, JsError> {
-        GanLab::new(self.shared.clone(), canvases)
-    }
-
-    #[wasm_bindgen(js_name = pixelCnnLab)]
-    pub fn pixelcnn_lab(&self, canvases: JsValue) -> Result<PixelCnnLab, JsError> {
-        PixelCnnLab::new(self.shared.clone(), canvases)
-    }
-
-    #[wasm_bindgen(js_name = vaeLab)]
-    pub fn vae_lab(&self, canvases: JsValue) -> Result<VaeLab, JsError> {
-        VaeLab::new(self.shared.clone(), canvases)
-    }
-
-    /// The benchmark: trains `workload` for `steps` steps on `backend` ("webgpu" or "cpu") and
-    /// returns {backend, workload, batch, images_per_s, ms_per_step}.
-    pub async fn bench(&self, workload: String, backend: String, steps: usize) -> Result<JsValue, JsError> {
-        let device = match backend.as_str() {
-            "cpu" => burn::tensor::Device::flex(),
-            "webgpu" if self.shared.backend.is_gpu => self.shared.backend.device.clone(),
-            other => return Err(JsError::new(&format!("backend '{other}' is not available here"))),
-        };
-        let result = crate::bench::run(&workload, device, steps, &crate::train::now_ms)
-            .await
-            .map_err(|e| JsError::new(&e))?;
-        Ok(to_js(&result.with_backend(&backend)))
+        let lab = self.labs.borrow().iter().find(|l| l.id() == event.lab).cloned();
+        let lab = lab.ok_or_else(|| JsError::new(&format!("no lab '{}' (is MNIST loaded?)", event.lab)))?;
+        lab.handle(event).await.map(|v| to_js(&v)).map_err(|e| JsError::new(&e))
     }
 }
 
-/// Puts an RGBA picture on a canvas, resizing the canvas to it (CSS scales it for display).
-pub(crate) fn put_rgba(canvas: &HtmlCanvasElement, image: &Rgba) -> Result<(), JsError> {
-    canvas.set_width(image.width as u32);
-    canvas.set_height(image.height as u32);
-    let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&image.pixels), image.width as u32, image.height as u32)
-        .map_err(|e| JsError::new(&format!("ImageData: {e:?}")))?;
-    let ctx = crate::render::chart::context(canvas).map_err(|e| JsError::new(&e))?;
-    ctx.put_image_data(&data, 0.0, 0.0).map_err(|e| JsError::new(&format!("putImageData: {e:?}")))
+impl App {
+    /// An app on a backend chosen by the caller (browser tests run on both).
+    pub fn with_backend(backend: Backend, post: js_sys::Function) -> App {
+        App { backend, out: Outbox(post), notes: Vec::new(), data: RefCell::new(None), shared: RefCell::new(None), labs: RefCell::new(Vec::new()) }
+    }
+
+    /// Opens one lab (or all) on the small fixture built into the binary (tests).
+    pub async fn open_fixture(&self, only: Option<&str>) -> String {
+        self.open_with(Mnist::fixture(), only).await
+    }
+
+    async fn open_with(&self, mnist: Mnist, only: Option<&str>) -> String {
+        let summary = format!("{} training and {} test digits", mnist.train.len(), mnist.test.len());
+        let data = Arc::new(mnist);
+        *self.data.borrow_mut() = Some(data.clone());
+        self.out.send(serde_json::json!({ "type": "data", "summary": summary }));
+        if let Err(e) = self.draw_digits(1) {
+            self.out.message("error", &format!("The MNIST grid could not be drawn: {e}"));
+        }
+        let shared = Rc::new(Shared { backend: RefCell::new(self.backend.clone()), device_generation: Cell::new(0), data, out: self.out.clone() });
+        *self.shared.borrow_mut() = Some(shared.clone());
+        for (id, open) in lab::all() {
+            if only.is_some_and(|only| only != id) {
+                continue;
+            }
+            match open(&shared) {
+                Ok(lab) => {
+                    self.labs.borrow_mut().push(lab.clone());
+                    lab.open().await;
+                }
+                Err(e) => self.out.message("error", &e),
+            }
+        }
+        self.out.send(serde_json::json!({ "type": "ready" }));
+        summary
+    }
+
+    async fn handle_app(&self, event: Event) -> Result<serde_json::Value, String> {
+        match event.control.as_str() {
+            "digits" => self.draw_digits(event.value.as_u64().unwrap_or(1)).map(|_| serde_json::Value::Null),
+            "bench" => {
+                let field = |k: &str| event.value.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+                let steps = event.value.get("steps").and_then(|v| v.as_u64()).unwrap_or(20) as usize;
+                let (workload, backend) = (field("workload"), field("backend"));
+                let device = match backend.as_str() {
+                    "cpu" => burn::tensor::Device::flex(),
+                    "webgpu" => self.backend.gpu.clone().ok_or("WebGPU is not available here")?,
+                    other => return Err(format!("backend '{other}' is not available here")),
+                };
+                let result = crate::bench::run(&workload, device, steps, &crate::train::now_ms).await?;
+                Ok(serde_json::to_value(result.with_backend(&backend)).unwrap_or_default())
+            }
+            // The worker saw its WebGPU device lost (worker.js watches `GPUDevice.lost`).
+            "gpu-lost" => {
+                let reason = event.value.as_str().unwrap_or("the device was lost").to_string();
+                if let Some(shared) = self.shared.borrow().clone() {
+                    shared.lose_gpu(&reason);
+                }
+                for lab in self.labs.borrow().clone() {
+                    lab.follow_device();
+                }
+                Ok(serde_json::Value::Null)
+            }
+            // Counts of training steps run on this thread, by lab (the page's thread runs none).
+            "steps" => Ok(serde_json::json!(self.labs.borrow().iter().map(|l| (l.id().to_string(), serde_json::json!(l.steps()))).collect::<serde_json::Map<_, _>>())),
+            other => Err(format!("unknown command '{other}'")),
+        }
+    }
+
+    /// `count` random training digits with their labels on the page's data canvas.
+    fn draw_digits(&self, seed: u64) -> Result<(), String> {
+        let data = self.data.borrow().clone().ok_or("MNIST is not loaded yet")?;
+        let mut rng = Rng::new(seed);
+        let (count, cols, scale) = (48, 16, 3);
+        let indices: Vec<usize> = (0..count).map(|_| rng.below(data.train.len())).collect();
+        let grid = image_grid(&data.train.intensities(&indices), cols, 2).scaled(scale);
+        let surface = Surface::new("app", "digits", 1, 1, &self.out)?;
+        surface.show_with(&grid, |ctx| {
+            ctx.set_font("bold 13px sans-serif");
+            ctx.set_fill_style_str("#ffd54f");
+            for (k, &i) in indices.iter().enumerate() {
+                let (x, y) = ((k % cols) * 30 * scale, (k / cols) * 30 * scale);
+                ctx.fill_text(&data.train.labels[i].to_string(), x as f64 + 3.0, y as f64 + 14.0).map_err(|e| format!("{e:?}"))?;
+            }
+            Ok(())
+        })
+    }
 }
 
-/// A short message on an otherwise empty view.
-pub(crate) fn placeholder(canvas: &HtmlCanvasElement, text: &str) -> Result<(), JsError> {
-    canvas.set_width(560);
-    canvas.set_height(60);
-    let ctx = crate::render::chart::context(canvas).map_err(|e| JsError::new(&e))?;
-    ctx.set_fill_style_str("#1e2127");
-    ctx.fill_rect(0.0, 0.0, 560.0, 60.0);
-    ctx.set_font("15px sans-serif");
-    ctx.set_fill_style_str("#9aa0a6");
-    ctx.fill_text(text, 12.0, 36.0).map_err(|e| JsError::new(&format!("{e:?}")))
+/// Fetches `url` from the worker (or page), reporting progress; `Ok(None)` when it is not there
+/// (404), an error for a network failure.
+pub(crate) async fn fetch_bytes(url: &str, progress: &dyn Fn(usize, usize)) -> Result<Option<Vec<u8>>, String> {
+    use js_sys::{Reflect, Uint8Array};
+    use wasm_bindgen_futures::JsFuture;
+    let global = js_sys::global();
+    let fetch: js_sys::Function = Reflect::get(&global, &"fetch".into()).map_err(|_| "no fetch here")?.dyn_into().map_err(|_| "no fetch here")?;
+    let failed = |e: JsValue| format!("{url}: {}", js_message(&e));
+    let response: web_sys::Response = JsFuture::from(js_sys::Promise::from(fetch.call1(&global, &url.into()).map_err(failed)?))
+        .await
+        .map_err(failed)?
+        .dyn_into()
+        .map_err(failed)?;
+    if response.status() == 404 {
+        return Ok(None);
+    }
+    if !response.ok() {
+        return Err(format!("{url}: HTTP {} {}", response.status(), response.status_text()));
+    }
+    let total = response.headers().get("content-length").ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let Some(body) = response.body() else { return Ok(Some(Vec::new())) };
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().dyn_into().map_err(|o: js_sys::Object| failed(o.into()))?;
+    let mut bytes = Vec::with_capacity(total);
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(failed)?;
+        if Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true) {
+            break;
+        }
+        let value: Uint8Array = Reflect::get(&chunk, &"value".into()).map_err(failed)?.dyn_into().map_err(failed)?;
+        let at = bytes.len();
+        bytes.resize(at + value.length() as usize, 0);
+        value.copy_to(&mut bytes[at..]);
+        progress(bytes.len(), total);
+    }
+    Ok(Some(bytes))
 }
 
-/// A canvas named `key` in a JS object of canvases.
-pub(crate) fn canvas_in(obj: &JsValue, key: &str) -> Result<HtmlCanvasElement, JsError> {
-    js_sys::Reflect::get(obj, &JsValue::from_str(key))
-        .ok()
-        .and_then(|v| v.dyn_into::<HtmlCanvasElement>().ok())
-        .ok_or_else(|| JsError::new(&format!("missing canvas '{key}'")))
+/// A JS error's message, or its debug form.
+pub(crate) fn js_message(e: &JsValue) -> String {
+    js_sys::Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_else(|| format!("{e:?}"))
 }
 
-/// Lets the browser paint a frame and handle input before the next piece of work: waits for
-/// the next animation frame (or 100 ms, for hidden tabs), then for a fresh task after the paint.
-pub(crate) async fn yield_to_browser() {
-    let Some(window) = web_sys::window() else { return };
-    let frame = js_sys::Promise::new(&mut |resolve, _| {
-        let _ = window.request_animation_frame(&resolve);
-        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 100);
+thread_local! {
+    /// One message channel, kept for the worker's life: posting to it queues a task with no delay
+    /// (a timer chain gets clamped to 4 ms per link).
+    static YIELD: (web_sys::MessageChannel, Rc<RefCell<VecDeque<js_sys::Function>>>) = {
+        let channel = web_sys::MessageChannel::new().expect("MessageChannel");
+        let waiting: Rc<RefCell<VecDeque<js_sys::Function>>> = Rc::default();
+        let queue = waiting.clone();
+        let wake = Closure::<dyn FnMut()>::new(move || {
+            if let Some(resolve) = queue.borrow_mut().pop_front() {
+                let _ = resolve.call0(&JsValue::NULL);
+            }
+        });
+        channel.port1().set_onmessage(Some(wake.as_ref().unchecked_ref()));
+        wake.forget();
+        (channel, waiting)
+    };
+}
+
+/// Lets the worker take the page's messages (Pause, Stop, a pointer) before the next piece of work.
+pub(crate) async fn yield_now() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        YIELD.with(|(channel, waiting)| {
+            waiting.borrow_mut().push_back(resolve);
+            let _ = channel.port2().post_message(&JsValue::NULL);
+        });
     });
-    let _ = wasm_bindgen_futures::JsFuture::from(frame).await;
-    let after_paint = js_sys::Promise::new(&mut |resolve, _| {
-        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(after_paint).await;
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 /// A [rows, cols] tensor of `values` on `device`.
@@ -215,18 +430,17 @@ pub(crate) fn tensor(values: Vec<f32>, shape: [usize; 2], device: &burn::tensor:
     burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(values, shape), device)
 }
 
-/// Reads a float tensor back without blocking the page.
-pub(crate) async fn read(tensor: burn::tensor::Tensor<2>) -> Result<Vec<f32>, JsError> {
+/// Reads a float tensor back without blocking (a sync read panics on WebGPU).
+pub(crate) async fn read(tensor: burn::tensor::Tensor<2>) -> Result<Vec<f32>, String> {
     tensor
         .into_data_async()
         .await
-        .map_err(|e| JsError::new(&format!("reading from the device failed: {e:?}")))?
+        .map_err(|e| format!("reading from the device failed: {e:?}"))?
         .try_into_vec::<f32>()
-        .map_err(|e| JsError::new(&format!("{e:?}")))
+        .map_err(|e| format!("{e:?}"))
 }
 
 /// A plain JS object (not a Map) for any serializable value.
 pub(crate) fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
     value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
 }
-

@@ -1,14 +1,13 @@
-//! The PixelCNN lab's face: training controls from the shared loop, and PixelCNN's pictures —
-//! completion of a half-hidden digit pixel by pixel, sampling from scratch, the next-pixel map,
-//! the likelihood of the current digit pixel by pixel, and the receptive field of a pixel for the
-//! plain and the gated network side by side.
+//! The PixelCNN lab's face: its section of the page, and PixelCNN's pictures — completion of a
+//! half-hidden digit pixel by pixel, sampling from scratch, the next-pixel map, the likelihood of
+//! the current digit pixel by pixel, and the receptive field of a pixel for the plain and the
+//! gated network side by side.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use burn::prelude::*;
-use wasm_bindgen::prelude::*;
-use web_sys::HtmlCanvasElement;
+use serde_json::Value;
 
 use crate::data::{PIXELS, SIDE};
 use crate::models::pixelcnn::{Completion, PixelCnn, PixelCnnConfig, PixelCnnTrainer, bits_per_dim, set_sampled};
@@ -16,239 +15,333 @@ use crate::render::{Rgba, heat_color, image_grid};
 use crate::rng::Rng;
 use crate::train::{Pixels, Settings, Trainer, now_ms, prepare};
 
-use super::lab::{Lab, Redraw, training_controls};
-use super::{Shared, canvas_in, tensor, placeholder, put_rgba, read, to_js, yield_to_browser};
+use super::lab::{Lab, ModelView, Surfaces, ViewSpec};
+use super::spec::{CanvasSpec, ChartSpec, Control, Event, Figure, Input, Pointer, Values};
+use super::{Shared, Surface, read, tensor, yield_now};
 
 /// How unknown pixels look: a dim grey, neither ink nor paper.
 const UNKNOWN: f32 = 0.3;
-/// Work between two painted frames while sampling.
+/// Work between two pictures sent while sampling (and between two looks at the event queue).
 const FRAME_BUDGET_MS: f64 = 30.0;
 
-#[wasm_bindgen]
-pub struct PixelCnnLab {
-    lab: Rc<Lab<PixelCnnTrainer>>,
-    views: Rc<Views>,
-    redraw: Redraw,
-}
-
-struct Views {
+pub(crate) struct PixelCnnView {
     shared: Rc<Shared>,
-    canvases: [HtmlCanvasElement; 6],
+    completion: Surface,
+    samples: Surface,
+    next: Surface,
+    contributions: Surface,
+    fields: [Surface; 2],
     /// The digit the views look at (784 values, 0/1): a test digit or a drawing.
     current: RefCell<Vec<f32>>,
+    /// The row Complete hides from.
+    hide_from_row: Cell<usize>,
     /// Bumped to stop a running completion (a new one, Stop, or Reset).
     sampling: Cell<u64>,
     /// Untrained plain and gated networks: which inputs a logit depends on is a property of the
-    /// architecture, so the receptive-field view needs no training.
-    structure: [PixelCnn; 2],
-    /// The pixel whose receptive field is shown.
+    /// architecture, so the receptive-field view needs no training (and no redrawing while training).
+    structure: RefCell<[PixelCnn; 2]>,
     field_pixel: Cell<usize>,
+    field_drawn: Cell<bool>,
 }
 
-enum Canvas {
-    Completion,
-    Samples,
-    NextPixel,
-    Contributions,
-    FieldPlain,
-    FieldGated,
-}
+impl ModelView for PixelCnnView {
+    type Model = PixelCnnTrainer;
 
-training_controls!(PixelCnnLab);
-
-#[wasm_bindgen]
-impl PixelCnnLab {
-    pub(crate) fn new(shared: Rc<Shared>, canvases: JsValue) -> Result<PixelCnnLab, JsError> {
-        let device = shared.backend.device.clone().autodiff();
-        let settings = Settings { batch_size: 64, lr: 1e-3, seed: 1 };
-        let config = PixelCnnConfig::plain();
-        let data = shared.data()?;
-        let trainer = Trainer::new(PixelCnnTrainer::new(config, &device), settings, data.clone(), device.clone());
-        let lab = Lab::new(trainer, vec![(canvas_in(&canvases, "chart")?, vec![0])]);
-        let c = |k: &str| canvas_in(&canvases, k);
-        let first = prepare(data.test.intensities(&[0]), Pixels::Binarized, &mut Rng::new(1));
-        let views = Rc::new(Views {
-            canvases: [c("completion")?, c("samples")?, c("nextPixel")?, c("contributions")?, c("fieldPlain")?, c("fieldGated")?],
-            current: RefCell::new(first),
-            sampling: Cell::new(0),
-            structure: [PixelCnnConfig::plain().init(&device), PixelCnnConfig::gated().init(&device)],
-            field_pixel: Cell::new(14 * SIDE + 14),
-            shared,
-        });
-        placeholder(views.canvas(Canvas::Samples), "Press Sample from scratch: digits appear pixel by pixel.")?;
-        let redraw: Redraw = {
-            let (lab, views) = (lab.clone(), views.clone());
-            Rc::new(move || {
-                let (lab, views) = (lab.clone(), views.clone());
-                Box::pin(async move { views.draw_maps(&lab).await })
-            })
-        };
-        Ok(PixelCnnLab { lab, views, redraw })
+    fn spec() -> ViewSpec {
+        let number = |min: f64, max: f64, step: f64, value: f64| Input::Number { min, max, step, value };
+        let button = |primary| Input::Button { primary };
+        ViewSpec {
+            id: "pixelcnn",
+            title: "PixelCNN",
+            family: "explicit, tractable density",
+            caption: "The chain rule gives p(x) exactly: p(x) = Π<sub>i</sub> p(x<sub>i</sub> | x<sub>1</sub>, …, x<sub>i−1</sub>), \
+                pixels in raster order. One network outputs all 784 conditionals at once; its convolutions are <i>masked</i> \
+                so pixel i never sees itself or later pixels. Training maximises the exact likelihood — the curve is −log p(x) \
+                in nats per digit (bits per pixel beside it) — with every pixel in parallel from the real image, the reason \
+                PixelCNN trains faster than PixelRNN.",
+            choice: vec![Control::new(
+                "variant",
+                "network",
+                Input::Select { options: vec![("plain", "PixelCNN (masks A, B)"), ("gated", "gated PixelCNN")], value: "plain" },
+            )],
+            options: vec![],
+            settings: Settings { batch_size: 64, lr: 1e-3, seed: 1 },
+            lr_label: "learning rate",
+            charts: vec![ChartSpec { name: "chart", label: "negative log-likelihood curve", width: 720, height: 220, metrics: vec![0] }],
+            figures: vec![
+                Figure {
+                    canvases: vec![CanvasSpec::picture("completion", "a digit with its lower part hidden, and completions")],
+                    controls: vec![
+                        Control::new("digit", "test digit", number(0.0, 9999.0, 1.0, 0.0)).live(),
+                        Control::new("row", "hide from row", Input::Range { min: 0.0, max: 28.0, value: 14.0 }).live(),
+                        Control::new("n", "completions", number(1.0, 16.0, 1.0, 4.0)),
+                        Control::new("temperature", "temperature", number(0.05, 5.0, 0.1, 1.0)),
+                        Control::new("complete", "Complete", button(true)),
+                        Control::new("stop", "Stop", button(false)),
+                        Control::new("completion-info", "", Input::Info { value: "" }),
+                    ],
+                    caption: "<b>Completion.</b> Left: the digit with everything from the chosen row down hidden. Right: samples \
+                        of the hidden pixels, one pixel at a time, each drawn from p(x<sub>i</sub> | x<sub>&lt;i</sub>) and fed back \
+                        in. 784 steps for a whole digit: sampling is sequential, hence slow (the ms per pixel step are shown). \
+                        Observed pixels never change.",
+                },
+                Figure {
+                    canvases: vec![CanvasSpec::picture("samples", "digits sampled from scratch")],
+                    controls: vec![
+                        Control::new("sample", "Sample from scratch", button(false)),
+                        Control::new("sample-info", "", Input::Info { value: "" }),
+                    ],
+                    caption: "<b>Sampling.</b> The same loop from an empty canvas: x<sub>1</sub> ~ p(x<sub>1</sub>), then \
+                        x<sub>2</sub> ~ p(x<sub>2</sub> | x<sub>1</sub>), … Temperature divides the logits: below 1 bolder, above 1 noisier.",
+                },
+                Figure {
+                    canvases: vec![
+                        CanvasSpec::picture("next", "p(x_i = 1 | x_<i) for every pixel").style("width:224px;cursor:crosshair").pointer(Pointer::Click),
+                        CanvasSpec::picture("contributions", "each pixel's −log p(x_i | x_<i)").style("width:224px"),
+                    ],
+                    controls: vec![Control::new("likelihood", "", Input::Info { value: "" })],
+                    caption: "<b>All conditionals at once.</b> Left: p(x<sub>i</sub> = 1 | x<sub>&lt;i</sub>) for every pixel of the \
+                        current digit from one forward pass (dark 0, yellow 1). Right: each pixel's share of −log p(x), in nats \
+                        (bright = surprising). Their sum is the digit's exact negative log-likelihood. Click the left map to see a \
+                        pixel's receptive field below.",
+                },
+                Figure {
+                    canvases: vec![CanvasSpec::pad("pad")],
+                    controls: vec![],
+                    caption: "<b>Your digit.</b> Draw here: it becomes the current digit — its next-pixel map, likelihood and \
+                        completions (Complete hides its lower part).",
+                },
+                Figure {
+                    canvases: vec![
+                        CanvasSpec::picture("field-plain", "receptive field, plain PixelCNN").style("width:196px"),
+                        CanvasSpec::picture("field-gated", "receptive field, gated PixelCNN").style("width:196px"),
+                    ],
+                    controls: vec![Control::new("field-info", "", Input::Info { value: "click the next-pixel map" })],
+                    caption: "<b>Receptive field</b>, from the gradient of the clicked pixel's logit (red) with respect to the \
+                        input: blue pixels can change it. Left: stacked masked 3×3 convolutions miss a wedge above and to the \
+                        right — the blind spot. Right: the gated network's vertical stack sees every row above.",
+                },
+            ],
+        }
     }
 
-    /// A fresh model: `variant` "plain" or "gated"; `weights` (burnpack bytes) to start from, or
-    /// undefined for random weights. A wrong or damaged file is an error; the model stays.
-    pub fn reset(&self, variant: &str, weights: Option<Vec<u8>>) -> Result<(), JsError> {
-        let config = match variant {
+    fn new(shared: &Rc<Shared>, mut s: Surfaces) -> Result<Self, String> {
+        let device = shared.device().autodiff();
+        let first = prepare(shared.data.test.intensities(&[0]), Pixels::Binarized, &mut Rng::new(0));
+        Ok(PixelCnnView {
+            shared: shared.clone(),
+            completion: s.take("completion")?,
+            samples: s.take("samples")?,
+            next: s.take("next")?,
+            contributions: s.take("contributions")?,
+            fields: [s.take("field-plain")?, s.take("field-gated")?],
+            current: RefCell::new(first),
+            hide_from_row: Cell::new(14),
+            sampling: Cell::new(0),
+            structure: RefCell::new(structure(&device)),
+            field_pixel: Cell::new(14 * SIDE + 14),
+            field_drawn: Cell::new(false),
+        })
+    }
+
+    fn build(&self, values: &Values, device: &Device, weights: Option<Vec<u8>>) -> Result<PixelCnnTrainer, String> {
+        let config = match values.text("variant")?.as_str() {
             "plain" => PixelCnnConfig::plain(),
             "gated" => PixelCnnConfig::gated(),
-            other => return Err(JsError::new(&format!("unknown PixelCNN variant '{other}' (plain or gated)"))),
+            other => return Err(format!("unknown PixelCNN variant '{other}' (plain or gated)")),
         };
-        let device = self.lab.trainer.borrow().device().clone();
         let model = match weights {
-            None => config.init(&device),
-            Some(bytes) => config.load(&device, bytes).map_err(|e| JsError::new(&e))?,
+            None => config.init(device),
+            Some(bytes) => config.load(device, bytes)?,
         };
-        self.stop();
-        self.lab.reset(PixelCnnTrainer::from_model(config, model));
+        Ok(PixelCnnTrainer::from_model(config, model))
+    }
+
+    fn pretrained(values: &Values) -> Result<(String, String), String> {
+        Ok(match values.text("variant")?.as_str() {
+            "gated" => ("gated-pixelcnn.bpk".into(), "gated PixelCNN".into()),
+            _ => ("pixelcnn.bpk".into(), "PixelCNN".into()),
+        })
+    }
+
+    fn apply(&self, _lab: &Lab<Self>, _values: &Values) -> Result<(), String> {
         Ok(())
     }
 
-    /// Looks at test digit `index` (binarized): redraws the next-pixel map and likelihood.
-    /// Returns {nats, bits_per_dim}.
-    #[wasm_bindgen(js_name = useTestDigit)]
-    pub async fn use_test_digit(&self, index: usize) -> Result<JsValue, JsError> {
-        let data = self.views.shared.data()?;
-        if index >= data.test.len() {
-            return Err(JsError::new(&format!("test digits are numbered 0 to {}", data.test.len() - 1)));
+    fn describe(t: &Trainer<PixelCnnTrainer>) -> String {
+        let h = &t.history;
+        let train = h.train.last().map(|p| format!("NLL {:.2} nats · {:.4} bits/dim", p.values[0], p.values[1]));
+        let test = h.test.last().map(|p| format!(" · test {:.2} nats", p.values[0]));
+        format!("{}{}", train.unwrap_or_default(), test.unwrap_or_default())
+    }
+
+    fn reset(&self, _lab: &Lab<Self>) {
+        self.stop();
+        // Samples of the previous model would mislead.
+        if let Err(e) = self.samples.placeholder("Press Sample from scratch: digits appear pixel by pixel.") {
+            log::warn!("{e}");
         }
-        *self.views.current.borrow_mut() = prepare(data.test.intensities(&[index]), Pixels::Binarized, &mut Rng::new(index as u64));
-        self.views.draw_maps(&self.lab).await?;
-        self.views.likelihood(&self.lab).await
     }
 
-    /// Looks at a drawn digit (784 intensities in [0, 1], thresholded at ½). Returns {nats, bits_per_dim}.
-    #[wasm_bindgen(js_name = useDrawing)]
-    pub async fn use_drawing(&self, pixels: Vec<f32>) -> Result<JsValue, JsError> {
-        if pixels.len() != PIXELS || pixels.iter().any(|p| !p.is_finite()) {
-            return Err(JsError::new(&format!("a drawing is 784 finite intensities, got {}", pixels.len())));
+    fn moved(&self, lab: &Lab<Self>) {
+        self.stop();
+        *self.structure.borrow_mut() = structure(&lab.device().autodiff());
+    }
+
+    /// The next-pixel map and likelihood of the current digit, the preview of what Complete
+    /// hides, and (once) the receptive fields.
+    async fn draw(&self, lab: &Lab<Self>) -> Result<(), String> {
+        self.draw_maps(lab).await?;
+        self.likelihood(lab).await?;
+        self.preview()?;
+        if !self.field_drawn.get() {
+            self.receptive_field(lab).await?;
         }
-        *self.views.current.borrow_mut() = pixels.iter().map(|&p| if p >= 0.5 { 1.0 } else { 0.0 }).collect();
-        self.views.draw_maps(&self.lab).await?;
-        self.views.likelihood(&self.lab).await
+        Ok(())
     }
 
-    /// Hides the current digit from row `hide_from_row` down and completes it `n` times, pixel
-    /// by pixel, animated. Returns {pixels, ms_per_pixel, total_ms, stopped}.
-    pub async fn complete(&self, hide_from_row: usize, n: usize, temperature: f32, seed: f64) -> Result<JsValue, JsError> {
-        if hide_from_row > SIDE {
-            return Err(JsError::new(&format!("row {hide_from_row} is not in 0–{SIDE}")));
+    async fn handle(&self, lab: &Lab<Self>, event: &Event) -> Result<Value, String> {
+        let values = &event.values;
+        match event.control.as_str() {
+            "digit" => {
+                let n = self.shared.data.test.len();
+                let index = values.count("digit", "test digit")?;
+                if index >= n {
+                    return Err(format!("test digits are numbered 0 to {}", n - 1));
+                }
+                *self.current.borrow_mut() = prepare(self.shared.data.test.intensities(&[index]), Pixels::Binarized, &mut Rng::new(index as u64));
+                self.draw(lab).await?;
+            }
+            "row" => {
+                self.hide_from_row.set(hide_from_row(values)?);
+                self.preview()?;
+            }
+            "complete" => {
+                let row = hide_from_row(values)?;
+                self.hide_from_row.set(row);
+                let observed: Vec<bool> = (0..PIXELS).map(|i| i / SIDE < row).collect();
+                let start = self.current.borrow().clone();
+                let run = Completion::new(&start, observed, count(values)?);
+                self.run(lab, run, values, Target::Completion(start)).await?;
+            }
+            "sample" => {
+                let run = Completion::new(&vec![0.0; PIXELS], vec![false; PIXELS], count(values)?);
+                self.run(lab, run, values, Target::Samples).await?;
+            }
+            "stop" => self.stop(),
+            "next" => {
+                // The map is 28×28 pixels: the pointer's canvas position is the pixel.
+                let (col, row) = (event.x.floor(), event.y.floor());
+                if !(0.0..SIDE as f32).contains(&col) || !(0.0..SIDE as f32).contains(&row) {
+                    return Err("click inside the picture".into());
+                }
+                self.field_pixel.set(row as usize * SIDE + col as usize);
+                self.receptive_field(lab).await?;
+            }
+            "pad" => {
+                let pixels = &event.pixels;
+                if pixels.len() != PIXELS || pixels.iter().any(|p| !p.is_finite()) {
+                    return Err(format!("a drawing is 784 finite intensities, got {}", pixels.len()));
+                }
+                *self.current.borrow_mut() = pixels.iter().map(|&p| if p >= 0.5 { 1.0 } else { 0.0 }).collect();
+                self.draw(lab).await?;
+            }
+            other => return Err(format!("the PixelCNN lab has no control '{other}'")),
         }
-        let observed: Vec<bool> = (0..PIXELS).map(|i| i / SIDE < hide_from_row).collect();
-        let start = self.views.current.borrow().clone();
-        self.views.run(&self.lab, Completion::new(&start, observed, check_n(n)?), temperature, seed, Canvas::Completion, Some(start)).await
-    }
-
-    /// Shows the current digit with rows from `hide_from_row` down hidden: what Complete will see.
-    pub fn preview(&self, hide_from_row: usize) -> Result<(), JsError> {
-        let x = self.views.current.borrow();
-        let shown: Vec<f32> = x.iter().enumerate().map(|(i, &v)| if i / SIDE < hide_from_row { v } else { UNKNOWN }).collect();
-        put_rgba(self.views.canvas(Canvas::Completion), &image_grid(&shown, 1, 0))
-    }
-
-    /// Samples `n` digits from nothing, pixel by pixel, animated.
-    pub async fn sample(&self, n: usize, temperature: f32, seed: f64) -> Result<JsValue, JsError> {
-        let completion = Completion::new(&vec![0.0; PIXELS], vec![false; PIXELS], check_n(n)?);
-        self.views.run(&self.lab, completion, temperature, seed, Canvas::Samples, None).await
-    }
-
-    /// Stops a running completion or sampling after its current pixel.
-    pub fn stop(&self) {
-        self.views.sampling.set(self.views.sampling.get() + 1);
-    }
-
-    /// Highlights the input pixels the logit of the pixel under (x, y) (next-pixel-map canvas
-    /// pixels) depends on, for the plain and the gated PixelCNN. Returns the counts [plain, gated].
-    #[wasm_bindgen(js_name = receptiveField)]
-    pub async fn receptive_field(&self, x: f32, y: f32, canvas_size: f32) -> Result<Vec<usize>, JsError> {
-        let cell = (canvas_size / SIDE as f32).max(1e-3);
-        let (col, row) = ((x / cell).floor(), (y / cell).floor());
-        if !(0.0..SIDE as f32).contains(&col) || !(0.0..SIDE as f32).contains(&row) {
-            return Err(JsError::new("click inside the picture"));
-        }
-        self.views.field_pixel.set(row as usize * SIDE + col as usize);
-        self.views.receptive_field().await
-    }
-
-    /// Redraws the chart, the next-pixel map, the receptive fields and the likelihood; returns
-    /// {nats, bits_per_dim}.
-    pub async fn draw(&self) -> Result<JsValue, JsError> {
-        self.lab.draw_chart();
-        self.views.draw_maps(&self.lab).await?;
-        self.views.receptive_field().await?;
-        self.views.likelihood(&self.lab).await
+        Ok(Value::Null)
     }
 }
 
-fn check_n(n: usize) -> Result<usize, JsError> {
-    if (1..=16).contains(&n) { Ok(n) } else { Err(JsError::new(&format!("{n} completions: choose 1–16"))) }
+/// Where a sampling run draws: the completion figure (beside its source) or the samples figure.
+enum Target {
+    Completion(Vec<f32>),
+    Samples,
 }
 
-impl Views {
-    fn canvas(&self, c: Canvas) -> &HtmlCanvasElement {
-        &self.canvases[c as usize]
+fn hide_from_row(values: &Values) -> Result<usize, String> {
+    let row = values.count("row", "row")?;
+    if row <= SIDE { Ok(row) } else { Err(format!("row {row} is not in 0–{SIDE}")) }
+}
+
+fn count(values: &Values) -> Result<usize, String> {
+    let n = values.count("n", "completions")?;
+    if (1..=16).contains(&n) { Ok(n) } else { Err(format!("{n} completions: choose 1–16")) }
+}
+
+/// Untrained plain and gated networks, for the receptive fields.
+fn structure(device: &Device) -> [PixelCnn; 2] {
+    [PixelCnnConfig::plain().init(device), PixelCnnConfig::gated().init(device)]
+}
+
+fn model(lab: &Lab<PixelCnnView>) -> (PixelCnn, PixelCnnConfig) {
+    let t = lab.trainer.borrow();
+    (t.model.model.valid(), t.model.config.clone())
+}
+
+impl PixelCnnView {
+    fn stop(&self) {
+        self.sampling.set(self.sampling.get() + 1);
     }
 
-    fn device(&self) -> Device {
-        self.shared.backend.device.clone()
-    }
-
-    fn model(&self, lab: &Lab<PixelCnnTrainer>) -> (PixelCnn, PixelCnnConfig) {
-        let t = lab.trainer.borrow();
-        (t.model.model.valid(), t.model.config.clone())
+    /// Shows the current digit with rows from the chosen one down hidden: what Complete will see.
+    fn preview(&self) -> Result<(), String> {
+        let x = self.current.borrow();
+        let row = self.hide_from_row.get();
+        let shown: Vec<f32> = x.iter().enumerate().map(|(i, &v)| if i / SIDE < row { v } else { UNKNOWN }).collect();
+        self.completion.show(&image_grid(&shown, 1, 0))
     }
 
     /// The next-pixel map p(x_i = 1 | x_<i) and each pixel's −log p(x_i | x_<i) for the
     /// current digit: one forward pass gives all 784 conditionals.
-    async fn draw_maps(&self, lab: &Lab<PixelCnnTrainer>) -> Result<(), JsError> {
-        let (model, _) = self.model(lab);
+    async fn draw_maps(&self, lab: &Lab<Self>) -> Result<(), String> {
+        let (model, _) = model(lab);
         let x = self.current.borrow().clone();
-        let probs = read(burn::tensor::activation::sigmoid(model.logits(tensor(x.clone(), [1, PIXELS], &self.device())))).await?;
-        put_rgba(self.canvas(Canvas::NextPixel), &heat_map(&probs, |p| heat_color(p)))?;
+        let probs = read(burn::tensor::activation::sigmoid(model.logits(tensor(x.clone(), [1, PIXELS], &lab.device())))).await?;
+        self.next.show(&heat_map(&probs, heat_color))?;
         let nats: Vec<f32> = probs.iter().zip(&x).map(|(&p, &v)| -(if v > 0.5 { p } else { 1.0 - p }).max(1e-7).ln()).collect();
         // Colour scale: 0 nats dark, ≥ 4 nats (a pixel the model found very surprising) bright.
-        put_rgba(self.canvas(Canvas::Contributions), &heat_map(&nats, |n| heat_color(n / 4.0)))
+        self.contributions.show(&heat_map(&nats, |n| heat_color(n / 4.0)))
     }
 
-    async fn likelihood(&self, lab: &Lab<PixelCnnTrainer>) -> Result<JsValue, JsError> {
-        let (model, _) = self.model(lab);
+    async fn likelihood(&self, lab: &Lab<Self>) -> Result<(), String> {
+        let (model, _) = model(lab);
         let x = self.current.borrow().clone();
-        let nats = read(model.nll(tensor(x, [1, PIXELS], &self.device())).unsqueeze()).await?[0] as f64;
-        Ok(to_js(&serde_json::json!({ "nats": nats, "bits_per_dim": bits_per_dim(nats) })))
+        let nats = read(model.nll(tensor(x, [1, PIXELS], &lab.device())).unsqueeze()).await?[0] as f64;
+        lab.text("likelihood", &format!("−log p(x) = {nats:.1} nats = {:.3} bits/dim", bits_per_dim(nats)));
+        Ok(())
     }
 
-    /// Samples every unobserved pixel in raster order, a frame painted every ~30 ms of work.
-    async fn run(
-        &self,
-        lab: &Lab<PixelCnnTrainer>,
-        mut c: Completion,
-        temperature: f32,
-        seed: f64,
-        canvas: Canvas,
-        source: Option<Vec<f32>>,
-    ) -> Result<JsValue, JsError> {
-        if !(temperature.is_finite() && (0.05..=5.0).contains(&temperature)) {
-            return Err(JsError::new(&format!("temperature {temperature} is not in [0.05, 5]")));
+    /// Samples every unobserved pixel in raster order; the picture is sent, and the worker looks
+    /// at its events (Stop), every ~30 ms of work. The result goes to the figure's info line.
+    async fn run(&self, lab: &Lab<Self>, mut c: Completion, values: &Values, target: Target) -> Result<(), String> {
+        let temperature = values.number("temperature", "temperature")? as f32;
+        if !(0.05..=5.0).contains(&temperature) {
+            return Err(format!("temperature {temperature} is not in [0.05, 5]"));
         }
         let run = self.sampling.get() + 1;
         self.sampling.set(run);
-        let (model, config) = self.model(lab);
-        let device = self.device();
-        let mut rng = Rng::new(if seed.is_finite() { seed.abs() as u64 } else { 1 });
-        let canvas = self.canvas(canvas);
+        let (model, config) = model(lab);
+        let device = lab.device();
+        let mut rng = Rng::new(run);
+        let (surface, info, source) = match &target {
+            Target::Completion(source) => (&self.completion, "completion-info", Some(source)),
+            Target::Samples => (&self.samples, "sample-info", None),
+        };
         let draw = |c: &Completion| {
-            let mut images = source.as_ref().map(|s| s.iter().zip(&c.observed).map(|(&v, &o)| if o { v } else { UNKNOWN }).collect::<Vec<_>>()).unwrap_or_default();
+            let mut images = source.map(|s| s.iter().zip(&c.observed).map(|(&v, &o)| if o { v } else { UNKNOWN }).collect::<Vec<_>>()).unwrap_or_default();
             for b in 0..c.batch {
                 images.extend((0..PIXELS).map(|i| if c.observed[i] || i < c.next { c.images[b * PIXELS + i] } else { UNKNOWN }));
             }
-            put_rgba(canvas, &image_grid(&images, c.batch + source.is_some() as usize, 2))
+            surface.show(&image_grid(&images, c.batch + source.is_some() as usize, 2))
         };
         draw(&c)?;
         let (mut pixels, mut compute_ms, started) = (0usize, 0.0, now_ms());
         let mut frame_start = now_ms();
+        let mut stopped = false;
         while let Some(i) = (c.next..PIXELS).find(|&i| !c.observed[i]) {
             if self.sampling.get() != run {
-                return Ok(to_js(&serde_json::json!({ "pixels": pixels, "ms_per_pixel": compute_ms / pixels.max(1) as f64, "total_ms": now_ms() - started, "stopped": true })));
+                stopped = true;
+                break;
             }
             let t = now_ms();
             let probs = model.pixel_probs(&c.images, c.batch, i, config.rows_above(), temperature, &device);
@@ -258,27 +351,40 @@ impl Views {
             pixels += 1;
             if now_ms() - frame_start > FRAME_BUDGET_MS {
                 draw(&c)?;
-                yield_to_browser().await;
+                yield_now().await;
                 frame_start = now_ms();
             }
         }
-        c.next = PIXELS;
+        if !stopped {
+            c.next = PIXELS;
+        }
         draw(&c)?;
-        Ok(to_js(&serde_json::json!({ "pixels": pixels, "ms_per_pixel": compute_ms / pixels.max(1) as f64, "total_ms": now_ms() - started, "stopped": false })))
+        let total = now_ms() - started;
+        lab.text(
+            info,
+            &format!(
+                "{pixels} pixel steps · {:.1} ms per step · {:.1} s{}",
+                compute_ms / pixels.max(1) as f64,
+                total / 1000.0,
+                if stopped { " · stopped" } else { "" }
+            ),
+        );
+        Ok(())
     }
 
     /// Gradient of logit i with respect to the input, for both architectures: its non-zero
     /// entries are the pixels the logit depends on.
-    async fn receptive_field(&self) -> Result<Vec<usize>, JsError> {
+    async fn receptive_field(&self, lab: &Lab<Self>) -> Result<(), String> {
         let i = self.field_pixel.get();
-        let device = self.device().autodiff();
+        let device = lab.device().autodiff();
         let x = self.current.borrow().clone();
         let mut counts = Vec::new();
-        for (model, canvas) in self.structure.iter().zip([Canvas::FieldPlain, Canvas::FieldGated]) {
+        let structure = self.structure.borrow().clone();
+        for (model, surface) in structure.iter().zip(&self.fields) {
             let input = tensor(x.clone(), [1, PIXELS], &device).require_grad();
             let logit = model.logits(input.clone()).slice([0..1, i..i + 1]).sum();
             let grads = logit.backward();
-            let grad = input.grad(&grads).ok_or_else(|| JsError::new("no gradient reached the input"))?;
+            let grad = input.grad(&grads).ok_or("no gradient reached the input")?;
             let seen: Vec<bool> = read(grad).await?.iter().map(|g| *g != 0.0).collect();
             counts.push(seen.iter().filter(|s| **s).count());
             let mut img = Rgba::new(SIDE, SIDE, [0, 0, 0, 255]);
@@ -293,9 +399,11 @@ impl Views {
                 };
                 img.set(j % SIDE, j / SIDE, color);
             }
-            put_rgba(self.canvas(canvas), &img)?;
+            surface.show(&img)?;
         }
-        Ok(counts)
+        self.field_drawn.set(true);
+        lab.text("field-info", &format!("depends on {} pixels (PixelCNN) · {} pixels (gated)", counts[0], counts[1]));
+        Ok(())
     }
 }
 

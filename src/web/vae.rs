@@ -1,13 +1,12 @@
-//! The VAE lab's face: training controls from the shared loop, and the VAE's pictures —
-//! reconstructions, prior samples, the 2-D manifold, the latent scatter (hover to decode),
-//! interpolation, and a digit drawn by hand placed in latent space.
+//! The VAE lab's face: its section of the page, and the VAE's pictures — reconstructions, prior
+//! samples, the 2-D manifold, the latent scatter (hover to decode), interpolation, and a digit
+//! drawn by hand placed in latent space.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use burn::prelude::*;
-use wasm_bindgen::prelude::*;
-use web_sys::HtmlCanvasElement;
+use serde_json::{Value, json};
 
 use crate::data::{Mnist, PIXELS};
 use crate::models::vae::{ElboTerms, Vae, VaeConfig, VaeTrainer, interpolate, manifold_latents};
@@ -16,8 +15,9 @@ use crate::render::scatter::{Frame, cross, ellipse, scatter};
 use crate::rng::Rng;
 use crate::train::{Pixels, Settings, Trainer, prepare};
 
-use super::lab::{Lab, Redraw, training_controls};
-use super::{Shared, canvas_in, tensor, put_rgba, read, to_js, yield_to_browser};
+use super::lab::{Lab, ModelView, Surfaces, ViewSpec};
+use super::spec::{CanvasSpec, ChartSpec, Control, Event, Figure, Input, Pointer, Values};
+use super::{Shared, Surface, read, tensor, yield_now};
 
 const SHOWN: usize = 10;
 const SAMPLES: usize = 40;
@@ -25,24 +25,23 @@ const MANIFOLD: usize = 15;
 const SCATTER_DIGITS: usize = 2000;
 const SCATTER_SIZE: usize = 360;
 const INTERPOLATION_STEPS: usize = 10;
+const LATENTS: [&str; 5] = ["2", "8", "16", "20", "32"];
 
-#[wasm_bindgen]
-pub struct VaeLab {
-    lab: Rc<Lab<VaeTrainer>>,
-    views: Rc<Views>,
-    redraw: Redraw,
-}
-
-struct Views {
+pub(crate) struct VaeView {
     shared: Rc<Shared>,
-    canvases: [HtmlCanvasElement; 7],
+    reconstructions: Surface,
+    samples: Surface,
+    manifold: Surface,
+    scatter_view: Surface,
+    hover_view: Surface,
+    interpolation: Surface,
+    drawn: Surface,
     /// Latent dimensions shown by the manifold and the scatter.
     dims: Cell<(usize, usize)>,
     /// Test digits interpolated between.
     ends: Cell<(usize, usize)>,
     scatter: RefCell<ScatterState>,
     hover_busy: Cell<bool>,
-    hover_next: Cell<Option<(f32, f32)>>,
 }
 
 #[derive(Default)]
@@ -54,162 +53,168 @@ struct ScatterState {
     hover: Option<(f32, f32)>,
 }
 
-enum Canvas {
-    Reconstructions,
-    Samples,
-    Manifold,
-    Scatter,
-    Hover,
-    Interpolation,
-    Drawn,
-}
+impl ModelView for VaeView {
+    type Model = VaeTrainer;
 
-training_controls!(VaeLab);
+    fn spec() -> ViewSpec {
+        let number = |min: f64, max: f64, step: f64, value: f64| Input::Number { min, max, step, value };
+        ViewSpec {
+            id: "vae",
+            title: "Variational autoencoder",
+            family: "explicit, approximate density",
+            caption: "An encoder q(z|x) maps a digit to a Gaussian over a small latent z; a decoder p(x|z) maps z back \
+                to pixel probabilities. Training maximises the ELBO = E[log p(x|z)] − KL(q(z|x) ‖ N(0, I)), a lower \
+                bound on log p(x); the curves show −ELBO and its two terms, in nats per digit.",
+            choice: vec![
+                Control::new("kind", "model", Input::Select { options: vec![("vae", "VAE"), ("ae", "autoencoder")], value: "vae" }),
+                Control::new("latent", "latent", Input::Select { options: LATENTS.iter().map(|l| (*l, *l)).collect(), value: "2" }),
+            ],
+            options: vec![Control::new("beta", "β", number(0.0, 100.0, 0.1, 1.0))
+                .title("weight on the KL term: 1 is the VAE, 0 drops the prior, more than 1 is a β-VAE")],
+            settings: Settings { batch_size: 128, lr: 1e-3, seed: 1 },
+            lr_label: "learning rate",
+            // −ELBO and reconstruction share a scale; the KL (a few nats) gets its own chart.
+            charts: vec![
+                ChartSpec { name: "chart", label: "−ELBO and reconstruction curves", width: 720, height: 220, metrics: vec![0, 1] },
+                ChartSpec { name: "kl-chart", label: "KL curve", width: 400, height: 220, metrics: vec![2] },
+            ],
+            figures: vec![
+                Figure {
+                    canvases: vec![CanvasSpec::picture("reconstructions", "test digits and their reconstructions")],
+                    controls: vec![],
+                    caption: "<b>Reconstructions.</b> Top: held-out test digits. Bottom: the decoder's picture of each one's \
+                        mean code μ. The reconstruction term E[log p(x|z)] of the ELBO rewards getting these right.",
+                },
+                Figure {
+                    canvases: vec![CanvasSpec::picture("samples", "samples from the prior")],
+                    controls: vec![],
+                    caption: "<b>Samples from the prior.</b> z ~ N(0, I), decoded. The KL term pulls every q(z|x) towards this \
+                        prior, which is why random z decode to digits. An autoencoder has no such pull: its codes sit wherever \
+                        training put them (see the latent plot), so prior samples miss them and decode to blurs and non-digits \
+                        — starkest with latent 20.",
+                },
+                Figure {
+                    canvases: vec![CanvasSpec::picture("manifold", "the learned 2-D manifold")],
+                    controls: vec![],
+                    caption: "<b>The learned manifold</b> (Kingma &amp; Welling, fig. 4). z₁, z₂ run over evenly spaced quantiles \
+                        of N(0, 1), Φ⁻¹((i + ½)/15), other dimensions 0. Smooth change between classes: the latent space is continuous.",
+                },
+                Figure {
+                    canvases: vec![
+                        CanvasSpec::picture("scatter", "latent codes of test digits").style("max-width:360px;cursor:crosshair").pointer(Pointer::Hover),
+                        CanvasSpec::picture("hover", "the digit decoded under the pointer").style("width:84px"),
+                    ],
+                    controls: vec![
+                        Control::new("dim-a", "x: dim", number(0.0, 1.0, 1.0, 0.0)).live(),
+                        Control::new("dim-b", "y: dim", number(0.0, 1.0, 1.0, 1.0)).live(),
+                        Control::new("hover-z", "", Input::Info { value: "" }),
+                    ],
+                    caption: "<b>Latent space.</b> μ(x) for 2000 test digits, coloured by label \
+                        (<span class=\"legend\">0 1 2 3 4 5 6 7 8 9</span>). Hover or drag to decode the point under the \
+                        pointer. Classes cluster although the VAE never saw a label.",
+                },
+                Figure {
+                    canvases: vec![CanvasSpec::picture("interpolation", "interpolation between two test digits")],
+                    controls: vec![
+                        Control::new("from-digit", "from test digit", number(0.0, 9999.0, 1.0, 0.0)).live(),
+                        Control::new("to-digit", "to", number(0.0, 9999.0, 1.0, 1.0)).live(),
+                    ],
+                    caption: "<b>Interpolation.</b> Decoding points on the straight line between two digits' codes. Because the \
+                        prior fills the space between them, the path passes through plausible digits.",
+                },
+                Figure {
+                    canvases: vec![CanvasSpec::pad("pad"), CanvasSpec::picture("drawn", "your digit and its reconstruction").style("width:120px")],
+                    controls: vec![Control::new("drawn-info", "", Input::Info { value: "" })],
+                    caption: "<b>Your digit.</b> Draw in the black square: the encoder's posterior q(z|x) appears on the latent \
+                        plot (cross at μ, ellipses at 1σ and 2σ), with the reconstruction and the digit's −ELBO in nats. \
+                        Reparameterization: z = μ + σ·ε draws from that ellipse.",
+                },
+            ],
+        }
+    }
 
-#[wasm_bindgen]
-impl VaeLab {
-    pub(crate) fn new(shared: Rc<Shared>, canvases: JsValue) -> Result<VaeLab, JsError> {
-        let device = shared.backend.device.clone().autodiff();
-        let settings = Settings { batch_size: 128, lr: 1e-3, seed: 1 };
-        let model = VaeTrainer::new(VaeConfig::vae(2), &device);
-        let trainer = Trainer::new(model, settings, shared.data()?, device);
-        // −ELBO and reconstruction share a scale; the KL (a few nats) gets its own chart.
-        let lab = Lab::new(trainer, vec![(canvas_in(&canvases, "chart")?, vec![0, 1]), (canvas_in(&canvases, "klChart")?, vec![2])]);
-        let c = |k: &str| canvas_in(&canvases, k);
-        let views = Rc::new(Views {
-            shared,
-            canvases: [c("reconstructions")?, c("samples")?, c("manifold")?, c("scatter")?, c("hover")?, c("interpolation")?, c("drawn")?],
+    fn new(shared: &Rc<Shared>, mut s: Surfaces) -> Result<Self, String> {
+        Ok(VaeView {
+            shared: shared.clone(),
+            reconstructions: s.take("reconstructions")?,
+            samples: s.take("samples")?,
+            manifold: s.take("manifold")?,
+            scatter_view: s.take("scatter")?,
+            hover_view: s.take("hover")?,
+            interpolation: s.take("interpolation")?,
+            drawn: s.take("drawn")?,
             dims: Cell::new((0, 1)),
             ends: Cell::new((0, 1)),
             scatter: RefCell::new(ScatterState::default()),
             hover_busy: Cell::new(false),
-            hover_next: Cell::new(None),
-        });
-        let redraw: Redraw = {
-            let (lab, views) = (lab.clone(), views.clone());
-            Rc::new(move || {
-                let (lab, views) = (lab.clone(), views.clone());
-                Box::pin(async move { views.draw(&lab).await })
-            })
-        };
-        Ok(VaeLab { lab, views, redraw })
+        })
     }
 
-    /// A fresh model: `kind` "vae" or "ae", `latent` its size; `weights` (burnpack bytes) to
-    /// start from, or undefined for random weights. A wrong or damaged file is an error, and the
-    /// current model stays.
-    pub fn reset(&self, kind: &str, latent: usize, weights: Option<Vec<u8>>) -> Result<(), JsError> {
-        if ![2, 8, 16, 20, 32].contains(&latent) {
-            return Err(JsError::new(&format!("latent size {latent} is not offered (2, 8, 16, 20, 32)")));
-        }
-        let config = match kind {
-            "vae" => VaeConfig::vae(latent),
-            "ae" => VaeConfig::autoencoder(latent),
-            other => return Err(JsError::new(&format!("unknown model '{other}'"))),
-        };
-        let device = self.lab.trainer.borrow().device().clone();
+    fn build(&self, values: &Values, device: &Device, weights: Option<Vec<u8>>) -> Result<VaeTrainer, String> {
+        let config = config(values)?;
         let model = match weights {
-            None => config.init(&device),
-            Some(bytes) => config.load(&device, bytes).map_err(|e| JsError::new(&e))?,
+            None => config.init(device),
+            Some(bytes) => config.load(device, bytes)?,
         };
-        self.lab.reset(VaeTrainer::from_model(config, model));
-        let (d0, d1) = self.views.dims.get();
-        if d0.max(d1) >= latent {
-            self.views.dims.set((0, 1));
-        }
-        *self.views.scatter.borrow_mut() = ScatterState::default();
+        let mut trainer = VaeTrainer::from_model(config, model);
+        trainer.config.beta = beta(values)?;
+        Ok(trainer)
+    }
+
+    fn pretrained(values: &Values) -> Result<(String, String), String> {
+        let (kind, latent) = (values.text("kind")?, values.text("latent")?);
+        let name = if kind == "vae" { "VAE" } else { "autoencoder" };
+        Ok((format!("{kind}-z{latent}.bpk"), format!("{name} with latent size {latent}")))
+    }
+
+    fn apply(&self, lab: &Lab<Self>, values: &Values) -> Result<(), String> {
+        lab.trainer.borrow_mut().model.config.beta = beta(values)?;
         Ok(())
     }
 
-    /// The weight β on the KL term (1 is the VAE); takes effect at the next step.
-    #[wasm_bindgen(js_name = setBeta)]
-    pub fn set_beta(&self, beta: f32) -> Result<(), JsError> {
-        if !(beta.is_finite() && (0.0..=100.0).contains(&beta)) {
-            return Err(JsError::new(&format!("β = {beta} is not in [0, 100]")));
+    fn describe(t: &Trainer<VaeTrainer>) -> String {
+        let h = &t.history;
+        let train = h.train.last().map(|p| h.names.iter().zip(&p.values).map(|(n, v)| format!("{n} {v:.2}")).collect::<Vec<_>>().join("  "));
+        let test = h.test.last().map(|p| format!("  test −ELBO {:.2}", p.values[0]));
+        format!("{}{}", train.unwrap_or_default(), test.unwrap_or_default())
+    }
+
+    fn reset(&self, lab: &Lab<Self>) {
+        let latent = lab.trainer.borrow().model.config.latent;
+        self.dims.set((0, 1));
+        *self.scatter.borrow_mut() = ScatterState::default();
+        for (name, value) in [("dim-a", 0), ("dim-b", 1)] {
+            self.shared.out.control("vae", name, json!({ "value": value, "max": latent - 1 }));
         }
-        self.lab.trainer.borrow_mut().model.config.beta = beta;
-        Ok(())
     }
 
-    /// Which two latent dimensions the manifold and scatter show.
-    #[wasm_bindgen(js_name = setDims)]
-    pub async fn set_dims(&self, a: usize, b: usize) -> Result<(), JsError> {
-        let latent = self.lab.trainer.borrow().model.config.latent;
-        if a >= latent || b >= latent || a == b {
-            return Err(JsError::new(&format!("pick two different dimensions below {latent}")));
-        }
-        self.views.dims.set((a, b));
-        self.views.scatter.borrow_mut().drawn = None;
-        self.draw().await
-    }
-
-    /// Interpolates between test digits `a` and `b` (indices into the test set).
-    pub async fn interpolate(&self, a: usize, b: usize) -> Result<(), JsError> {
-        let n = self.views.shared.data()?.test.len();
-        if a >= n || b >= n {
-            return Err(JsError::new(&format!("test digits are numbered 0 to {}", n - 1)));
-        }
-        self.views.ends.set((a, b));
-        self.views.draw_interpolation(&self.lab).await
-    }
-
-    /// Decodes the latent point under the pointer at (x, y), in scatter-canvas pixels.
-    /// Returns the point as [z_a, z_b].
-    pub async fn hover(&self, x: f32, y: f32) -> Result<JsValue, JsError> {
-        self.views.hover(&self.lab, (x, y)).await
-    }
-
-    /// Encodes a drawn digit (784 intensities in [0, 1]): its posterior goes on the scatter, its
-    /// reconstruction on the "drawn" canvas. Returns {mu, sigma, negative_elbo, reconstruction, kl}.
-    #[wasm_bindgen(js_name = encodeDrawing)]
-    pub async fn encode_drawing(&self, pixels: Vec<f32>) -> Result<JsValue, JsError> {
-        self.views.encode_drawing(&self.lab, pixels).await
-    }
-
-    /// Redraws every view now.
-    pub async fn draw(&self) -> Result<(), JsError> {
-        self.lab.draw_chart();
-        self.views.draw(&self.lab).await
-    }
-}
-
-impl Views {
-    fn canvas(&self, c: Canvas) -> &HtmlCanvasElement {
-        &self.canvases[c as usize]
-    }
-
-    fn model(&self, lab: &Lab<VaeTrainer>) -> (Vae, usize) {
-        let t = lab.trainer.borrow();
-        (t.model.model.valid(), t.model.config.latent)
-    }
-
-    /// Draws every view. Each piece is its own task, with a frame painted in between, so the
-    /// page stays smooth while training (encoding 2000 digits for the scatter is the big one).
-    async fn draw(&self, lab: &Lab<VaeTrainer>) -> Result<(), JsError> {
-        let data = self.shared.data()?;
-        let device = self.shared.backend.device.clone();
-        let (model, latent) = self.model(lab);
+    /// Every view. Each piece is its own task, so Pause or a pointer is handled in between
+    /// (encoding 2000 digits for the scatter is the big one).
+    async fn draw(&self, lab: &Lab<Self>) -> Result<(), String> {
+        let data = self.shared.data.clone();
+        let device = lab.device();
+        let (model, latent) = model(lab);
         let mut rng = Rng::new(7);
         let shown: Vec<usize> = (0..SHOWN.min(data.test.len())).collect();
         let mut pairs = prepare(data.test.intensities(&shown), Pixels::Binarized, &mut rng);
         let recon = model.decode_probs(model.encode(tensor(pairs.clone(), [shown.len(), PIXELS], &device)).mu);
         let samples = model.decode_probs(tensor(rng.normals(SAMPLES * latent), [SAMPLES, latent], &device));
         pairs.extend(read(recon).await?);
-        put_rgba(self.canvas(Canvas::Reconstructions), &image_grid(&pairs, shown.len(), 2))?;
-        put_rgba(self.canvas(Canvas::Samples), &image_grid(&read(samples).await?, 10, 2))?;
-        yield_to_browser().await;
+        self.reconstructions.show(&image_grid(&pairs, shown.len(), 2))?;
+        self.samples.show(&image_grid(&read(samples).await?, 10, 2))?;
+        yield_now().await;
 
         let grid = manifold_latents(MANIFOLD, latent, self.dims.get());
         let manifold = model.decode_probs(tensor(grid, [MANIFOLD * MANIFOLD, latent], &device));
-        put_rgba(self.canvas(Canvas::Manifold), &image_grid(&read(manifold).await?, MANIFOLD, 0))?;
-        yield_to_browser().await;
+        self.manifold.show(&image_grid(&read(manifold).await?, MANIFOLD, 0))?;
+        yield_now().await;
 
         let n = SCATTER_DIGITS.min(data.test.len());
         let digits = prepare(data.test.intensities(&(0..n).collect::<Vec<_>>()), Pixels::Binarized, &mut Rng::new(8));
         let mut codes = Vec::with_capacity(n * latent);
         for part in digits.chunks(500 * PIXELS) {
             codes.extend(read(model.encode(tensor(part.to_vec(), [part.len() / PIXELS, PIXELS], &device)).mu).await?);
-            yield_to_browser().await;
+            yield_now().await;
         }
         let (a, b) = self.dims.get();
         {
@@ -219,10 +224,66 @@ impl Views {
             s.frame = Some(Frame::around(&s.points, SCATTER_SIZE));
         }
         self.draw_scatter()?;
-        self.draw_interpolation_with(&model, latent, &data).await
+        self.draw_interpolation(&model, latent, &data, &device).await
     }
 
-    fn draw_scatter(&self) -> Result<(), JsError> {
+    async fn handle(&self, lab: &Lab<Self>, event: &Event) -> Result<Value, String> {
+        let values = &event.values;
+        match event.control.as_str() {
+            "dim-a" | "dim-b" => {
+                let latent = lab.trainer.borrow().model.config.latent;
+                let (a, b) = (values.count("dim-a", "dimension")?, values.count("dim-b", "dimension")?);
+                if a >= latent || b >= latent || a == b {
+                    return Err(format!("pick two different dimensions below {latent}"));
+                }
+                self.dims.set((a, b));
+                self.scatter.borrow_mut().drawn = None;
+                self.draw(lab).await?;
+            }
+            "from-digit" | "to-digit" => {
+                let n = self.shared.data.test.len();
+                let (a, b) = (values.count("from-digit", "test digit")?, values.count("to-digit", "test digit")?);
+                if a >= n || b >= n {
+                    return Err(format!("test digits are numbered 0 to {}", n - 1));
+                }
+                self.ends.set((a, b));
+                let (model, latent) = model(lab);
+                self.draw_interpolation(&model, latent, &self.shared.data, &lab.device()).await?;
+            }
+            "scatter" => self.hover(lab, (event.x, event.y)).await?,
+            "pad" => self.encode_drawing(lab, &event.pixels).await?,
+            other => return Err(format!("the VAE lab has no control '{other}'")),
+        }
+        Ok(Value::Null)
+    }
+}
+
+fn config(values: &Values) -> Result<VaeConfig, String> {
+    let latent = values.text("latent")?;
+    if !LATENTS.contains(&latent.as_str()) {
+        return Err(format!("latent size {latent} is not offered ({})", LATENTS.join(", ")));
+    }
+    let latent: usize = latent.parse().map_err(|_| "latent size")?;
+    match values.text("kind")?.as_str() {
+        "vae" => Ok(VaeConfig::vae(latent)),
+        "ae" => Ok(VaeConfig::autoencoder(latent)),
+        other => Err(format!("unknown model '{other}'")),
+    }
+}
+
+/// The weight β on the KL term (1 is the VAE).
+fn beta(values: &Values) -> Result<f32, String> {
+    let beta = values.number("beta", "β")? as f32;
+    if (0.0..=100.0).contains(&beta) { Ok(beta) } else { Err(format!("β = {beta} is not in [0, 100]")) }
+}
+
+fn model(lab: &Lab<VaeView>) -> (Vae, usize) {
+    let t = lab.trainer.borrow();
+    (t.model.model.valid(), t.model.config.latent)
+}
+
+impl VaeView {
+    fn draw_scatter(&self) -> Result<(), String> {
         let s = self.scatter.borrow();
         let Some(frame) = s.frame else { return Ok(()) };
         let mut img = scatter(&s.points, &s.labels, frame);
@@ -235,65 +296,51 @@ impl Views {
         if let Some(z) = s.hover {
             cross(&mut img, frame, z, [255, 213, 79, 255]);
         }
-        put_rgba(self.canvas(Canvas::Scatter), &img)
-    }
-
-    async fn draw_interpolation(&self, lab: &Lab<VaeTrainer>) -> Result<(), JsError> {
-        let (model, latent) = self.model(lab);
-        let data = self.shared.data()?;
-        self.draw_interpolation_with(&model, latent, &data).await
+        self.scatter_view.show(&img)
     }
 
     /// Row: digit a, decoded points on the line between their means, digit b.
-    async fn draw_interpolation_with(&self, model: &Vae, latent: usize, data: &Mnist) -> Result<(), JsError> {
-        let device = self.shared.backend.device.clone();
+    async fn draw_interpolation(&self, model: &Vae, latent: usize, data: &Mnist, device: &Device) -> Result<(), String> {
         let (a, b) = self.ends.get();
         let x = prepare(data.test.intensities(&[a, b]), Pixels::Binarized, &mut Rng::new(9));
-        let mu = read(model.encode(tensor(x.clone(), [2, PIXELS], &device)).mu).await?;
+        let mu = read(model.encode(tensor(x.clone(), [2, PIXELS], device)).mu).await?;
         let line = interpolate(&mu[..latent], &mu[latent..], INTERPOLATION_STEPS);
-        let decoded = read(model.decode_probs(tensor(line, [INTERPOLATION_STEPS, latent], &device))).await?;
+        let decoded = read(model.decode_probs(tensor(line, [INTERPOLATION_STEPS, latent], device))).await?;
         let mut row = x[..PIXELS].to_vec();
         row.extend(decoded);
         row.extend_from_slice(&x[PIXELS..]);
-        put_rgba(self.canvas(Canvas::Interpolation), &image_grid(&row, INTERPOLATION_STEPS + 2, 2))
+        self.interpolation.show(&image_grid(&row, INTERPOLATION_STEPS + 2, 2))
     }
 
-    async fn hover(&self, lab: &Lab<VaeTrainer>, px: (f32, f32)) -> Result<JsValue, JsError> {
-        let Some(frame) = self.scatter.borrow().frame else { return Ok(JsValue::NULL) };
-        let z2 = frame.to_latent(px);
-        // One decode at a time; a move that arrives meanwhile replaces the waiting one.
+    /// Decodes the latent point under the pointer (scatter-canvas pixels). The page keeps one
+    /// pointer event in flight, so a busy flag is enough to drop a stray second one.
+    async fn hover(&self, lab: &Lab<Self>, px: (f32, f32)) -> Result<(), String> {
+        let Some(frame) = self.scatter.borrow().frame else { return Ok(()) };
         if self.hover_busy.replace(true) {
-            self.hover_next.set(Some(z2));
-            return Ok(to_js(&[z2.0, z2.1]));
+            return Ok(());
         }
-        let mut next = Some(z2);
-        while let Some(z2) = next {
-            let (model, latent) = self.model(lab);
-            let (a, b) = self.dims.get();
-            let mut z = vec![0.0; latent];
-            (z[a], z[b]) = z2;
-            let image = read(model.decode_probs(tensor(z, [1, latent], &self.shared.backend.device))).await;
-            match image {
-                Ok(image) => put_rgba(self.canvas(Canvas::Hover), &image_grid(&image, 1, 0))?,
-                Err(e) => {
-                    self.hover_busy.set(false);
-                    return Err(e);
-                }
-            }
-            self.scatter.borrow_mut().hover = Some(z2);
-            self.draw_scatter()?;
-            next = self.hover_next.take();
-        }
+        let z2 = frame.to_latent(px);
+        let (model, latent) = model(lab);
+        let (a, b) = self.dims.get();
+        let mut z = vec![0.0; latent];
+        (z[a], z[b]) = z2;
+        let image = read(model.decode_probs(tensor(z, [1, latent], &lab.device()))).await;
         self.hover_busy.set(false);
-        Ok(to_js(&[z2.0, z2.1]))
+        self.hover_view.show(&image_grid(&image?, 1, 0))?;
+        self.scatter.borrow_mut().hover = Some(z2);
+        self.draw_scatter()?;
+        lab.text("hover-z", &format!("z = ({:.2}, {:.2})", z2.0, z2.1));
+        Ok(())
     }
 
-    async fn encode_drawing(&self, lab: &Lab<VaeTrainer>, pixels: Vec<f32>) -> Result<JsValue, JsError> {
+    /// Encodes a drawn digit (784 intensities in [0, 1]): its posterior goes on the scatter, its
+    /// reconstruction beside the pad, and its −ELBO in the info line.
+    async fn encode_drawing(&self, lab: &Lab<Self>, pixels: &[f32]) -> Result<(), String> {
         if pixels.len() != PIXELS || pixels.iter().any(|p| !p.is_finite()) {
-            return Err(JsError::new(&format!("a drawing is 784 finite intensities, got {}", pixels.len())));
+            return Err(format!("a drawing is 784 finite intensities, got {}", pixels.len()));
         }
-        let device = self.shared.backend.device.clone();
-        let (model, latent) = self.model(lab);
+        let device = lab.device();
+        let (model, latent) = model(lab);
         // Pen strokes are near-binary; the model was trained on binary digits.
         let x: Vec<f32> = pixels.iter().map(|&p| if p >= 0.5 { 1.0 } else { 0.0 }).collect();
         let xt = tensor(x.clone(), [1, PIXELS], &device);
@@ -311,13 +358,14 @@ impl Views {
         let terms = read(terms).await?;
         let mut pair = x;
         pair.extend(recon);
-        put_rgba(self.canvas(Canvas::Drawn), &image_grid(&pair, 2, 2))?;
+        self.drawn.show(&image_grid(&pair, 2, 2))?;
         let (a, b) = self.dims.get();
         self.scatter.borrow_mut().drawn = Some(((mu[a], mu[b]), (sigma[a], sigma[b])));
         self.draw_scatter()?;
-        Ok(to_js(&serde_json::json!({
-            "mu": mu, "sigma": sigma,
-            "reconstruction": terms[0], "kl": terms[1], "negative_elbo": terms[0] + terms[1],
-        })))
+        lab.text(
+            "drawn-info",
+            &format!("−ELBO {:.1} nats (reconstruction {:.1} + KL {:.1})", terms[0] + terms[1], terms[0], terms[1]),
+        );
+        Ok(())
     }
 }

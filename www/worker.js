@@ -1,0 +1,54 @@
+// The computing thread: one wasm instance that owns the device (WebGPU or the CPU), MNIST and
+// every model. The page (main.js) sends it events; it sends back status, text and pictures.
+import init, { App } from './genlab.js';
+
+const post = (message, transfer) => postMessage(message, transfer ?? []);
+// A Rust panic or a lost wasm instance: the page says so instead of waiting forever.
+addEventListener('error', (e) => post({ type: 'failed', message: e.message ?? String(e) }));
+addEventListener('unhandledrejection', (e) => post({ type: 'failed', message: e.reason?.message ?? String(e.reason) }));
+
+// Every WebGPU device burn asks for: its loss (a driver reset, a tab in the background too long,
+// or the test hook below) moves the labs to the CPU instead of leaving them stuck.
+const gpuDevices = [];
+if (self.GPUAdapter) {
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (...args) {
+    const device = await requestDevice.apply(this, args);
+    gpuDevices.push(device);
+    device.lost.then(async (info) => {
+      const app = await started;
+      app.handle({ lab: 'app', control: 'gpu-lost', value: `${info.reason ?? 'lost'}: ${info.message || 'no message'}` }).catch(() => {});
+    });
+    return device;
+  };
+}
+
+let started;
+onmessage = async ({ data }) => {
+  if (data.type === 'test-lose-gpu') {
+    for (const device of gpuDevices) device.destroy();
+    return;
+  }
+  if (data.type === 'start') {
+    started = (async () => {
+      // wasm-bindgen's start function runs the static constructors cubecl needs (see src/web/mod.rs).
+      await init({ module_or_path: new URL('genlab_bg.wasm', import.meta.url) });
+      const app = await App.start(data.backend ?? undefined, post);
+      post({ type: 'started', ...app.describe() });
+      return app;
+    })();
+    const app = await started;
+    try {
+      await app.open('data/mnist.bin.gz');
+    } catch (e) {
+      post({ type: 'data-error', message: e.message ?? String(e) });
+    }
+    return;
+  }
+  const app = await started;
+  try {
+    post({ type: 'reply', id: data.id, value: await app.handle(data) });
+  } catch (e) {
+    post({ type: 'reply', id: data.id, error: e.message ?? String(e) });
+  }
+};
