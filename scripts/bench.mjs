@@ -1,74 +1,136 @@
 // The benchmark (not a test): the release page in headless Chromium, one JSON line per case.
-//   node scripts/bench.mjs [steps] [--epoch cpu|webgpu] [--workloads vae_mlp,dcgan,dcgan_tf,pixelcnn]
+//   node scripts/bench.mjs [steps] [--workloads vae_mlp,dcgan,dcgan_tf,pixelcnn] [--epoch cpu|webgpu]
+//                          [--gaps cpu|webgpu [seconds]]
 // (build dist/ first: scripts/build.sh)
-// It also times PixelCNN sampling (full sample, half completion) on each backend.
-// --epoch also trains the VAE lab from scratch for one epoch (469 steps of 128) on that backend
-// and prints the held-out −ELBO (1000 test digits) and the time it took (views not redrawn meanwhile).
+// Training steps of fixed workloads on each backend (in the page's worker), and PixelCNN
+// sampling speed. --epoch also trains the VAE lab from scratch for one epoch (469 steps of 128)
+// and prints the held-out −ELBO. --gaps trains each lab from scratch with its default settings
+// for `seconds` (60) on that backend and prints the gaps between animation frames on the page's
+// thread (p50, p95, max), images/s, and the time from a Pause click to the status saying paused.
 import { readdirSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve, launch } from '../tests/e2e/serve.mjs';
 
-const dist = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
+// DIST=other/dist measures another build (e.g. an older commit's) the same way.
+const dist = process.env.DIST ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
 const steps = Number(process.argv[2] ?? 20);
+const arg = (name) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : null; };
 const wasm = readdirSync(dist).find((f) => f.endsWith('_bg.wasm'));
 const bytes = readFileSync(join(dist, wasm));
 console.log(JSON.stringify({ wasm, raw_bytes: bytes.length, gzip_bytes: gzipSync(bytes, { level: 9 }).length }));
 
 const server = await serve(dist);
 const browser = await launch();
-try {
+const open = async (backend) => {
   const page = await browser.newPage();
   page.on('console', (m) => m.type() === 'error' && console.error('page:', m.text()));
-  await page.goto(server.url);
-  await page.waitForFunction(() => window.genlab?.ready, null, { timeout: 300_000 });
-  const first = await page.evaluate(() => Math.round(window.genlab.firstCanvasMs));
-  const backendOnPage = await page.evaluate(() => window.genlab.app.backend());
-  console.log(JSON.stringify({ measure: 'page_load_to_first_canvas_ms', value: first, backend: backendOnPage }));
-  const backends = backendOnPage === 'webgpu' ? ['webgpu', 'cpu'] : ['cpu'];
-  const workloads = process.argv.indexOf('--workloads');
-  const only = workloads > 0 ? process.argv[workloads + 1].split(',') : null;
-  for (const workload of ['vae_mlp', 'dcgan', 'dcgan_tf'].filter((w) => !only || only.includes(w))) {
-    for (const backend of backends) {
-      const r = await page.evaluate(([w, b, n]) => window.genlab.app.bench(w, b, n), [workload, backend, steps]);
-      console.log(JSON.stringify({ ...r, images_per_s: Math.round(r.images_per_s), ms_per_step: Number(r.ms_per_step.toFixed(1)) }));
-    }
-  }
-  // PixelCNN sampling speed on each backend: a full sample (784 pixel steps) and a half
-  // completion (392), 4 images at once, the page's own loop (animation frames included).
-  for (const backend of only && !only.includes('pixelcnn') ? [] : backends) {
-    const p = await browser.newPage();
-    await p.goto(server.url + `?backend=${backend}`);
-    await p.waitForFunction(() => window.genlab?.ready, null, { timeout: 300_000 });
-    for (const [name, call] of [['pixelcnn_full_sample', (l) => l.sample(4, 1, 1)], ['pixelcnn_half_completion', (l) => l.complete(14, 4, 1, 1)]]) {
-      const r = await p.evaluate(`(${call.toString()})(window.genlab.pixelcnn)`);
-      console.log(JSON.stringify({ measure: name, backend, images: 4, pixel_steps: r.pixels, ms_per_pixel_step: Number(r.ms_per_pixel.toFixed(2)), seconds: Number((r.total_ms / 1000).toFixed(1)) }));
-    }
-    await p.close();
-  }
-  const epoch = process.argv.indexOf('--epoch');
-  if (epoch > 0) {
-    const backend = process.argv[epoch + 1];
-    const p = await browser.newPage();
-    await p.goto(server.url + `?backend=${backend}`);
-    await p.waitForFunction(() => window.genlab?.ready, null, { timeout: 300_000 });
-    await p.selectOption('#vae-latent', '20');
-    await p.selectOption('#vae-from', 'scratch');
-    await p.click('#vae-reset');
-    await p.waitForFunction(() => window.genlab.vae.status().step === 0);
-    // Time training, not pictures: on a slow GPU redrawing the views every second dominates.
-    await p.evaluate(() => window.genlab.vae.setLiveViews(false));
-    const t = Date.now();
-    await p.click('#vae-train');
-    await p.waitForFunction(() => window.genlab.vae.status().step >= 469, null, { timeout: 3_600_000, polling: 20 });
-    await p.evaluate(() => window.genlab.vae.pause());
-    const s = await p.evaluate(() => window.genlab.vae.status());
-    const test = await p.evaluate(() => window.genlab.vae.evaluate());
-    console.log(JSON.stringify({ measure: 'vae_z20_one_epoch_from_scratch', backend, steps: s.step, seconds: Math.round((Date.now() - t) / 1000),
-      test_negative_elbo: Number(test[0].toFixed(2)) }));
-  }
+  await page.goto(server.url + (backend ? `?backend=${backend}` : ''));
+  await page.waitForFunction(() => window.genlab?.ready, null, { timeout: 600_000 });
+  return page;
+};
+const gaps = arg('--gaps');
+try {
+  // --gaps measures that alone (it also runs against pages from before the worker).
+  if (!gaps) await workloads();
+  if (gaps) await frameGaps(gaps);
 } finally {
   await browser.close();
   server.close();
+}
+
+async function workloads() {
+  // The default (auto) page: what it chose, and how long until the first picture.
+  const page = await open(null);
+  const auto = await page.evaluate(() => ({ first: Math.round(window.genlab.firstCanvasMs), backend: window.genlab.backend, badge: document.getElementById('badge').textContent }));
+  console.log(JSON.stringify({ measure: 'page_load_to_first_canvas_ms', value: auto.first, auto_backend: auto.backend, badge: auto.badge }));
+  await page.close();
+
+  const only = arg('--workloads')?.split(',');
+  const p = await open('webgpu');
+  const backends = (await p.evaluate(() => window.genlab.backend)) === 'webgpu' ? ['webgpu', 'cpu'] : ['cpu'];
+  for (const workload of ['vae_mlp', 'dcgan', 'dcgan_tf'].filter((w) => !only || only.includes(w))) {
+    for (const backend of backends) {
+      const r = await p.evaluate((value) => window.genlab.send({ lab: 'app', control: 'bench', value }), { workload, backend, steps });
+      console.log(JSON.stringify({ ...r, images_per_s: Math.round(r.images_per_s), ms_per_step: Number(r.ms_per_step.toFixed(1)) }));
+    }
+  }
+  await p.close();
+  // PixelCNN sampling speed on each backend: a full sample (784 pixel steps) and a half
+  // completion (392), 4 images at once, the worker's own loop (pictures sent as it goes).
+  for (const backend of only && !only.includes('pixelcnn') ? [] : backends) {
+    const q = await open(backend);
+    await q.fill('#pixelcnn-n', '4');
+    await q.fill('#pixelcnn-row', '14');
+    for (const [name, button, info] of [['pixelcnn_full_sample', 'sample', 'sample-info'], ['pixelcnn_half_completion', 'complete', 'completion-info']]) {
+      await q.evaluate((b) => window.genlab.pixelcnn.send(b), button);
+      const text = await q.textContent(`#pixelcnn-${info}`);
+      const [pixels, ms, seconds] = text.match(/[\d.]+/g).map(Number);
+      console.log(JSON.stringify({ measure: name, backend, images: 4, pixel_steps: pixels, ms_per_pixel_step: ms, seconds }));
+    }
+    await q.close();
+  }
+  const epoch = arg('--epoch');
+  if (epoch) {
+    const q = await open(epoch);
+    await q.selectOption('#vae-latent', '20');
+    await q.selectOption('#vae-from', 'scratch');
+    await q.click('#vae-reset');
+    await q.waitForFunction(() => window.genlab.vae.status().step === 0);
+    // Time training, not pictures: on a slow GPU redrawing the views every second dominates.
+    await q.evaluate(() => window.genlab.vae.send('live_views', { value: false }));
+    const t = Date.now();
+    await q.click('#vae-train');
+    await q.waitForFunction(() => window.genlab.vae.status().step >= 469, null, { timeout: 3_600_000, polling: 20 });
+    await q.evaluate(() => window.genlab.vae.send('pause'));
+    const s = await q.evaluate(() => window.genlab.vae.status());
+    const test = await q.evaluate(() => window.genlab.vae.send('evaluate'));
+    console.log(JSON.stringify({ measure: 'vae_z20_one_epoch_from_scratch', backend: epoch, steps: s.step, seconds: Math.round((Date.now() - t) / 1000),
+      test_negative_elbo: Number(test[0].toFixed(2)) }));
+    await q.close();
+  }
+}
+
+async function frameGaps(gaps) {
+  {
+    const i = process.argv.indexOf('--gaps');
+    const seconds = Number(process.argv[i + 2]) || 60;
+    for (const lab of ['vae', 'gan', 'pixelcnn']) {
+      const q = await open(gaps);
+      // (Pages before the worker named the PixelCNN's elements pc-…: the same bench measures both.)
+      const at = (await q.$(`#${lab}-from`)) ? lab : 'pc';
+      await q.selectOption(`#${at}-from`, 'scratch');
+      await q.click(`#${at}-reset`);
+      await q.waitForFunction((l) => window.genlab[l].status().step === 0, lab);
+      await q.evaluate(() => {
+        window.gaps = [];
+        let last = performance.now();
+        const tick = (t) => { window.gaps.push(t - last); last = t; requestAnimationFrame(tick); };
+        requestAnimationFrame(tick);
+      });
+      await q.click(`#${at}-train`);
+      await q.waitForTimeout(seconds * 1000);
+      // Pause: time until the button shows it, and until the worker's status says paused.
+      const pause = await q.evaluate(async ([l, at]) => {
+        const t = performance.now();
+        document.getElementById(`${at}-train`).click();
+        await new Promise(requestAnimationFrame);
+        const shown = performance.now() - t;
+        while (window.genlab[l].status().status.state !== 'paused') await new Promise((r) => setTimeout(r, 5));
+        return { shown, paused: performance.now() - t };
+      }, [lab, at]);
+      const r = await q.evaluate((l) => {
+        const g = window.gaps.slice(5).sort((a, b) => a - b);
+        const at = (f) => Math.round(g[Math.min(g.length - 1, Math.floor(g.length * f))]);
+        const s = window.genlab[l].status();
+        // images/s over the whole training time (the loop's own figure is a moving average).
+        const trained = Math.round(s.step * s.settings.batch_size / s.elapsed_s);
+        return { frames: g.length, p50: at(0.5), p95: at(0.95), max: Math.round(g[g.length - 1]), images_per_s: trained, steps: s.step, train_s: Number(s.elapsed_s.toFixed(1)) };
+      }, lab);
+      console.log(JSON.stringify({ measure: 'frame_gaps_while_training_from_scratch', lab, backend: gaps, seconds, ...r,
+        pause_shown_ms: Math.round(pause.shown), pause_to_paused_ms: Math.round(pause.paused) }));
+      await q.close();
+    }
+  }
 }

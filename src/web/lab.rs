@@ -106,8 +106,6 @@ pub(crate) trait AnyLab {
     /// Sends the page the section, loads the default model, draws everything.
     fn open(self: Rc<Self>) -> Pin<Box<dyn Future<Output = ()>>>;
     fn handle(self: Rc<Self>, event: Event) -> Pin<Box<dyn Future<Output = Result<Value, String>>>>;
-    /// Training steps this lab has run.
-    fn steps(&self) -> u64;
     /// Moves the model if the device changed (WebGPU was lost).
     fn follow_device(self: Rc<Self>);
 }
@@ -502,10 +500,6 @@ impl<V: ModelView> AnyLab for Lab<V> {
 
     fn handle(self: Rc<Self>, event: Event) -> Pin<Box<dyn Future<Output = Result<Value, String>>>> {
         Box::pin(async move { self.handle_event(event).await })
-    }
-
-    fn steps(&self) -> u64 {
-        self.trainer.borrow().history.step
     }
 
     fn follow_device(self: Rc<Self>) {

@@ -328,8 +328,6 @@ impl App {
                 }
                 Ok(serde_json::Value::Null)
             }
-            // Counts of training steps run on this thread, by lab (the page's thread runs none).
-            "steps" => Ok(serde_json::json!(self.labs.borrow().iter().map(|l| (l.id().to_string(), serde_json::json!(l.steps()))).collect::<serde_json::Map<_, _>>())),
             other => Err(format!("unknown command '{other}'")),
         }
     }

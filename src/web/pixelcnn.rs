@@ -192,7 +192,6 @@ impl ModelView for PixelCnnView {
     /// hides, and (once) the receptive fields.
     async fn draw(&self, lab: &Lab<Self>) -> Result<(), String> {
         self.draw_maps(lab).await?;
-        self.likelihood(lab).await?;
         self.preview()?;
         if !self.field_drawn.get() {
             self.receptive_field(lab).await?;
@@ -291,23 +290,22 @@ impl PixelCnnView {
         self.completion.show(&image_grid(&shown, 1, 0))
     }
 
-    /// The next-pixel map p(x_i = 1 | x_<i) and each pixel's −log p(x_i | x_<i) for the
-    /// current digit: one forward pass gives all 784 conditionals.
+    /// The next-pixel map p(x_i = 1 | x_<i), each pixel's −log p(x_i | x_<i), and their sum,
+    /// the digit's exact −log p(x), for the current digit: one forward pass gives all 784
+    /// conditionals (one read-back, while training too).
     async fn draw_maps(&self, lab: &Lab<Self>) -> Result<(), String> {
         let (model, _) = model(lab);
         let x = self.current.borrow().clone();
-        let probs = read(burn::tensor::activation::sigmoid(model.logits(tensor(x.clone(), [1, PIXELS], &lab.device())))).await?;
+        let logits = read(model.logits(tensor(x.clone(), [1, PIXELS], &lab.device()))).await?;
+        let probs: Vec<f32> = logits.iter().map(|&l| 1.0 / (1.0 + (-l).exp())).collect();
         self.next.show(&heat_map(&probs, heat_color))?;
-        let nats: Vec<f32> = probs.iter().zip(&x).map(|(&p, &v)| -(if v > 0.5 { p } else { 1.0 - p }).max(1e-7).ln()).collect();
+        // −log p(x_i | x_<i) = softplus(−l) for ink, softplus(l) for paper: stable at any logit.
+        let softplus = |v: f32| v.max(0.0) + (-v.abs()).exp().ln_1p();
+        let nats: Vec<f32> = logits.iter().zip(&x).map(|(&l, &v)| if v > 0.5 { softplus(-l) } else { softplus(l) }).collect();
         // Colour scale: 0 nats dark, ≥ 4 nats (a pixel the model found very surprising) bright.
-        self.contributions.show(&heat_map(&nats, |n| heat_color(n / 4.0)))
-    }
-
-    async fn likelihood(&self, lab: &Lab<Self>) -> Result<(), String> {
-        let (model, _) = model(lab);
-        let x = self.current.borrow().clone();
-        let nats = read(model.nll(tensor(x, [1, PIXELS], &lab.device())).unsqueeze()).await?[0] as f64;
-        lab.text("likelihood", &format!("−log p(x) = {nats:.1} nats = {:.3} bits/dim", bits_per_dim(nats)));
+        self.contributions.show(&heat_map(&nats, |n| heat_color(n / 4.0)))?;
+        let total: f64 = nats.iter().map(|&n| n as f64).sum();
+        lab.text("likelihood", &format!("−log p(x) = {total:.1} nats = {:.3} bits/dim", bits_per_dim(total)));
         Ok(())
     }
 
