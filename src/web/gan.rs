@@ -391,7 +391,7 @@ impl GanView {
         let (step, bytes) = &f.frames[index];
         let images: Vec<f32> = bytes.iter().map(|&b| b as f32 / 255.0).collect();
         self.filmstrip_view.show(&image_grid(&images, 8, 2))?;
-        lab.shared.out.control("gan", "scrub", json!({ "max": last, "value": index }));
+        lab.control("scrub", json!({ "max": last, "value": index }));
         lab.text("frame", &format!("frame {} of {} · step {step}", index + 1, f.frames.len()));
         Ok(())
     }

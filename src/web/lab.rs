@@ -194,6 +194,11 @@ impl<V: ModelView> Lab<V> {
         self.shared.out.text(self.spec.id, name, text);
     }
 
+    /// New properties of one of this lab's controls (e.g. a slider's max and value).
+    pub fn control(&self, name: &str, properties: Value) {
+        self.shared.out.control(self.spec.id, name, properties);
+    }
+
     /// A message for the user.
     pub fn message(&self, kind: &str, text: &str) {
         self.shared.out.message(kind, text);

@@ -107,12 +107,7 @@ impl Surface {
 
     /// Shows an RGBA picture (the canvas takes its size; CSS scales it for display).
     pub fn show(&self, image: &Rgba) -> Result<(), String> {
-        self.canvas.set_width(image.width as u32);
-        self.canvas.set_height(image.height as u32);
-        let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&image.pixels), image.width as u32, image.height as u32)
-            .map_err(|e| format!("ImageData: {e:?}"))?;
-        self.context()?.put_image_data(&data, 0.0, 0.0).map_err(|e| format!("putImageData: {e:?}"))?;
-        self.publish()
+        self.show_with(image, |_| Ok(()))
     }
 
     /// Draws with the 2-D API (`draw` gets the canvas, at the size the lab declared), then shows it.

@@ -184,7 +184,7 @@ impl ModelView for VaeView {
         self.dims.set((0, 1));
         *self.scatter.borrow_mut() = ScatterState::default();
         for (name, value) in [("dim-a", 0), ("dim-b", 1)] {
-            self.shared.out.control("vae", name, json!({ "value": value, "max": latent - 1 }));
+            lab.control(name, json!({ "value": value, "max": latent - 1 }));
         }
     }
 
