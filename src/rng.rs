@@ -1,7 +1,7 @@
 //! A small seeded random number generator (SplitMix64), so batches, binarization and noise
 //! are reproducible from a seed and identical on every backend.
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rng(u64);
 
 impl Rng {

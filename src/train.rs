@@ -51,6 +51,35 @@ pub trait Trainable {
     fn set_tensors(&mut self, values: Vec<Vec<f32>>) -> Result<(), String> {
         if values.is_empty() { Ok(()) } else { Err("this model has no tensors to set".into()) }
     }
+    /// Everything a run needs to go on exactly where it stopped: the model's weights and every
+    /// optimizer's state (Adam's moments and step count), as burnpack byte buffers.
+    fn save_state(&self) -> Result<Vec<Vec<u8>>, String> {
+        Err("this model cannot be checkpointed".into())
+    }
+    /// Puts back what [`save_state`](Trainable::save_state) gave.
+    fn load_state(&mut self, _parts: Vec<Vec<u8>>) -> Result<(), String> {
+        Err("this model cannot be checkpointed".into())
+    }
+}
+
+/// A module's weights as burnpack bytes (parameter ids included: the optimizer's state is
+/// keyed by them).
+pub fn module_bytes<M: Module>(module: &M) -> Result<Vec<u8>, String> {
+    Ok(module.clone().into_record().into_bytes().map_err(|e| e.to_string())?.to_vec())
+}
+
+/// `module` with the weights of [`module_bytes`]; an error when they do not fit.
+pub fn load_module_bytes<M: Module>(module: M, bytes: Vec<u8>) -> Result<M, String> {
+    let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).map_err(|e| e.to_string())?;
+    module.try_load_record(record).map_err(|e| e.to_string())
+}
+
+pub fn optimizer_bytes(optim: &burn::optim::ModuleOptimizer) -> Result<Vec<u8>, String> {
+    Ok(optim.into_bytes().map_err(|e| e.to_string())?.to_vec())
+}
+
+pub fn load_optimizer_bytes(optim: burn::optim::ModuleOptimizer, bytes: Vec<u8>) -> Result<burn::optim::ModuleOptimizer, String> {
+    optim.from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).map_err(|e| e.to_string())
 }
 
 /// A module's float tensors, as [`Trainable::tensors`] wants them.
@@ -103,6 +132,13 @@ pub struct Settings {
     pub batch_size: usize,
     pub lr: f64,
     pub seed: u64,
+    /// The learning rate is multiplied by this after every step (1: constant).
+    #[serde(default = "constant_lr")]
+    pub lr_decay: f64,
+}
+
+fn constant_lr() -> f64 {
+    1.0
 }
 
 impl Settings {
@@ -114,7 +150,15 @@ impl Settings {
         if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 1.0) {
             return Err(format!("learning rate {} is not in (0, 1]", self.lr));
         }
+        if !(self.lr_decay.is_finite() && self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
+            return Err(format!("learning-rate decay {} is not in (0, 1]", self.lr_decay));
+        }
         Ok(())
+    }
+
+    /// The learning rate of the step after `steps` steps.
+    pub fn lr_at(&self, steps: u64) -> f64 {
+        self.lr * self.lr_decay.powf(steps as f64)
     }
 }
 
@@ -316,7 +360,7 @@ impl<M: Trainable> Trainer<M> {
         while done < max && (steps.is_some() || done == 0 || now_ms() - started_ms + last_step_ms <= CPU_BUDGET_MS) {
             let t = now_ms();
             let batch = self.next_batch();
-            metrics.push(self.model.step(batch, self.settings.lr));
+            metrics.push(self.model.step(batch, self.settings.lr_at(self.history.step)));
             self.history.step += 1;
             rows.push(Row::Train(self.history.step));
             done += 1;
@@ -383,6 +427,83 @@ impl<M: Trainable> Trainer<M> {
             self.record(&pending, &values, now_ms())?;
         }
         Ok(())
+    }
+}
+
+/// What a checkpoint holds besides the model's own state: where the loop is.
+#[derive(Serialize, Deserialize)]
+struct LoopState {
+    settings: Settings,
+    step: u64,
+    epoch: usize,
+    elapsed_s: f64,
+    sampler: Sampler,
+    rng: Rng,
+    test_rng: Rng,
+    /// Byte lengths of the model's state parts, which follow the header in order.
+    parts: Vec<usize>,
+    /// The caller's notes (configuration, per-epoch figures).
+    log: serde_json::Value,
+}
+
+const CHECKPOINT_MAGIC: &[u8] = b"genlab checkpoint 1\n";
+
+impl<M: Trainable> Trainer<M> {
+    /// A checkpoint: the model's and optimizers' state, the batch order and random streams, and
+    /// `log`. [`resume`](Trainer::resume) from it continues exactly as if never stopped, provided
+    /// both sides call [`reseed_device`](Trainer::reseed_device) at the same steps.
+    pub fn checkpoint(&self, log: &serde_json::Value) -> Result<Vec<u8>, String> {
+        let parts = self.model.save_state()?;
+        let state = LoopState {
+            settings: self.settings.clone(),
+            step: self.history.step,
+            epoch: self.history.epoch,
+            elapsed_s: self.history.elapsed_s,
+            sampler: self.sampler.clone(),
+            rng: self.rng.clone(),
+            test_rng: self.test_rng.clone(),
+            parts: parts.iter().map(Vec::len).collect(),
+            log: log.clone(),
+        };
+        let header = serde_json::to_vec(&state).map_err(|e| e.to_string())?;
+        let mut bytes = CHECKPOINT_MAGIC.to_vec();
+        bytes.extend((header.len() as u64).to_le_bytes());
+        bytes.extend(header);
+        parts.iter().for_each(|p| bytes.extend(p));
+        Ok(bytes)
+    }
+
+    /// Goes on from a [`checkpoint`](Trainer::checkpoint) (its settings replace the current
+    /// ones); returns its `log`. On error nothing has changed.
+    pub fn resume(&mut self, bytes: &[u8]) -> Result<serde_json::Value, String> {
+        let damaged = || "the checkpoint is damaged or not a checkpoint".to_string();
+        let rest = bytes.strip_prefix(CHECKPOINT_MAGIC).ok_or_else(damaged)?;
+        let len = u64::from_le_bytes(rest.get(..8).ok_or_else(damaged)?.try_into().unwrap()) as usize;
+        let header = rest.get(8..8 + len).ok_or_else(damaged)?;
+        let state: LoopState = serde_json::from_slice(header).map_err(|_| damaged())?;
+        let mut at = 8 + len;
+        let mut parts = Vec::new();
+        for &n in &state.parts {
+            parts.push(rest.get(at..at + n).ok_or_else(damaged)?.to_vec());
+            at += n;
+        }
+        if at != rest.len() || state.sampler.len() != self.data.train.len() {
+            return Err(damaged());
+        }
+        self.model.load_state(parts)?;
+        self.settings = state.settings;
+        self.history = History { names: self.history.names.clone(), step: state.step, epoch: state.epoch, elapsed_s: state.elapsed_s, ..History::default() };
+        self.sampler = state.sampler;
+        self.rng = state.rng;
+        self.test_rng = state.test_rng;
+        self.reseed_device();
+        Ok(state.log)
+    }
+
+    /// Seeds the device's random stream (noise drawn on the device) from the seed and step, so a
+    /// resumed run draws what an unbroken one does from here on.
+    pub fn reseed_device(&self) {
+        self.device.seed(self.settings.seed.wrapping_add(self.history.step));
     }
 }
 

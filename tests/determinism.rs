@@ -17,7 +17,7 @@ type Points = Vec<(u64, Vec<f32>)>;
 /// given sizes, cycled; returns every recorded training and held-out point.
 fn run_in_chunks(sizes: &[usize]) -> (Points, Points) {
     let device = Device::flex().autodiff();
-    let settings = Settings { batch_size: 16, lr: 1e-3, seed: 42 };
+    let settings = Settings { batch_size: 16, lr: 1e-3, seed: 42, lr_decay: 1.0 };
     let model = VaeTrainer::new(VaeConfig::vae(2), &device);
     let mut t = Trainer::new(model, settings, Arc::new(Mnist::fixture()), device);
     let no_clock = || 0.0;

@@ -75,7 +75,7 @@ fn trainer(config: GanConfig, k: usize, loss: GeneratorLoss) -> Trainer<GanTrain
     let mut gan = GanTrainer::new(config, &device);
     gan.options.k = k;
     gan.options.generator_loss = loss;
-    Trainer::new(gan, Settings { batch_size: 32, lr: 2e-4, seed: 3 }, Arc::new(Mnist::fixture()), device)
+    Trainer::new(gan, Settings { batch_size: 32, lr: 2e-4, seed: 3, lr_decay: 1.0 }, Arc::new(Mnist::fixture()), device)
 }
 
 /// Outputs of G on fixed noise and of D on fixed images, to see which of them changed.

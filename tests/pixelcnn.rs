@@ -9,7 +9,7 @@ use burn::tensor::TensorData;
 use genlab::data::{Mnist, PIXELS, SIDE, binarize};
 use genlab::models::pixelcnn::{Completion, PixelCnn, PixelCnnConfig, PixelCnnTrainer, bits_per_dim, causal_mask, evaluate_split};
 use genlab::rng::Rng;
-use genlab::train::{Settings, Trainer};
+use genlab::train::{Settings, Trainable, Trainer, module_tensors, with_tensors};
 
 fn image(seed: u64) -> Vec<f32> {
     let data = Mnist::fixture();
@@ -122,18 +122,64 @@ fn nll_is_the_sum_of_per_pixel_cross_entropies() {
     assert!((bits_per_dim(by_hand) - by_hand / (784.0 * 2f64.ln())).abs() < 1e-12);
 }
 
+/// The page's networks and the deep ones, one per variant each. Their initial weights are
+/// tripled: at the initial scale the farthest row moves a logit by less than float rounding
+/// (the influence shrinks with every layer), so no test could see a strip one row short.
+fn all_depths() -> Vec<(String, PixelCnnConfig, PixelCnn)> {
+    let device = Device::flex().autodiff();
+    device.seed(5);
+    [PixelCnnConfig::plain(), PixelCnnConfig::gated(), PixelCnnConfig::deep(false), PixelCnnConfig::deep(true)]
+        .into_iter()
+        .map(|c| {
+            let model = c.init(&device);
+            let tripled = module_tensors(&model).into_iter().map(|t| t.into_data().iter::<f32>().map(|v| 3.0 * v).collect()).collect();
+            (format!("{c:?}"), c.clone(), with_tensors(model, tripled).unwrap())
+        })
+        .collect()
+}
+
 #[test]
-fn strip_forward_gives_the_full_forward_probabilities() {
+fn a_logit_reaches_exactly_rows_above_rows_up() {
+    let x = image(1);
+    for (name, config, model) in all_depths() {
+        let reach = config.rows_above();
+        assert!(reach < 27, "{name}: the test needs a row beyond the reach");
+        // The bottom row's middle pixel: rows 27 − reach … 27 may matter, nothing above.
+        let i = 27 * SIDE + 14;
+        let seen = depends_on(&model, &x, i);
+        let row_seen = |r: usize| (r * SIDE..(r + 1) * SIDE).any(|j| seen[j]);
+        assert!(row_seen(27 - reach), "{name}: logit {i} should depend on row {} ({reach} rows up)", 27 - reach);
+        let beyond: Vec<usize> = (0..27 - reach).filter(|&r| row_seen(r)).collect();
+        assert!(beyond.is_empty(), "{name}: logit {i} depends on rows {beyond:?}, beyond rows_above = {reach}");
+    }
+}
+
+#[test]
+fn strip_forward_equals_the_full_forward() {
     let device = Device::flex();
     let x = image(5);
-    for (name, config, model) in models() {
+    for (name, config, model) in all_depths() {
         let model = model.valid();
         let full: Vec<f32> = model.logits(Tensor::from_data(TensorData::new(x.clone(), [1, PIXELS]), &device)).into_data().iter::<f32>().collect();
-        for i in [3, 150, 420, 783] {
-            let p = model.pixel_probs(&x, 1, i, config.rows_above(), 1.0, &device).into_scalar::<f32>();
-            let want = 1.0 / (1.0 + (-full[i]).exp());
-            assert!((p - want).abs() < 1e-5, "{name} pixel {i}: strip {p} vs full {want}");
+        let reach = config.rows_above();
+        let strip = |i: usize, rows_above: usize| model.pixel_logits(&x, 1, i, rows_above, &device).into_scalar::<f32>();
+        // Below row `reach` the strip is cut to reach + 1 rows: the same arithmetic as the full
+        // pass, bit for bit.
+        for i in [(reach + 1) * SIDE, (reach + 1) * SIDE + 13, 27 * SIDE + 14, 783] {
+            assert_eq!(strip(i, reach).to_bits(), full[i].to_bits(), "{name} pixel {i}: strip vs full");
         }
+        // Near the top the strip is the image so far; a one-row input can take another code path
+        // in the convolution (other summation order), hence 1e-6 here.
+        for i in [3, 150] {
+            let l = strip(i, reach);
+            assert!((l - full[i]).abs() <= 1e-6 * full[i].abs().max(1.0), "{name} pixel {i}: strip logit {l} vs full {}", full[i]);
+        }
+        // One row fewer cuts off context the logit uses (the bug this guards): a different answer.
+        let i = 27 * SIDE + 14;
+        let short = strip(i, reach - 1);
+        assert!((short - full[i]).abs() > 1e-5 * full[i].abs().max(1.0), "{name}: {} rows above gave {short}, full {}", reach - 1, full[i]);
+        let p = model.pixel_probs(&x, 1, i, reach, 1.0, &device).into_scalar::<f32>() as f64;
+        assert!((p - 1.0 / (1.0 + (-full[i] as f64).exp())).abs() < 1e-6, "{name}: probability of pixel {i}");
     }
 }
 
@@ -171,7 +217,7 @@ fn training_on_the_fixture_lowers_the_nll() {
     for config in [PixelCnnConfig::plain(), PixelCnnConfig::gated()] {
         let device = Device::flex().autodiff();
         let model = PixelCnnTrainer::new(config.clone(), &device);
-        let mut t = Trainer::new(model, Settings { batch_size: 16, lr: 2e-3, seed: 2 }, Arc::new(Mnist::fixture()), device);
+        let mut t = Trainer::new(model, Settings { batch_size: 16, lr: 2e-3, seed: 2, lr_decay: 1.0 }, Arc::new(Mnist::fixture()), device);
         t.run_blocking(30).unwrap();
         let first = t.history.train[0].values[0];
         let last: f32 = t.history.train[25..].iter().map(|p| p.values[0]).sum::<f32>() / 5.0;
@@ -211,4 +257,67 @@ fn pretrained_weights_of_both_variants_model_test_digits() {
         let untrained = evaluate_split(&config.init(&device), &data.test, 1, &mut Rng::new(3), &device);
         assert!(untrained > 300.0, "the bar is meaningful: untrained {untrained:.2} nats");
     }
+}
+
+/// Training 2·n steps equals training n, checkpointing, and resuming a fresh trainer (other
+/// initial weights) for n more: identical weights, including Adam's state and the decayed rate.
+#[test]
+fn resuming_from_a_checkpoint_continues_exactly() {
+    let config = PixelCnnConfig { gated: true, channels: 4, layers: 2 };
+    let settings = Settings { batch_size: 8, lr: 3e-3, seed: 6, lr_decay: 0.98 };
+    let data = Arc::new(Mnist::fixture());
+    let make = |init_seed: u64| {
+        let device = Device::flex().autodiff();
+        device.seed(init_seed);
+        Trainer::new(PixelCnnTrainer::new(config.clone(), &device), settings.clone(), data.clone(), device)
+    };
+    let weights = |t: &Trainer<PixelCnnTrainer>| -> Vec<Vec<f32>> {
+        t.model.tensors().into_iter().map(|x| x.into_data().iter::<f32>().collect()).collect()
+    };
+    // More steps than the fixture has batches, so the reshuffle of a new epoch is inside.
+    let n = 40;
+    let mut unbroken = make(1);
+    unbroken.run_blocking(n).unwrap();
+    unbroken.reseed_device();
+    unbroken.run_blocking(n).unwrap();
+
+    let mut first = make(1);
+    first.run_blocking(n).unwrap();
+    let log = serde_json::json!({ "note": "kept" });
+    let bytes = first.checkpoint(&log).unwrap();
+    let mut resumed = make(99);
+    assert_ne!(weights(&resumed), weights(&first));
+    assert_eq!(resumed.resume(&bytes).unwrap(), log);
+    assert_eq!(resumed.history.step, n as u64);
+    assert_eq!(weights(&resumed), weights(&first), "the checkpoint restores the weights");
+    resumed.run_blocking(n).unwrap();
+    assert_eq!(weights(&resumed), weights(&unbroken), "resumed training drifted from the unbroken run");
+    // Without the optimizer state the same steps give other weights: the check has teeth.
+    let mut weights_only = make(99);
+    weights_only.resume(&bytes).unwrap();
+    weights_only.model = PixelCnnTrainer::from_model(config.clone(), weights_only.model.model.clone());
+    weights_only.run_blocking(n).unwrap();
+    assert_ne!(weights(&weights_only), weights(&unbroken));
+}
+
+#[test]
+fn a_damaged_checkpoint_is_refused_and_changes_nothing() {
+    let device = Device::flex().autodiff();
+    let settings = Settings { batch_size: 8, lr: 1e-3, seed: 1, lr_decay: 1.0 };
+    let config = PixelCnnConfig { gated: false, channels: 4, layers: 1 };
+    let mut t = Trainer::new(PixelCnnTrainer::new(config.clone(), &device), settings.clone(), Arc::new(Mnist::fixture()), device.clone());
+    t.run_blocking(3).unwrap();
+    let bytes = t.checkpoint(&serde_json::Value::Null).unwrap();
+    let mut other = Trainer::new(PixelCnnTrainer::new(config, &device), settings.clone(), Arc::new(Mnist::fixture()), device.clone());
+    let before: Vec<Vec<f32>> = other.model.tensors().into_iter().map(|x| x.into_data().iter::<f32>().collect()).collect();
+    for bad in [&bytes[..bytes.len() / 2], &bytes[..10], b"not a checkpoint at all".as_slice(), &bytes[1..]] {
+        let err = other.resume(bad).unwrap_err();
+        assert!(err.contains("damaged"), "{err}");
+    }
+    // A checkpoint of another network does not fit.
+    let mut wider = Trainer::new(PixelCnnTrainer::new(PixelCnnConfig { gated: false, channels: 8, layers: 1 }, &device), settings, Arc::new(Mnist::fixture()), device);
+    assert!(wider.resume(&bytes).is_err());
+    let after: Vec<Vec<f32>> = other.model.tensors().into_iter().map(|x| x.into_data().iter::<f32>().collect()).collect();
+    assert_eq!(before, after);
+    assert_eq!(other.history.step, 0);
 }

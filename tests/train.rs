@@ -14,6 +14,7 @@ struct Countdown {
     steps: usize,
     nan_at: usize,
     pixels_seen: Vec<f32>,
+    lrs: Vec<f64>,
 }
 
 impl Trainable for Countdown {
@@ -23,8 +24,9 @@ impl Trainable for Countdown {
     fn pixels(&self) -> Pixels {
         Pixels::Signed
     }
-    fn step(&mut self, images: Tensor<2>, _lr: f64) -> Tensor<1> {
+    fn step(&mut self, images: Tensor<2>, lr: f64) -> Tensor<1> {
         self.steps += 1;
+        self.lrs.push(lr);
         let mean = images.mean().into_data().try_into_vec::<f32>().unwrap()[0];
         self.pixels_seen.push(mean);
         let loss = if self.steps >= self.nan_at { f32::NAN } else { self.steps as f32 };
@@ -36,8 +38,8 @@ impl Trainable for Countdown {
 }
 
 fn trainer(nan_at: usize) -> Trainer<Countdown> {
-    let model = Countdown { steps: 0, nan_at, pixels_seen: vec![] };
-    Trainer::new(model, Settings { batch_size: 8, lr: 0.1, seed: 1 }, Arc::new(Mnist::fixture()), Device::flex())
+    let model = Countdown { steps: 0, nan_at, pixels_seen: vec![], lrs: vec![] };
+    Trainer::new(model, Settings { batch_size: 8, lr: 0.1, seed: 1, lr_decay: 1.0 }, Arc::new(Mnist::fixture()), Device::flex())
 }
 
 #[test]
@@ -56,6 +58,16 @@ fn a_chunk_records_each_step_and_a_test_point() {
 }
 
 #[test]
+fn the_learning_rate_decays_by_the_factor_each_step() {
+    let mut t = trainer(usize::MAX);
+    t.settings.lr_decay = 0.5;
+    t.run_blocking(4).unwrap();
+    assert_eq!(t.model.lrs, vec![0.1, 0.05, 0.025, 0.0125]);
+    t.settings.lr_decay = 1.5;
+    assert!(t.settings.check().unwrap_err().contains("decay"));
+}
+
+#[test]
 fn non_finite_loss_stops_training_with_a_message() {
     let mut t = trainer(3);
     t.status = Status::Running;
@@ -70,7 +82,7 @@ fn non_finite_loss_stops_training_with_a_message() {
 fn reset_starts_over() {
     let mut t = trainer(usize::MAX);
     t.run_blocking(3).unwrap();
-    t.reset(Countdown { steps: 0, nan_at: usize::MAX, pixels_seen: vec![] });
+    t.reset(Countdown { steps: 0, nan_at: usize::MAX, pixels_seen: vec![], lrs: vec![] });
     assert_eq!(t.history.step, 0);
     assert!(t.history.train.is_empty() && t.status == Status::Paused);
 }
@@ -107,7 +119,7 @@ fn a_long_history_stays_bounded_and_spans_the_run() {
 
 #[test]
 fn settings_reject_what_would_break() {
-    let ok = Settings { batch_size: 64, lr: 1e-3, seed: 0 };
+    let ok = Settings { batch_size: 64, lr: 1e-3, seed: 0, lr_decay: 1.0 };
     assert!(ok.check().is_ok());
     for bad in [
         Settings { batch_size: 0, ..ok.clone() },
@@ -151,7 +163,7 @@ fn a_models_tensors_carry_it_to_a_fresh_copy() {
     let read = |t: Tensor<2>| t.into_data().try_into_vec::<f32>().unwrap();
 
     let data = Arc::new(Mnist::fixture());
-    let settings = Settings { batch_size: 16, lr: 1e-3, seed: 3 };
+    let settings = Settings { batch_size: 16, lr: 1e-3, seed: 3, lr_decay: 1.0 };
     let mut gan = Trainer::new(GanTrainer::new(GanConfig::dcgan(), &device), settings.clone(), data.clone(), device.clone());
     gan.run_blocking(3).unwrap(); // moves the running statistics away from their initial values
     device.seed(99);

@@ -91,7 +91,7 @@ fn trainer(config: VaeConfig, steps: usize) -> Trainer<VaeTrainer> {
     let device = Device::flex().autodiff();
     device.seed(5);
     let data = Arc::new(Mnist::fixture());
-    let mut t = Trainer::new(VaeTrainer::new(config, &device), Settings { batch_size: 64, lr: 1e-3, seed: 5 }, data, device);
+    let mut t = Trainer::new(VaeTrainer::new(config, &device), Settings { batch_size: 64, lr: 1e-3, seed: 5, lr_decay: 1.0 }, data, device);
     t.run_blocking(steps).unwrap();
     t
 }

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 
 const USAGE: &str = "usage: train vae|ae|dcgan|fc-gan|classifier|pixelcnn|gated-pixelcnn [--latent 20] [--epochs 100] [--batch 128] [--lr 0.001] \
                      [--seed 1] [--k 1] [--loss non-saturating|minimax] [--minibatch-std false] [--d-lr LR] [--init FILE] \
+                     [--lr-decay 1] [--checkpoint checkpoints/NAME.ckpt] [--resume false] [--channels N] [--layers N] \
                      [--data www/data/mnist.bin.gz] [--out pretrained/NAME.bpk]";
 
 fn main() {
@@ -68,7 +69,7 @@ fn recent_mean<M: Trainable>(trainer: &Trainer<M>, i: usize, n: usize) -> f64 {
 fn train_vae(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String, Value) {
     let latent: usize = args.get("latent", 20);
     let config = if args.command == "vae" { VaeConfig::vae(latent) } else { VaeConfig::autoencoder(latent) };
-    let settings = Settings { batch_size: args.get("batch", 128), lr: args.get("lr", 1e-3), seed };
+    let settings = Settings { batch_size: args.get("batch", 128), lr: args.get("lr", 1e-3), seed, lr_decay: 1.0 };
     settings.check().unwrap_or_else(|e| fail(&e));
     let out = args.string("out", &format!("pretrained/{}-z{latent}.bpk", args.command));
     let device = Device::flex().autodiff();
@@ -95,7 +96,7 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     let mut config = if args.command == "dcgan" { GanConfig::dcgan() } else { GanConfig::fc() };
     config.latent = args.get("latent", config.latent);
     config.minibatch_std = args.get("minibatch-std", false);
-    let settings = Settings { batch_size: args.get("batch", 64), lr: args.get("lr", 2e-4), seed };
+    let settings = Settings { batch_size: args.get("batch", 64), lr: args.get("lr", 2e-4), seed, lr_decay: 1.0 };
     settings.check().unwrap_or_else(|e| fail(&e));
     let out = args.string("out", &format!("pretrained/{}.bpk", args.command));
     let device = Device::flex().autodiff();
@@ -136,34 +137,77 @@ fn train_pixelcnn(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (S
     let mut config = if args.command == "pixelcnn" { PixelCnnConfig::plain() } else { PixelCnnConfig::gated() };
     config.channels = args.get("channels", config.channels);
     config.layers = args.get("layers", config.layers);
-    let settings = Settings { batch_size: args.get("batch", 64), lr: args.get("lr", 1e-3), seed };
+    let settings = Settings { batch_size: args.get("batch", 64), lr: args.get("lr", 1e-3), seed, lr_decay: args.get("lr-decay", 1.0) };
     settings.check().unwrap_or_else(|e| fail(&e));
     let out = args.string("out", &format!("pretrained/{}.bpk", args.command));
     let device = Device::flex().autodiff();
-    let steps_per_epoch = data.train.len().div_ceil(settings.batch_size);
     let model = match init_weights(args, |bytes| config.load(&device, bytes)) {
         Some(model) => PixelCnnTrainer::from_model(config.clone(), model),
         None => PixelCnnTrainer::new(config.clone(), &device),
     };
     let mut trainer = Trainer::new(model, settings.clone(), data.clone(), device);
-    let mut rng = Rng::new(seed ^ 0x91C);
-    let mut test = f64::NAN;
-    for epoch in 1..=epochs {
-        for part in (0..steps_per_epoch).collect::<Vec<_>>().chunks(50) {
+    let (checkpoint, mut log) = open_checkpoint(args, &mut trainer, json!({ "config": config, "init": args.string("init", ""), "epochs": [] }));
+    if log["config"] != json!(config) {
+        fail(&format!("{checkpoint} holds a {} network; pass the same --channels/--layers", log["config"]));
+    }
+    let steps_per_epoch = data.train.len() / trainer.settings.batch_size;
+    for epoch in trainer.history.epoch + 1..=epochs {
+        trainer.reseed_device();
+        for (i, part) in (0..steps_per_epoch).collect::<Vec<_>>().chunks(50).enumerate() {
             trainer.run_blocking(part.len()).unwrap_or_else(|e| fail(&e));
+            if i % 10 == 9 {
+                println!("  step {}  train NLL {:7.2}  ({:.0} s)", trainer.history.step, recent_mean(&trainer, 0, 500), trainer.history.elapsed_s);
+            }
         }
         let train = recent_mean(&trainer, 0, steps_per_epoch);
-        test = pixelcnn_nll(&trainer.model.model.valid(), &data.test, 1, &mut rng, &Device::flex());
-        println!("epoch {epoch:3}  train NLL {train:7.2}  test NLL {test:7.2} nats  ({:.0} s)", trainer.history.elapsed_s);
+        // A fresh binarization of the test digits each epoch, from a stream fixed by the epoch.
+        let mut rng = Rng::new(seed ^ 0x91C ^ ((epoch as u64) << 32));
+        let test = pixelcnn_nll(&trainer.model.model.valid(), &data.test, 1, &mut rng, &Device::flex());
+        let lr = trainer.settings.lr_at(trainer.history.step);
+        println!("epoch {epoch:3}  train NLL {train:7.2}  test NLL {test:7.2} nats  lr {lr:.2e}  ({:.0} s)", trainer.history.elapsed_s);
+        log["epochs"].as_array_mut().unwrap().push(json!({
+            "epoch": epoch, "train_nll": round2(train), "test_nll": round2(test), "lr": lr, "seconds": trainer.history.elapsed_s.round(),
+        }));
         save(trainer.model.model.valid(), &out);
+        save_checkpoint(&checkpoint, &trainer, &log);
     }
+    let last = log["epochs"].as_array().unwrap().last().cloned().unwrap_or(Value::Null);
     let note = json!({
-        "config": config, "settings": settings, "epochs": epochs, "init": args.string("init", ""), "steps": trainer.history.step,
-        "test_nll_nats": (test * 100.0).round() / 100.0,
-        "test_bits_per_dim": (genlab::models::pixelcnn::bits_per_dim(test) * 10000.0).round() / 10000.0,
+        "config": config, "settings": trainer.settings, "epochs": trainer.history.epoch, "init": log["init"], "steps": trainer.history.step,
+        "test_nll_nats": last["test_nll"],
+        "test_bits_per_dim": last["test_nll"].as_f64().map(|t| (genlab::models::pixelcnn::bits_per_dim(t) * 10000.0).round() / 10000.0),
+        "per_epoch": log["epochs"],
         "train_seconds": trainer.history.elapsed_s.round(),
+        "checkpoint": checkpoint,
     });
     (out, note)
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// `--checkpoint FILE` (default checkpoints/<command>.ckpt) and `--resume true`: goes on from
+/// the file, whose settings and log win over the command line's; returns the path and the log.
+fn open_checkpoint<M: Trainable>(args: &Args, trainer: &mut Trainer<M>, fresh_log: Value) -> (String, Value) {
+    let path = args.string("checkpoint", &format!("checkpoints/{}.ckpt", args.command));
+    if !args.get("resume", false) {
+        return (path, fresh_log);
+    }
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+    let log = trainer.resume(&bytes).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+    println!("resumed {path} at epoch {}, step {}", trainer.history.epoch, trainer.history.step);
+    (path, log)
+}
+
+/// Writes the checkpoint beside itself first, so a run killed mid-write keeps the last one.
+fn save_checkpoint<M: Trainable>(path: &str, trainer: &Trainer<M>, log: &Value) {
+    let bytes = trainer.checkpoint(log).unwrap_or_else(|e| fail(&e));
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+    }
+    let tmp = format!("{path}.tmp");
+    std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path)).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
 }
 
 fn train_classifier(args: &Args, data: &Mnist, seed: u64, epochs: usize) -> (String, Value) {

@@ -162,7 +162,7 @@ pub fn binarize(intensities: &[f32], rng: &mut Rng) -> Vec<f32> {
 }
 
 /// Draws minibatch indices: a fresh shuffle each epoch, so every digit is seen once per epoch.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sampler {
     order: Vec<usize>,
     next: usize,
@@ -172,6 +172,15 @@ pub struct Sampler {
 impl Sampler {
     pub fn new(len: usize) -> Sampler {
         Sampler { order: (0..len).collect(), next: len, epoch: 0 }
+    }
+
+    /// How many items it draws from.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
     }
 
     pub fn batch(&mut self, size: usize, rng: &mut Rng) -> Vec<usize> {

@@ -95,7 +95,7 @@ impl ModelView for GanView {
                 Control::new("k", "k", number(1.0, 10.0, 1.0, 1.0)).title("discriminator updates per generator update"),
                 Control::new("dlr", "lr D", number(0.0, 1.0, 0.0001, 2e-4)),
             ],
-            settings: Settings { batch_size: 64, lr: 2e-4, seed: 1 },
+            settings: Settings { batch_size: 64, lr: 2e-4, seed: 1, lr_decay: 1.0 },
             lr_label: "lr G",
             // Losses and probabilities live on different scales: a chart each.
             charts: vec![

@@ -240,6 +240,7 @@ impl<V: ModelView> Lab<V> {
             batch_size: values.count("batch", "batch size")?,
             lr: values.number("lr", "learning rate")?,
             seed: values.count("seed", "seed")? as u64,
+            lr_decay: self.trainer.borrow().settings.lr_decay,
         };
         settings.check()?;
         self.view.apply(self, values)?;

@@ -71,7 +71,7 @@ impl ModelView for VaeView {
             ],
             options: vec![Control::new("beta", "β", number(0.0, 100.0, 0.1, 1.0))
                 .title("weight on the KL term: 1 is the VAE, 0 drops the prior, more than 1 is a β-VAE")],
-            settings: Settings { batch_size: 128, lr: 1e-3, seed: 1 },
+            settings: Settings { batch_size: 128, lr: 1e-3, seed: 1, lr_decay: 1.0 },
             lr_label: "learning rate",
             // −ELBO and reconstruction share a scale; the KL (a few nats) gets its own chart.
             charts: vec![
