@@ -183,10 +183,34 @@ fn strip_forward_equals_the_full_forward() {
     }
 }
 
+/// The row cache gives every pixel's logit as the full pass does, rows filled in raster order
+/// (tripled weights: a cache missing a row of context would be off by far more than 1e-5).
+#[test]
+fn cached_rows_give_the_full_forward_logits() {
+    let device = Device::flex();
+    let x = image(8);
+    let batch = 2;
+    let images: Vec<f32> = x.iter().chain(image(9).iter()).copied().collect();
+    for (name, _, model) in all_depths() {
+        let model = model.valid();
+        let full: Vec<f32> = model.logits(Tensor::from_data(TensorData::new(images.clone(), [batch, PIXELS]), &device)).into_data().iter::<f32>().collect();
+        let mut cache = model.row_cache(batch, &device);
+        for row in 0..SIDE {
+            let logits: Vec<f32> = model.row_logits(&mut cache, &images, batch, row, &device).into_data().iter::<f32>().collect();
+            for b in 0..batch {
+                for col in 0..SIDE {
+                    let (got, want) = (logits[b * SIDE + col], full[b * PIXELS + row * SIDE + col]);
+                    assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "{name} image {b} pixel ({row}, {col}): cached {got} vs full {want}");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn sampling_is_deterministic_and_completion_keeps_observed_pixels() {
     let device = Device::flex();
-    let (_, config, model) = models().remove(0);
+    let (_, _, model) = models().remove(0);
     let model = model.valid();
     let start = image(6);
     // Observe the top 24 rows: 112 pixels left to sample.
@@ -195,7 +219,8 @@ fn sampling_is_deterministic_and_completion_keeps_observed_pixels() {
         let mut c = Completion::new(&start, observed.clone(), 3);
         let mut rng = Rng::new(seed);
         let mut sampled = 0;
-        while model.sample_next(&mut c, config.rows_above(), 1.0, &mut rng, &device).is_some() {
+        let mut cache = model.row_cache(3, &device);
+        while model.sample_next(&mut c, &mut cache, 1.0, &mut rng, &device).is_some() {
             sampled += 1;
         }
         assert!(c.done());

@@ -154,11 +154,23 @@ impl MaskedConv {
         MaskedConv { conv: conv(c_in, c_out, k, k, device), mask_b }
     }
 
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    fn masked_weight(&self) -> Tensor<4> {
         let weight = self.conv.weight.val();
         let [_, _, k, _] = weight.dims();
         let mask = Tensor::<4>::from_data(TensorData::new(causal_mask(k, self.mask_b), [1, 1, k, k]), &weight.device());
-        self.conv.forward_padded(x, weight * mask, [k / 2, k / 2, k / 2, k / 2])
+        weight * mask
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let [_, _, k, _] = self.conv.weight.dims();
+        self.conv.forward_padded(x, self.masked_weight(), [k / 2, k / 2, k / 2, k / 2])
+    }
+
+    /// One output row from the k/2 + 1 input rows that end at it (the mask hides the rows below).
+    fn forward_row(&self, rows: Tensor<4>) -> Tensor<4> {
+        let weight = self.masked_weight();
+        let [c_out, c_in, k, _] = weight.dims();
+        self.conv.forward_padded(rows, weight.slice([0..c_out, 0..c_in, 0..k / 2 + 1, 0..k]), [0, 0, k / 2, k / 2])
     }
 }
 
@@ -203,18 +215,33 @@ impl GatedLayer {
     }
 
     fn forward(&self, v: Tensor<4>, h: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-        let [_, _, kh, kw] = self.vertical.weight.dims();
         // Output row r of the vertical conv covers input rows r − kh + 1 … r.
-        let v_feat = self.vertical.forward_padded(v, self.vertical.weight.val(), [kh - 1, 0, kw / 2, kw / 2]);
+        let v_feat = self.vertical_conv(v, self.vertical_rows() - 1);
+        let h_next = self.horizontal(h, shift_down(v_feat.clone()));
+        (gate(v_feat), h_next)
+    }
+
+    /// Rows the vertical conv reads per output row (4 in the first layer, 2 later).
+    fn vertical_rows(&self) -> usize {
+        self.vertical.weight.dims()[2]
+    }
+
+    /// The vertical stack's features before the gate, `pad_top` zero rows above the input.
+    fn vertical_conv(&self, v: Tensor<4>, pad_top: usize) -> Tensor<4> {
+        let kw = self.vertical.weight.dims()[3];
+        self.vertical.forward_padded(v, self.vertical.weight.val(), [pad_top, 0, kw / 2, kw / 2])
+    }
+
+    /// The horizontal stack's next features from its input and the vertical features of the row
+    /// above (`v_above`, already shifted down).
+    fn horizontal(&self, h: Tensor<4>, v_above: Tensor<4>) -> Tensor<4> {
         let [_, _, _, hw] = self.horizontal.weight.dims();
         // Output column c covers columns c − hw + 1 … c; the first layer shifts its input right
         // by one so the current pixel is not among them.
         let h_in = if self.first { shift_right(h.clone()) } else { h.clone() };
         let h_feat = self.horizontal.forward_padded(h_in, self.horizontal.weight.val(), [0, 0, hw - 1, 0]);
-        let h_feat = h_feat + self.v_to_h.forward(shift_down(v_feat.clone()));
-        let h_gated = self.h_out.forward(gate(h_feat));
-        let h_next = if self.first { h_gated } else { h + h_gated };
-        (gate(v_feat), h_next)
+        let h_gated = self.h_out.forward(gate(h_feat + self.v_to_h.forward(v_above)));
+        if self.first { h_gated } else { h + h_gated }
     }
 }
 
@@ -320,12 +347,13 @@ impl Completion {
 }
 
 impl PixelCnn {
-    /// Samples the next unobserved pixel of every image in `c`: one forward pass over only the
-    /// rows its logit depends on. `rows_above` from the config; `temperature` divides the logit.
-    /// Returns the pixel index sampled, or None when complete. Synchronous read (native).
-    pub fn sample_next(&self, c: &mut Completion, rows_above: usize, temperature: f32, rng: &mut Rng, device: &Device) -> Option<usize> {
+    /// Samples the next unobserved pixel of every image in `c`: one row through the network,
+    /// the rows above from `cache` (made by `row_cache` for this completion); `temperature`
+    /// divides the logit. Returns the pixel index sampled, or None when complete. Synchronous
+    /// read (native).
+    pub fn sample_next(&self, c: &mut Completion, cache: &mut RowCache, temperature: f32, rng: &mut Rng, device: &Device) -> Option<usize> {
         let i = (c.next..PIXELS).find(|&i| !c.observed[i])?;
-        let probs = self.pixel_probs(&c.images, c.batch, i, rows_above, temperature, device).into_data().iter::<f32>().collect::<Vec<_>>();
+        let probs = self.cached_probs(cache, &c.images, c.batch, i, temperature, device).into_data().iter::<f32>().collect::<Vec<_>>();
         set_sampled(c, i, &probs, rng);
         Some(i)
     }
@@ -345,6 +373,121 @@ impl PixelCnn {
         let x = Tensor::<4>::from_data(TensorData::new(strip, [batch, 1, rows, SIDE]), device);
         self.logits_map(x).slice([0..batch, 0..1, rows - 1..rows, col..col + 1]).reshape([batch])
     }
+}
+
+/// What sampling keeps between pixel steps. While row r is sampled nothing above it changes, and
+/// neither does anything the network computed there, so a pixel step runs only row r through
+/// the network and reads the rows above from here: one row per layer instead of a strip of up
+/// to `rows_above` + 1 rows.
+/// - Plain: each block's masked 3×3 conv reads its input one row up (`above`, per block); the
+///   first layer reads pixels, which are at hand.
+/// - Gated: only the vertical stack carries information down. The horizontal stack of row r
+///   reads each layer's vertical features of row r − 1 (`v_feat`); computing those for the next
+///   row needs each later layer's vertical input one row up (`above`).
+pub struct RowCache {
+    /// The rows above this one are in the cache.
+    row: usize,
+    above: Vec<Tensor<4>>,
+    v_feat: Vec<Tensor<4>>,
+}
+
+/// Pixel rows top … top + rows − 1 of each image, centred (x − ½) as the network's input, with
+/// rows above the image as zeros (what the full pass's zero padding gives): [batch, 1, rows, 28].
+fn centred_rows(images: &[f32], batch: usize, top: isize, rows: usize, device: &Device) -> Tensor<4> {
+    let values: Vec<f32> = (0..batch)
+        .flat_map(|b| {
+            (top..top + rows as isize).flat_map(move |r| {
+                (0..SIDE).map(move |c| if r < 0 { 0.0 } else { images[b * PIXELS + r as usize * SIDE + c] - 0.5 })
+            })
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(values, [batch, 1, rows, SIDE]), device)
+}
+
+impl PixelCnn {
+    /// An empty cache, for sampling from the first row: zero context, as the full pass pads.
+    pub fn row_cache(&self, batch: usize, device: &Device) -> RowCache {
+        let zeros = |channels: usize| Tensor::<4>::zeros([batch, channels, 1, SIDE], device);
+        match self {
+            PixelCnn::Plain(net) => RowCache {
+                row: 0,
+                above: net.blocks.iter().map(|b| zeros(b.reduce.weight.dims()[0])).collect(),
+                v_feat: Vec::new(),
+            },
+            PixelCnn::Gated(net) => {
+                let layers = std::iter::once(&net.first).chain(&net.layers);
+                RowCache {
+                    row: 0,
+                    above: net.layers.iter().map(|l| zeros(l.vertical.weight.dims()[1])).collect(),
+                    v_feat: layers.map(|l| zeros(l.vertical.weight.dims()[0])).collect(),
+                }
+            }
+        }
+    }
+
+    /// Logits of every pixel of row `row` for each image ([batch, 28]), from that row of
+    /// `images` and the rows above (through `cache`, which moves down as rows complete: rows
+    /// between its row and `row` must be final in `images`).
+    pub fn row_logits(&self, cache: &mut RowCache, images: &[f32], batch: usize, row: usize, device: &Device) -> Tensor<2> {
+        assert!(row >= cache.row, "the cache only moves down");
+        while cache.row < row {
+            self.row_pass(cache, images, batch, device);
+        }
+        let r = row as isize;
+        let logits = match self {
+            PixelCnn::Plain(net) => plain_row(net, centred_rows(images, batch, r - 3, 4, device), &cache.above).0,
+            PixelCnn::Gated(net) => {
+                let mut h = net.first.horizontal(centred_rows(images, batch, r, 1, device), cache.v_feat[0].clone());
+                for (layer, v_above) in net.layers.iter().zip(&cache.v_feat[1..]) {
+                    h = layer.horizontal(h, v_above.clone());
+                }
+                net.head2.forward(relu(net.head1.forward(relu(h))))
+            }
+        };
+        logits.reshape([batch, SIDE])
+    }
+
+    /// p(x_i = 1 | x_<i) for each image through the cache (the cached twin of `pixel_probs`).
+    pub fn cached_probs(&self, cache: &mut RowCache, images: &[f32], batch: usize, i: usize, temperature: f32, device: &Device) -> Tensor<1> {
+        let logits = self.row_logits(cache, images, batch, i / SIDE, device);
+        sigmoid(logits.slice([0..batch, i % SIDE..i % SIDE + 1]).reshape([batch]) / temperature.max(1e-3))
+    }
+
+    /// Row `cache.row` is final: computes what the rows below need from it, and moves down.
+    fn row_pass(&self, cache: &mut RowCache, images: &[f32], batch: usize, device: &Device) {
+        let r = cache.row as isize;
+        match self {
+            PixelCnn::Plain(net) => cache.above = plain_row(net, centred_rows(images, batch, r - 3, 4, device), &cache.above).1,
+            PixelCnn::Gated(net) => {
+                let kh = net.first.vertical_rows();
+                let v_feat = net.first.vertical_conv(centred_rows(images, batch, r + 1 - kh as isize, kh, device), 0);
+                let mut v = gate(v_feat.clone());
+                let mut feats = vec![v_feat];
+                for (layer, above) in net.layers.iter().zip(cache.above.iter_mut()) {
+                    let v_feat = layer.vertical_conv(Tensor::cat(vec![above.clone(), v.clone()], 2), 0);
+                    *above = v;
+                    v = gate(v_feat.clone());
+                    feats.push(v_feat);
+                }
+                cache.v_feat = feats;
+            }
+        }
+        cache.row += 1;
+    }
+}
+
+/// One row of the plain network: pixel rows r − 3 … r in, that row's logits out, with each
+/// block's masked-conv input at row r (what the next row reads as `above`).
+fn plain_row(net: &PlainPixelCnn, pixels: Tensor<4>, above: &[Tensor<4>]) -> (Tensor<4>, Vec<Tensor<4>>) {
+    let mut h = net.first.forward_row(pixels);
+    let mut inputs = Vec::with_capacity(net.blocks.len());
+    for (block, above) in net.blocks.iter().zip(above) {
+        let inner = relu(block.reduce.forward(relu(h.clone())));
+        let inner_out = block.masked.forward_row(Tensor::cat(vec![above.clone(), inner.clone()], 2));
+        h = h + block.expand.forward(relu(inner_out));
+        inputs.push(inner);
+    }
+    (net.head2.forward(relu(net.head1.forward(relu(h)))), inputs)
 }
 
 /// Writes Bernoulli draws with probabilities `probs` (one per image) into pixel `i`.

@@ -336,13 +336,14 @@ impl PixelCnnView {
         let (mut pixels, mut compute_ms, started) = (0usize, 0.0, now_ms());
         let mut frame_start = now_ms();
         let mut stopped = false;
+        let mut cache = model.row_cache(c.batch, &device);
         while let Some(i) = (c.next..PIXELS).find(|&i| !c.observed[i]) {
             if self.sampling.get() != run {
                 stopped = true;
                 break;
             }
             let t = now_ms();
-            let probs = model.pixel_probs(&c.images, c.batch, i, config.rows_above(), temperature, &device);
+            let probs = model.cached_probs(&mut cache, &c.images, c.batch, i, temperature, &device);
             let probs = read(probs.unsqueeze()).await?;
             set_sampled(&mut c, i, &probs, &mut rng);
             compute_ms += now_ms() - t;
