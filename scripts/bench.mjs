@@ -50,7 +50,7 @@ async function workloads() {
   const only = arg('--workloads')?.split(',');
   const p = await open('webgpu');
   const backends = (await p.evaluate(() => window.genlab.backend)) === 'webgpu' ? ['webgpu', 'cpu'] : ['cpu'];
-  for (const workload of ['vae_mlp', 'dcgan', 'dcgan_tf'].filter((w) => !only || only.includes(w))) {
+  for (const workload of ['vae_mlp', 'dcgan', 'dcgan_tf', 'pixelcnn'].filter((w) => !only || only.includes(w))) {
     for (const backend of backends) {
       const r = await p.evaluate((value) => window.genlab.send({ lab: 'app', control: 'bench', value }), { workload, backend, steps });
       console.log(JSON.stringify({ ...r, images_per_s: Math.round(r.images_per_s), ms_per_step: Number(r.ms_per_step.toFixed(1)) }));

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::data::PIXELS;
 use crate::models::gan::{GanConfig, GanTrainer};
+use crate::models::pixelcnn::{PixelCnnConfig, PixelCnnTrainer};
 use crate::models::vae::{VaeConfig, VaeTrainer};
 use crate::rng::Rng;
 use crate::train::Trainable;
@@ -28,7 +29,7 @@ impl BenchResult {
     }
 }
 
-pub const WORKLOADS: &[&str] = &["vae_mlp", "dcgan", "dcgan_tf"];
+pub const WORKLOADS: &[&str] = &["vae_mlp", "dcgan", "dcgan_tf", "pixelcnn"];
 
 /// Runs `steps` timed steps of `workload` after 3 warm-up steps (which compile shaders).
 pub async fn run(workload: &str, device: Device, steps: usize, now_ms: &dyn Fn() -> f64) -> Result<BenchResult, String> {
@@ -47,6 +48,8 @@ pub async fn run(workload: &str, device: Device, steps: usize, now_ms: &dyn Fn()
             gan.options.d_lr = 1e-4;
             (64, 1e-4, Box::new(gan))
         }
+        // the PixelCNN lab's plain network (PixelCnnConfig::plain()), Adam 1e-3, batch 64
+        "pixelcnn" => (64, 1e-3, Box::new(PixelCnnTrainer::new(PixelCnnConfig::plain(), &device))),
         other => return Err(format!("unknown workload '{other}' (known: {})", WORKLOADS.join(", "))),
     };
     let mut rng = Rng::new(1);

@@ -21,7 +21,7 @@ use serde_json::json;
 const USAGE: &str = "usage: eval vae --weights FILE [--latent 20] [--k 5000] [--repeats 1] [--seed 1] [--images 10000]\n\
                      \x20      eval gan --weights FILE [--architecture dcgan|fc] [--minibatch-std false] [--samples 10000] [--batchnorm running|batch] [--temperature 1] [--classifier pretrained/classifier.bpk]\n\
                      \x20      eval classifier --weights FILE\n\
-                     \x20      eval pixelcnn|gated-pixelcnn --weights FILE [--binarizations 5] [--seed 1]\n\
+                     \x20      eval pixelcnn|gated-pixelcnn --weights FILE [--binarizations 5] [--seed 1] [--channels N] [--layers N]\n\
                      all take [--data www/data/mnist.bin.gz]";
 
 fn main() {
@@ -163,8 +163,14 @@ fn eval_pixelcnn(args: &Args, data: &Mnist) -> serde_json::Value {
     let model = config.init(&Device::flex()).try_load_record(load_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
     let binarizations: usize = args.get("binarizations", 5);
     let nll = evaluate_split(&model, &data.test, binarizations, &mut Rng::new(args.get("seed", 1)), &Device::flex());
+    // One binarization made with a seed that never changes: the same 0/1 test set every time,
+    // for comparison with papers that evaluate on a fixed binarization (not Larochelle's file:
+    // that one is another draw).
+    let fixed = evaluate_split(&model, &data.test, 1, &mut Rng::new(genlab::data::FIXED_BINARIZATION_SEED), &Device::flex());
     json!({
         "weights": weights, "config": config, "test_images": data.test.len(), "binarizations": binarizations,
         "test_nll_nats": round(nll, 2), "test_bits_per_dim": round(bits_per_dim(nll), 4),
+        "fixed_binarization_nll_nats": round(fixed, 2),
+        "receptive_field_rows_above": config.rows_above(),
     })
 }

@@ -155,6 +155,9 @@ impl Mnist {
     }
 }
 
+/// The seed of the one fixed binarization of the test set the evaluations also report.
+pub const FIXED_BINARIZATION_SEED: u64 = 2016;
+
 /// Dynamic binarization: each pixel is 1 with probability equal to its intensity, drawn anew
 /// every time a batch is made (the protocol of the likelihood papers we compare with).
 pub fn binarize(intensities: &[f32], rng: &mut Rng) -> Vec<f32> {

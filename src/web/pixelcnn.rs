@@ -272,9 +272,8 @@ fn structure(device: &Device) -> [PixelCnn; 2] {
     [PixelCnnConfig::plain().init(device), PixelCnnConfig::gated().init(device)]
 }
 
-fn model(lab: &Lab<PixelCnnView>) -> (PixelCnn, PixelCnnConfig) {
-    let t = lab.trainer.borrow();
-    (t.model.model.valid(), t.model.config.clone())
+fn model(lab: &Lab<PixelCnnView>) -> PixelCnn {
+    lab.trainer.borrow().model.model.valid()
 }
 
 impl PixelCnnView {
@@ -294,7 +293,7 @@ impl PixelCnnView {
     /// the digit's exact −log p(x), for the current digit: one forward pass gives all 784
     /// conditionals (one read-back, while training too).
     async fn draw_maps(&self, lab: &Lab<Self>) -> Result<(), String> {
-        let (model, _) = model(lab);
+        let model = model(lab);
         let x = self.current.borrow().clone();
         let logits = read(model.logits(tensor(x.clone(), [1, PIXELS], &lab.device()))).await?;
         let probs: Vec<f32> = logits.iter().map(|&l| 1.0 / (1.0 + (-l).exp())).collect();
@@ -318,7 +317,7 @@ impl PixelCnnView {
         }
         let run = self.sampling.get() + 1;
         self.sampling.set(run);
-        let (model, config) = model(lab);
+        let model = model(lab);
         let device = lab.device();
         let mut rng = Rng::new(run);
         let (surface, info, source) = match &target {
