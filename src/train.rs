@@ -51,6 +51,8 @@ pub trait Trainable {
     fn set_tensors(&mut self, values: Vec<Vec<f32>>) -> Result<(), String> {
         if values.is_empty() { Ok(()) } else { Err("this model has no tensors to set".into()) }
     }
+    /// Seeds the model's own random streams (the training loop calls it with the run's seed).
+    fn seed(&mut self, _seed: u64) {}
     /// Everything a run needs to go on exactly where it stopped: the model's weights and every
     /// optimizer's state (Adam's moments and step count), as burnpack byte buffers.
     fn save_state(&self) -> Result<Vec<Vec<u8>>, String> {
@@ -296,8 +298,9 @@ pub struct Trainer<M> {
 
 impl<M: Trainable> Trainer<M> {
     /// `device` must have autodiff enabled (the model was built on it).
-    pub fn new(model: M, settings: Settings, data: Arc<Mnist>, device: Device) -> Self {
+    pub fn new(mut model: M, settings: Settings, data: Arc<Mnist>, device: Device) -> Self {
         device.seed(settings.seed);
+        model.seed(settings.seed);
         let history = History { names: model.metric_names().to_vec(), ..History::default() };
         Trainer {
             sampler: Sampler::new(data.train.len()),

@@ -210,14 +210,14 @@ async fn one_gan_round(device: Device, weights: &[u8]) -> (Vec<f32>, Vec<f32>) {
     use genlab::models::gan::{GanConfig, GanTrainer};
     let device = device.autodiff();
     let config = GanConfig::dcgan();
-    let gan = config.load(&device, weights.to_vec()).unwrap();
+    let (gan, _) = config.load(&device, weights.to_vec()).unwrap();
     let mut trainer = GanTrainer::from_gan(config.clone(), gan);
     let data = Mnist::fixture();
     let real: Vec<f32> = data.train.intensities(&(0..32).collect::<Vec<_>>()).iter().map(|p| p * 2.0 - 1.0).collect();
     let real = Tensor::<2>::from_data(TensorData::new(real, [32, PIXELS]), &device);
     let noise = |seed| Tensor::<2>::from_data(TensorData::new(Rng::new(seed).normals(32 * 64), [32, 64]), &device);
-    let d = trainer.d_update(real, noise(5));
-    let g = trainer.g_update(noise(6), 2e-4);
+    let d = trainer.d_update(real.clone(), noise(5));
+    let g = trainer.g_update(noise(6), real, 2e-4);
     let metrics = read(Tensor::cat(vec![d, g], 0).unsqueeze()).await;
     let z = Tensor::<2>::from_data(TensorData::new(Rng::new(7).normals(4 * 64), [4, 64]), &device.clone().inner());
     let out = read(trainer.gan.generator.valid().forward(z)).await;

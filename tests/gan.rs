@@ -9,11 +9,11 @@ use burn::tensor::TensorData;
 use genlab::data::{Mnist, PIXELS};
 use genlab::models::classifier::{self, class_histogram, classifier_score, frechet_distance, jacobi_eigen};
 use genlab::models::gan::{
-    GanConfig, GanTrainer, GeneratorLoss, discriminator_loss, latent_arithmetic, minimax_loss, non_saturating_loss,
-    with_minibatch_std,
+    GanConfig, GanTrainer, GanWithAverage, GeneratorLoss, SpectralNorm, discriminator_loss, ema_update, feature_matching_loss,
+    latent_arithmetic, minimax_loss, non_saturating_loss, with_minibatch_std,
 };
 use genlab::rng::Rng;
-use genlab::train::{Settings, Trainer};
+use genlab::train::{Settings, Trainable, Trainer, module_tensors};
 
 fn t1(values: Vec<f32>, device: &Device) -> Tensor<1> {
     let n = values.len();
@@ -117,6 +117,7 @@ fn the_toggle_picks_which_generator_objective_is_optimised() {
         let (want, other) = match loss {
             GeneratorLoss::Minimax => (minimax, non_saturating),
             GeneratorLoss::NonSaturating => (non_saturating, minimax),
+            GeneratorLoss::FeatureMatching => unreachable!(),
         };
         assert!((reported - want).abs() < 1e-4, "{loss:?}: G loss {reported} vs {want}");
         assert!((reported - other).abs() > 0.1, "{loss:?}: the other objective would read {other}");
@@ -159,7 +160,8 @@ fn weights_round_trip_and_bad_files_are_named() {
     let path = std::env::temp_dir().join("genlab-test-dcgan.bpk");
     gan.clone().into_record().save(path.to_str().unwrap()).unwrap();
     let bytes = std::fs::read(&path).unwrap();
-    let loaded = config.load(&device, bytes.clone()).unwrap();
+    let (loaded, average) = config.load(&device, bytes.clone()).unwrap();
+    assert!(average.is_none(), "a file of G and D alone has no average");
     let z = Tensor::<2>::from_data(TensorData::new(Rng::new(1).normals(2 * 64), [2, 64]), &device);
     assert_eq!(vec(gan.generator.forward(z.clone())), vec(loaded.generator.forward(z)));
 
@@ -241,4 +243,185 @@ fn the_benchmark_dcgan_has_the_tensorflow_tutorial_shapes_and_trains() {
     let real = Tensor::<2>::from_data(TensorData::new(Rng::new(8).normals(4 * PIXELS), [4, PIXELS]), &device).tanh();
     let metrics = vec(genlab::train::Trainable::step(&mut gan, real, 1e-4));
     assert!(metrics.iter().all(|v| v.is_finite()), "{metrics:?}");
+}
+
+/// W's largest singular value, exactly: √ of the largest eigenvalue of WᵀW (Jacobi, f64).
+fn largest_singular_value(w: &[f32], rows: usize, cols: usize) -> f64 {
+    let mut wtw = vec![0.0f64; cols * cols];
+    for i in 0..cols {
+        for j in 0..cols {
+            wtw[i * cols + j] = (0..rows).map(|r| w[r * cols + i] as f64 * w[r * cols + j] as f64).sum();
+        }
+    }
+    let (values, _) = jacobi_eigen(&wtw, cols);
+    values.into_iter().fold(0.0, f64::max).sqrt()
+}
+
+#[test]
+fn spectral_normalisation_brings_the_largest_singular_value_to_one() {
+    let device = Device::flex();
+    device.seed(11);
+    let (rows, cols) = (12, 7);
+    let w: Vec<f32> = Rng::new(3).normals(rows * cols).iter().map(|v| v * 0.7).collect();
+    let before = largest_singular_value(&w, rows, cols);
+    assert!((before - 1.0).abs() > 0.5, "the test needs a weight far from norm 1: {before}");
+    let wt = Tensor::<2>::from_data(TensorData::new(w.clone(), [rows, cols]), &device);
+    let mut sn = SpectralNorm::new(rows, &device);
+    // The page runs one power-iteration step per D update; a few dozen updates in, the estimate
+    // has converged.
+    for _ in 0..30 {
+        sn = sn.step(wt.clone());
+    }
+    let normalised = vec(sn.normalise(wt.clone()));
+    let after = largest_singular_value(&normalised, rows, cols);
+    assert!((after - 1.0).abs() < 0.02, "σ_max after normalisation {after} (before {before})");
+    let sigma = vec(sn.sigma(wt))[0] as f64;
+    assert!((sigma - before).abs() < 0.02 * before, "estimate {sigma} vs exact {before}");
+}
+
+#[test]
+fn spectral_norm_d_trains_and_keeps_each_layer_near_norm_one() {
+    let config = GanConfig { spectral_norm: true, ..GanConfig::dcgan() };
+    let mut t = trainer(config, 1, GeneratorLoss::NonSaturating);
+    t.run_blocking(40).unwrap();
+    assert!(t.history.train.iter().all(|p| p.values.iter().all(|v| v.is_finite())));
+    // D's output layer weight ([6272, 1]: one singular value, its norm) after normalisation.
+    let d = t.model.gan.discriminator.valid();
+    let tensors = module_tensors(&d);
+    assert!(tensors.len() > 3, "the u vectors are part of D");
+}
+
+#[test]
+fn packing_judges_pairs_and_tells_a_twin_pair_from_a_mixed_one() {
+    let device = Device::flex();
+    device.seed(12);
+    let d = GanConfig { pack: 2, ..GanConfig::dcgan() }.init(&device).discriminator;
+    assert_eq!(d.pack(), 2);
+    let data = Mnist::fixture();
+    let images: Vec<f32> = data.train.intensities(&[0, 1, 2, 3]).iter().map(|p| p * 2.0 - 1.0).collect();
+    let x = Tensor::<2>::from_data(TensorData::new(images.clone(), [4, PIXELS]), &device);
+    // A batch of 2n samples is n pairs, consecutive samples side by side.
+    let packed = vec(d.packed(x.clone()));
+    assert_eq!(packed.len(), 4 * PIXELS);
+    assert_eq!(&packed[..2 * PIXELS], &images[..2 * PIXELS], "pair 0 = samples 0 and 1");
+    assert_eq!(d.forward(x).dims(), [2], "one verdict per pair");
+    // (a, a) against (a, b): D's features differ, so a collapsed G (twin pairs) is visible.
+    let a = &images[..PIXELS];
+    let b = &images[PIXELS..2 * PIXELS];
+    let pair = |second: &[f32]| Tensor::<2>::from_data(TensorData::new([a, second].concat(), [2, PIXELS]), &device);
+    let (twin, mixed) = (vec(d.features(pair(a))), vec(d.features(pair(b))));
+    let diff: f32 = twin.iter().zip(&mixed).map(|(x, y)| (x - y).abs()).sum();
+    assert!(diff > 1e-3 * twin.len() as f32, "features of (a, a) and (a, b) should differ: {diff}");
+    // An odd batch leaves its last sample out; a single sample is judged as a twin pair.
+    let odd = Tensor::<2>::from_data(TensorData::new(images[..3 * PIXELS].to_vec(), [3, PIXELS]), &device);
+    assert_eq!(d.forward(odd).dims(), [1]);
+    let single = Tensor::<2>::from_data(TensorData::new(a.to_vec(), [1, PIXELS]), &device);
+    assert_eq!(vec(d.features(single)), twin);
+}
+
+#[test]
+fn feature_matching_is_the_distance_of_mean_features_and_moves_g_only() {
+    let device = Device::flex();
+    // Real features (1, 2), (3, 2): mean (2, 2). Fake (0, 0), (2, 0): mean (1, 0). ‖(1, 2)‖² = 5.
+    let real = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 2.0], [2, 2]), &device);
+    let fake = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 0.0, 2.0, 0.0], [2, 2]), &device);
+    assert!((vec(feature_matching_loss(real, fake))[0] - 5.0).abs() < 1e-6);
+    // One G update with feature matching: G changes, D does not (the fully connected GAN: no
+    // BatchNorm, so outputs change only through updates).
+    let mut t = trainer(GanConfig::fc(), 1, GeneratorLoss::FeatureMatching);
+    let (g0, d0) = probe(&t);
+    let autodiff = Device::flex().autodiff();
+    let real = Tensor::<2>::from_data(TensorData::new(Rng::new(2).normals(8 * PIXELS), [8, PIXELS]), &autodiff).tanh();
+    let z = Tensor::<2>::from_data(TensorData::new(Rng::new(3).normals(8 * 64), [8, 64]), &autodiff);
+    let reported = vec(t.model.g_update(z, real, 1e-3))[0];
+    let (g1, d1) = probe(&t);
+    assert_ne!(g0, g1, "G was updated");
+    assert_eq!(d0, d1, "D was not");
+    assert!(reported > 0.0 && reported.is_finite());
+    // And a whole training step with it is finite.
+    t.run_blocking(2).unwrap();
+}
+
+#[test]
+fn the_average_of_g_blends_old_and_new_weights_and_feeds_the_pictures() {
+    let device = Device::flex();
+    device.seed(13);
+    let old = GanConfig::fc().init(&device).generator;
+    let new = GanConfig::fc().init(&device).generator;
+    let d = 0.9;
+    let blended = ema_update(old.clone(), &new, d);
+    for ((b, o), n) in module_tensors(&blended).into_iter().zip(module_tensors(&old)).zip(module_tensors(&new)) {
+        for ((b, o), n) in vec(b).iter().zip(vec(o)).zip(vec(n)) {
+            assert!((b - (d as f32 * o + (1.0 - d as f32) * n)).abs() < 1e-6);
+        }
+    }
+    // Training keeps an average; the pictures use it when asked, the raw G otherwise.
+    let mut t = trainer(GanConfig::fc(), 1, GeneratorLoss::NonSaturating);
+    assert!(t.model.ema.is_none());
+    t.run_blocking(5).unwrap();
+    let z = Tensor::<2>::from_data(TensorData::new(Rng::new(5).normals(2 * 64), [2, 64]), &device);
+    let averaged = vec(t.model.picture_generator(true).forward(z.clone()));
+    let raw = vec(t.model.picture_generator(false).forward(z.clone()));
+    assert_eq!(averaged, vec(t.model.ema.clone().unwrap().forward(z.clone())));
+    assert_eq!(raw, vec(t.model.gan.generator.valid().forward(z)));
+    assert_ne!(averaged, raw);
+}
+
+#[test]
+fn a_file_with_the_average_of_g_loads_both() {
+    let device = Device::flex();
+    device.seed(14);
+    let config = GanConfig { spectral_norm: true, pack: 2, ..GanConfig::dcgan() };
+    let gan = config.init(&device);
+    let average = config.init(&device).generator;
+    let bytes = GanWithAverage { gan: gan.clone(), average: average.clone() }.into_record().into_bytes().unwrap().to_vec();
+    let (loaded, loaded_average) = config.load(&device, bytes.clone()).unwrap();
+    let z = Tensor::<2>::from_data(TensorData::new(Rng::new(1).normals(2 * 64), [2, 64]), &device);
+    assert_eq!(vec(loaded.generator.forward(z.clone())), vec(gan.generator.forward(z.clone())));
+    assert_eq!(vec(loaded_average.unwrap().forward(z.clone())), vec(average.forward(z)));
+    let plain = GanConfig::dcgan().load(&device, bytes).err().unwrap();
+    assert!(plain.contains("do not fit a DCGAN ("), "{plain}");
+}
+
+/// Training 2·n steps equals n, a checkpoint, and n more in a fresh trainer: G, D, both Adams,
+/// the average of G, the spectral-norm vectors and the noise stream all carry over.
+#[test]
+fn resuming_a_gan_from_a_checkpoint_continues_exactly() {
+    let config = GanConfig { spectral_norm: true, ..GanConfig::dcgan() };
+    let make = |seed: u64| {
+        let device = Device::flex().autodiff();
+        device.seed(seed);
+        let gan = GanTrainer::new(config.clone(), &device);
+        Trainer::new(gan, Settings { batch_size: 16, lr: 2e-4, seed: 3, lr_decay: 0.999 }, Arc::new(Mnist::fixture()), device)
+    };
+    let state = |t: &Trainer<GanTrainer>| -> Vec<Vec<f32>> {
+        let mut all: Vec<Vec<f32>> = t.model.tensors().into_iter().map(vec).collect();
+        all.extend(module_tensors(t.model.ema.as_ref().unwrap()).into_iter().map(vec));
+        all
+    };
+    let n = 12;
+    let mut unbroken = make(1);
+    unbroken.reseed_device();
+    unbroken.run_blocking(n).unwrap();
+    unbroken.reseed_device();
+    unbroken.run_blocking(n).unwrap();
+
+    let mut first = make(1);
+    first.reseed_device();
+    first.run_blocking(n).unwrap();
+    let bytes = first.checkpoint(&serde_json::Value::Null).unwrap();
+    let mut resumed = make(2);
+    resumed.resume(&bytes).unwrap();
+    assert_eq!(state(&resumed), state(&first));
+    assert_eq!((resumed.model.d_updates, resumed.model.g_updates), (n as u64, n as u64));
+    resumed.run_blocking(n).unwrap();
+    assert_eq!(state(&resumed), state(&unbroken), "resumed training drifted from the unbroken run");
+}
+
+#[test]
+fn unsure_share_counts_samples_below_ninety_percent() {
+    let sure = [[0.95f32, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]];
+    let unsure = [[0.5f32, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]];
+    let probs: Vec<f32> = [sure, sure, sure, unsure].iter().flat_map(|r| r[0]).collect();
+    assert!((classifier::unsure_share(&probs) - 0.25).abs() < 1e-12);
 }

@@ -19,7 +19,7 @@ use genlab::rng::Rng;
 use serde_json::json;
 
 const USAGE: &str = "usage: eval vae --weights FILE [--latent 20] [--k 5000] [--repeats 1] [--seed 1] [--images 10000]\n\
-                     \x20      eval gan --weights FILE [--architecture dcgan|fc] [--minibatch-std false] [--samples 10000] [--batchnorm running|batch] [--temperature 1] [--classifier pretrained/classifier.bpk]\n\
+                     \x20      eval gan --weights FILE [--architecture dcgan|fc] [--minibatch-std false] [--spectral-norm false] [--pack 1] [--average true] [--samples 10000] [--batchnorm running|batch] [--temperature 1] [--classifier pretrained/classifier.bpk]\n\
                      \x20      eval classifier --weights FILE\n\
                      \x20      eval pixelcnn|gated-pixelcnn --weights FILE [--binarizations 5] [--seed 1] [--channels N] [--layers N]\n\
                      all take [--data www/data/mnist.bin.gz]";
@@ -76,19 +76,6 @@ fn load_classifier(args: &Args) -> Classifier {
     classifier::init(&Device::flex()).try_load_record(load_weights(&path)).unwrap_or_else(|e| fail(&format!("{path}: {e}")))
 }
 
-/// Probabilities and features of `images` (intensities, [n · 784]).
-fn classify(model: &Classifier, images: &[f32]) -> (Vec<f32>, Vec<f32>) {
-    let device = Device::flex();
-    let (mut probs, mut features) = (Vec::new(), Vec::new());
-    for part in images.chunks(1000 * PIXELS) {
-        let x = Tensor::<2>::from_data(TensorData::new(part.to_vec(), [part.len() / PIXELS, PIXELS]), &device);
-        let f = model.features(x.clone());
-        probs.extend(model.probs(x).into_data().iter::<f32>());
-        features.extend(f.into_data().iter::<f32>());
-    }
-    (probs, features)
-}
-
 fn all(split: &Split) -> Vec<f32> {
     split.intensities(&(0..split.len()).collect::<Vec<_>>())
 }
@@ -101,10 +88,16 @@ fn eval_gan(args: &Args, data: &Mnist) -> serde_json::Value {
         other => fail(&format!("--architecture {other}: dcgan or fc")),
     };
     config.minibatch_std = args.get("minibatch-std", false);
+    config.spectral_norm = args.get("spectral-norm", false);
+    config.pack = args.get("pack", 1);
     config.latent = args.get("latent", config.latent);
+    config.check().unwrap_or_else(|e| fail(&e));
     let samples: usize = args.get("samples", 10_000);
     let device = Device::flex();
-    let gan = config.init(&device).try_load_record(load_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    let bytes = std::fs::read(&weights).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    let (gan, average) = config.load(&device, bytes.clone()).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    // --average true (default): the running average of G when the file has one, as the page.
+    let use_average = args.get("average", true) && average.is_some();
     let classifier = load_classifier(args);
     let mut rng = Rng::new(args.get("seed", 1));
     // --batchnorm running (default: the page's way, running averages) or batch (statistics of
@@ -115,31 +108,37 @@ fn eval_gan(args: &Args, data: &Mnist) -> serde_json::Value {
         other => fail(&format!("--batchnorm {other}: running or batch")),
     };
     let train_device = device.clone().autodiff();
-    let train_gan = batch_stats.then(|| config.init(&train_device).try_load_record(load_weights(&weights)).unwrap());
+    let train_generator = batch_stats.then(|| {
+        let (gan, average) = config.load(&train_device, bytes).unwrap();
+        if use_average { average.unwrap() } else { gan.generator }
+    });
+    let generator = if use_average { average.unwrap() } else { gan.generator };
     let temperature: f32 = args.get("temperature", 1.0);
     let mut generated = Vec::with_capacity(samples * PIXELS);
     while generated.len() < samples * PIXELS {
         let n = (samples - generated.len() / PIXELS).min(1000);
         let z: Vec<f32> = rng.normals(n * config.latent).iter().map(|v| v * temperature).collect();
-        let images = match &train_gan {
-            None => gan.generator.sample(Tensor::from_data(TensorData::new(z, [n, config.latent]), &device)),
-            Some(g) => g.generator.sample(Tensor::from_data(TensorData::new(z, [n, config.latent]), &train_device)).inner(),
+        let images = match &train_generator {
+            None => generator.sample(Tensor::from_data(TensorData::new(z, [n, config.latent]), &device)),
+            Some(g) => g.sample(Tensor::from_data(TensorData::new(z, [n, config.latent]), &train_device)).inner(),
         };
         generated.extend(images.into_data().iter::<f32>());
     }
-    let (probs, features) = classify(&classifier, &generated);
-    let (test_probs, test_features) = classify(&classifier, &all(&data.test));
+    let (test_probs, test_features) = classifier::probs_and_features(&classifier, &all(&data.test), &device);
+    let verdict = classifier::judge(&classifier, &generated, &test_features, &device);
     // Reference: real digits the classifier never saw against the test set.
     let train_part: Vec<usize> = (0..samples.min(data.train.len())).collect();
-    let (_, train_features) = classify(&classifier, &data.train.intensities(&train_part));
-    let histogram = classifier::class_histogram(&probs);
+    let (_, train_features) = classifier::probs_and_features(&classifier, &data.train.intensities(&train_part), &device);
     json!({
         "weights": weights, "config": config, "samples": samples, "batchnorm": args.string("batchnorm", "running"), "temperature": temperature,
-        "classifier_score": round(classifier::classifier_score(&probs), 3),
-        "class_histogram": histogram,
-        "smallest_class_fraction": round(*histogram.iter().min().unwrap() as f64 / samples as f64, 4),
-        "frechet_distance_to_test": round(classifier::frechet_distance(&features, &test_features, FEATURES), 3),
+        "generator": if use_average { "running average of G" } else { "G" },
+        "classifier_score": verdict.classifier_score,
+        "class_histogram": verdict.class_histogram,
+        "smallest_class_fraction": verdict.smallest_class_fraction,
+        "unsure_share": verdict.unsure_share,
+        "frechet_distance_to_test": verdict.frechet_distance,
         "reference_test_set_score": round(classifier::classifier_score(&test_probs), 3),
+        "reference_test_set_unsure_share": round(classifier::unsure_share(&test_probs), 4),
         "reference_frechet_train_to_test": round(classifier::frechet_distance(&train_features, &test_features, FEATURES), 3),
     })
 }
@@ -147,7 +146,7 @@ fn eval_gan(args: &Args, data: &Mnist) -> serde_json::Value {
 fn eval_classifier(args: &Args, data: &Mnist) -> serde_json::Value {
     let weights = args.string("weights", "pretrained/classifier.bpk");
     let model = classifier::init(&Device::flex()).try_load_record(load_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
-    let (probs, _) = classify(&model, &all(&data.test));
+    let (probs, _) = classifier::probs_and_features(&model, &all(&data.test), &Device::flex());
     json!({
         "weights": weights, "test_accuracy": round(classifier::accuracy_of_probs(&probs, &data.test.labels), 4),
         "test_set_classifier_score": round(classifier::classifier_score(&probs), 3),

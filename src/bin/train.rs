@@ -12,7 +12,7 @@ use burn::tensor::TensorData;
 use genlab::cli::{Args, fail, load_mnist};
 use genlab::data::{Mnist, PIXELS};
 use genlab::models::classifier::{self, CLASSES, ClassifierTrainer};
-use genlab::models::gan::{GanConfig, GanTrainer, GeneratorLoss};
+use genlab::models::gan::{GanConfig, GanTrainer, GanWithAverage, GeneratorLoss};
 use genlab::models::pixelcnn::{PixelCnnConfig, PixelCnnTrainer, evaluate_split as pixelcnn_nll};
 use genlab::models::vae::{VaeConfig, VaeTrainer, evaluate_split};
 use genlab::rng::Rng;
@@ -20,7 +20,7 @@ use genlab::train::{Settings, Trainable, Trainer};
 use serde_json::{Value, json};
 
 const USAGE: &str = "usage: train vae|ae|dcgan|fc-gan|classifier|pixelcnn|gated-pixelcnn [--latent 20] [--epochs 100] [--batch 128] [--lr 0.001] \
-                     [--seed 1] [--k 1] [--loss non-saturating|minimax] [--minibatch-std false] [--d-lr LR] [--init FILE] \
+                     [--seed 1] [--k 1] [--loss non-saturating|minimax|feature-matching] [--minibatch-std false] [--spectral-norm false] [--pack 1] [--classifier FILE] [--d-lr LR] [--init FILE] \
                      [--lr-decay 1] [--checkpoint checkpoints/NAME.ckpt] [--resume false] [--channels N] [--layers N] \
                      [--data www/data/mnist.bin.gz] [--out pretrained/NAME.bpk]";
 
@@ -96,12 +96,19 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     let mut config = if args.command == "dcgan" { GanConfig::dcgan() } else { GanConfig::fc() };
     config.latent = args.get("latent", config.latent);
     config.minibatch_std = args.get("minibatch-std", false);
-    let settings = Settings { batch_size: args.get("batch", 64), lr: args.get("lr", 2e-4), seed, lr_decay: 1.0 };
+    config.spectral_norm = args.get("spectral-norm", false);
+    config.pack = args.get("pack", 1);
+    config.check().unwrap_or_else(|e| fail(&e));
+    let settings = Settings { batch_size: args.get("batch", 64), lr: args.get("lr", 2e-4), seed, lr_decay: args.get("lr-decay", 1.0) };
     settings.check().unwrap_or_else(|e| fail(&e));
     let out = args.string("out", &format!("pretrained/{}.bpk", args.command));
     let device = Device::flex().autodiff();
     let mut gan = match init_weights(args, |bytes| config.load(&device, bytes)) {
-        Some(gan) => GanTrainer::from_gan(config.clone(), gan),
+        Some((gan, average)) => {
+            let mut trainer = GanTrainer::from_gan(config.clone(), gan);
+            trainer.ema = average;
+            trainer
+        }
         None => GanTrainer::new(config.clone(), &device),
     };
     gan.options.k = args.get("k", 1);
@@ -109,28 +116,86 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     gan.options.generator_loss = match args.string("loss", "non-saturating").as_str() {
         "non-saturating" => GeneratorLoss::NonSaturating,
         "minimax" => GeneratorLoss::Minimax,
-        other => fail(&format!("--loss {other}: non-saturating or minimax")),
+        "feature-matching" => GeneratorLoss::FeatureMatching,
+        other => fail(&format!("--loss {other}: non-saturating, minimax or feature-matching")),
     };
     gan.options.check().unwrap_or_else(|e| fail(&e));
     let options = gan.options.clone();
-    let steps_per_epoch = data.train.len().div_ceil(settings.batch_size * options.k);
-    let mut trainer = Trainer::new(gan, settings.clone(), data, device);
-    // Read back every 50 steps: one read-back per epoch would hold a whole epoch's graph.
-    for epoch in 1..=epochs {
+    let mut trainer = Trainer::new(gan, settings.clone(), data.clone(), device);
+    let fresh = json!({ "config": config, "options": options, "init": args.string("init", ""), "epochs": [] });
+    let (checkpoint, mut log) = open_checkpoint(args, &mut trainer, fresh);
+    if log["config"] != json!(config) || log["options"] != json!(trainer.model.options) {
+        fail(&format!("{checkpoint} was made with {} and {}; pass the same flags", log["config"], log["options"]));
+    }
+    // The classifier judges 5000 samples of the averaged G after every epoch.
+    let judge = GanJudge::new(&data, args);
+    let steps_per_epoch = data.train.len() / (trainer.settings.batch_size * options.k);
+    for epoch in trainer.history.epoch + 1..=epochs {
+        trainer.reseed_device();
+        // Read back every 50 steps: one read-back per epoch would hold a whole epoch's graph.
         for part in (0..steps_per_epoch).collect::<Vec<_>>().chunks(50) {
             trainer.run_blocking(part.len()).unwrap_or_else(|e| fail(&e));
         }
         let m: Vec<String> = (0..4).map(|i| format!("{} {:.3}", trainer.history.names[i], recent_mean(&trainer, i, steps_per_epoch))).collect();
-        println!("epoch {epoch:3}  {}  ({:.0} s)", m.join("  "), trainer.history.elapsed_s);
-        save(trainer.model.gan.valid(), &out);
+        let verdict = judge.verdict(&trainer.model, epoch as u64);
+        println!(
+            "epoch {epoch:3}  {}  score {:.3}  smallest {:.3}  unsure {:.3}  Fréchet {:.2}  ({:.0} s)",
+            m.join("  "),
+            verdict.classifier_score,
+            verdict.smallest_class_fraction,
+            verdict.unsure_share,
+            verdict.frechet_distance,
+            trainer.history.elapsed_s
+        );
+        let means: serde_json::Map<_, _> =
+            (0..4).map(|i| (trainer.history.names[i].to_string(), json!((recent_mean(&trainer, i, steps_per_epoch) * 1000.0).round() / 1000.0))).collect();
+        log["epochs"].as_array_mut().unwrap().push(json!({
+            "epoch": epoch, "train_means": means, "samples_judged": 5000, "verdict": verdict, "seconds": trainer.history.elapsed_s.round(),
+        }));
+        let gan = trainer.model.gan.valid();
+        match &trainer.model.ema {
+            Some(average) => save(GanWithAverage { gan, average: average.clone() }, &out),
+            None => save(gan, &out),
+        }
+        save_checkpoint(&checkpoint, &trainer, &log);
     }
     let note = json!({
-        "config": config, "options": options, "settings": settings, "epochs": epochs, "init": args.string("init", ""), "steps": trainer.history.step,
-        "final_epoch_means": (0..4).map(|i| (trainer.history.names[i].to_string(), json!((recent_mean(&trainer, i, steps_per_epoch) * 1000.0).round() / 1000.0))).collect::<serde_json::Map<_, _>>(),
+        "config": config, "options": options, "settings": trainer.settings, "epochs": trainer.history.epoch, "init": log["init"], "steps": trainer.history.step,
+        "per_epoch": log["epochs"],
         "train_seconds": trainer.history.elapsed_s.round(),
+        "checkpoint": checkpoint,
         "evaluation": "cargo run --release --bin eval -- gan (see README)",
     });
     (out, note)
+}
+
+/// The classifier's verdict on a GAN's samples during training (the average of G when there
+/// is one), against the test set's features.
+struct GanJudge {
+    classifier: classifier::Classifier,
+    test_features: Vec<f32>,
+}
+
+impl GanJudge {
+    fn new(data: &Mnist, args: &Args) -> GanJudge {
+        let path = args.string("classifier", "pretrained/classifier.bpk");
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+        let classifier = classifier::load(&Device::flex(), bytes).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+        let test: Vec<usize> = (0..data.test.len()).collect();
+        let (_, test_features) = classifier::probs_and_features(&classifier, &data.test.intensities(&test), &Device::flex());
+        GanJudge { classifier, test_features }
+    }
+
+    fn verdict(&self, gan: &GanTrainer, seed: u64) -> classifier::Verdict {
+        let generator = gan.picture_generator(true);
+        let mut rng = Rng::new(seed ^ 0x6A4);
+        let mut images = Vec::new();
+        for _ in 0..5 {
+            let z = Tensor::<2>::from_data(TensorData::new(rng.normals(1000 * gan.config.latent), [1000, gan.config.latent]), &Device::flex());
+            images.extend(generator.sample(z).into_data().iter::<f32>());
+        }
+        classifier::judge(&self.classifier, &images, &self.test_features, &Device::flex())
+    }
 }
 
 fn train_pixelcnn(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String, Value) {

@@ -97,6 +97,14 @@ pub fn predicted_classes(probs: &[f32]) -> impl Iterator<Item = usize> + '_ {
     probs.chunks_exact(CLASSES).map(|row| (0..CLASSES).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap_or(0))
 }
 
+/// The share of samples the classifier is unsure of: max p(y|x) below 0.9. A blurry or
+/// ambiguous digit lowers the score even when the classes are balanced; this says how much.
+pub fn unsure_share(probs: &[f32]) -> f64 {
+    let rows = probs.chunks_exact(CLASSES);
+    let n = rows.len().max(1) as f64;
+    rows.filter(|row| row.iter().copied().fold(0.0f32, f32::max) < 0.9).count() as f64 / n
+}
+
 /// How many samples fall in each class.
 pub fn class_histogram(probs: &[f32]) -> [usize; CLASSES] {
     let mut counts = [0; CLASSES];
@@ -261,4 +269,43 @@ pub fn probs_of_split(model: &Classifier, split: &crate::data::Split, device: &D
         out.extend(model.probs(x).into_data().iter::<f32>());
     }
     out
+}
+
+/// p(y|x) and the features of `images` (intensities, [n · 784]), in batches of 1000.
+pub fn probs_and_features(model: &Classifier, images: &[f32], device: &Device) -> (Vec<f32>, Vec<f32>) {
+    use burn::tensor::TensorData;
+    let (mut probs, mut features) = (Vec::new(), Vec::new());
+    for part in images.chunks(1000 * crate::data::PIXELS) {
+        let x = Tensor::<2>::from_data(TensorData::new(part.to_vec(), [part.len() / crate::data::PIXELS, crate::data::PIXELS]), device);
+        features.extend(model.features(x.clone()).into_data().iter::<f32>());
+        probs.extend(model.probs(x).into_data().iter::<f32>());
+    }
+    (probs, features)
+}
+
+/// The classifier's verdict on a set of generated digits.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Verdict {
+    pub classifier_score: f64,
+    pub class_histogram: [usize; CLASSES],
+    pub smallest_class_fraction: f64,
+    /// Max p(y|x) < 0.9.
+    pub unsure_share: f64,
+    /// Fréchet distance between the classifier features of the samples and of `reference`.
+    pub frechet_distance: f64,
+}
+
+/// Judges `images` ([n · 784] intensities) against reference features (e.g. the test set's).
+pub fn judge(model: &Classifier, images: &[f32], reference_features: &[f32], device: &Device) -> Verdict {
+    let (probs, features) = probs_and_features(model, images, device);
+    let histogram = class_histogram(&probs);
+    let n = (probs.len() / CLASSES).max(1) as f64;
+    let round = |x: f64, digits: i32| (x * 10f64.powi(digits)).round() / 10f64.powi(digits);
+    Verdict {
+        classifier_score: round(classifier_score(&probs), 3),
+        class_histogram: histogram,
+        smallest_class_fraction: round(*histogram.iter().min().unwrap_or(&0) as f64 / n, 4),
+        unsure_share: round(unsure_share(&probs), 4),
+        frechet_distance: round(frechet_distance(&features, reference_features, FEATURES), 3),
+    }
 }

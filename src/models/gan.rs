@@ -12,13 +12,20 @@
 //! convolutions with LeakyReLU(0.2), BatchNorm except on the input layer, no pooling in D.
 //! Everything works on logits l = D's pre-sigmoid output: log D = log σ(l) and
 //! log(1 − D) = log σ(−l) are then exact and overflow-free.
+//!
+//! Stabilisers the lecture names, each a switch: spectral normalisation of D's layers, packing
+//! (D judges samples two at a time), minibatch std, feature matching as G's objective, and an
+//! exponential moving average of G's weights for the pictures.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::module::{ModuleMapper, Param};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::{leaky_relu, log_sigmoid, relu, sigmoid, tanh};
+use burn::tensor::module::{conv2d, linear};
+use burn::tensor::ops::ConvOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{PIXELS, SIDE};
@@ -44,11 +51,24 @@ pub struct GanConfig {
     /// Minibatch standard deviation (Karras et al. 2018): D also sees how varied the batch is,
     /// so a generator that collapses onto a few digits is easy to catch.
     pub minibatch_std: bool,
+    /// Spectral normalisation (Miyato et al. 2018): each of D's weights is divided by its
+    /// largest singular value, so no layer can stretch its input by more than 1 and D cannot
+    /// turn arbitrarily sharp. Such a D has no BatchNorm.
+    #[serde(default)]
+    pub spectral_norm: bool,
+    /// Packing (PacGAN, Lin et al. 2018): D judges `pack` samples at once, stacked as channels,
+    /// so a pair of near-identical fakes (collapse) looks unlike a pair of real digits. 1: off.
+    #[serde(default = "one")]
+    pub pack: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl GanConfig {
     pub fn dcgan() -> Self {
-        GanConfig { architecture: Architecture::Dcgan, latent: 64, minibatch_std: false }
+        GanConfig { architecture: Architecture::Dcgan, latent: 64, minibatch_std: false, spectral_norm: false, pack: 1 }
     }
 
     pub fn fc() -> Self {
@@ -56,11 +76,24 @@ impl GanConfig {
     }
 
     pub fn dcgan_tf() -> Self {
-        GanConfig { architecture: Architecture::DcganTf, latent: 100, minibatch_std: false }
+        GanConfig { architecture: Architecture::DcganTf, latent: 100, ..Self::dcgan() }
+    }
+
+    /// Rejects combinations the networks cannot be built with.
+    pub fn check(&self) -> Result<(), String> {
+        if !(1..=4).contains(&self.pack) {
+            return Err(format!("packing {} samples is outside 1–4", self.pack));
+        }
+        Ok(())
     }
 
     pub fn init(&self, device: &Device) -> Gan {
         let extra = self.minibatch_std as usize;
+        let pack = self.pack.max(1);
+        // One power-iteration vector per weighted layer of D, when spectrally normalised.
+        let sn = |rows: &[usize]| -> Vec<SpectralNorm> {
+            if self.spectral_norm { rows.iter().map(|&r| SpectralNorm::new(r, device)).collect() } else { Vec::new() }
+        };
         let linear = |a, b| LinearConfig::new(a, b).init(device);
         let bn = |n| BatchNormConfig::new(n).init(device);
         // Stride-2 4×4 kernels with padding 1 halve (D) or double (G) the side: 28 ↔ 14 ↔ 7.
@@ -76,10 +109,11 @@ impl GanConfig {
                     up2: up(G_CHANNELS[1], 1),
                 }),
                 discriminator: Discriminator::Dcgan(DcDiscriminator {
-                    conv1: down(1, D_CHANNELS[0]),
+                    conv1: down(pack, D_CHANNELS[0]),
                     conv2: down(D_CHANNELS[0], D_CHANNELS[1]),
-                    bn2: bn(D_CHANNELS[1]),
+                    bn2: (!self.spectral_norm).then(|| bn(D_CHANNELS[1])),
                     out: linear(D_CHANNELS[1] * 7 * 7 + extra, 1),
+                    sn: sn(&[D_CHANNELS[0], D_CHANNELS[1], D_CHANNELS[1] * 7 * 7 + extra]),
                 }),
             },
             Architecture::DcganTf => {
@@ -99,9 +133,10 @@ impl GanConfig {
                         up3: up5(64, 1, 2),
                     }),
                     discriminator: Discriminator::Tf(TfDiscriminator {
-                        conv1: down5(1, 64),
+                        conv1: down5(pack, 64),
                         conv2: down5(64, 128),
                         out: linear(128 * 7 * 7 + extra, 1),
+                        sn: sn(&[64, 128, 128 * 7 * 7 + extra]),
                     }),
                 }
             }
@@ -112,22 +147,50 @@ impl GanConfig {
                     out: linear(512, PIXELS),
                 }),
                 discriminator: Discriminator::Fc(FcDiscriminator {
-                    hidden1: linear(PIXELS, 512),
+                    hidden1: linear(pack * PIXELS, 512),
                     hidden2: linear(512, 256),
                     out: linear(256 + extra, 1),
+                    sn: sn(&[pack * PIXELS, 512, 256 + extra]),
                 }),
             },
         }
     }
 
-    /// G and D with the weights in `bytes` (burnpack, as the native trainer writes them). The
-    /// error says whether the file is damaged or does not fit this architecture.
-    pub fn load(&self, device: &Device, bytes: Vec<u8>) -> Result<Gan, String> {
-        let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-            .map_err(|e| format!("the weights file is damaged or not a weights file ({e})"))?;
-        self.init(device).try_load_record(record).map_err(|e| {
-            format!("the weights do not fit a {:?} GAN{} ({e})", self.architecture, if self.minibatch_std { " with minibatch std" } else { "" })
-        })
+    /// G and D with the weights in `bytes` (burnpack, as the native trainer writes them), and
+    /// the running average of G when the file has one. The error says whether the file is
+    /// damaged or does not fit this architecture.
+    pub fn load(&self, device: &Device, bytes: Vec<u8>) -> Result<(Gan, Option<Generator>), String> {
+        let record = |bytes: Vec<u8>| {
+            burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+                .map_err(|e| format!("the weights file is damaged or not a weights file ({e})"))
+        };
+        let gan = self.init(device);
+        let both = GanWithAverage { average: gan.generator.clone(), gan: gan.clone() };
+        if let Ok(both) = both.try_load_record(record(bytes.clone())?) {
+            return Ok((both.gan, Some(both.average)));
+        }
+        let gan = gan.try_load_record(record(bytes)?).map_err(|e| format!("the weights do not fit a {} ({e})", self.describe()))?;
+        Ok((gan, None))
+    }
+
+    /// "DCGAN with spectral norm and minibatch std", for messages.
+    pub fn describe(&self) -> String {
+        let name = match self.architecture {
+            Architecture::Dcgan => "DCGAN",
+            Architecture::Fc => "fully connected GAN",
+            Architecture::DcganTf => "TF-tutorial DCGAN",
+        };
+        let mut with = Vec::new();
+        if self.spectral_norm {
+            with.push("spectral norm".to_string());
+        }
+        if self.pack > 1 {
+            with.push(format!("packing {}", self.pack));
+        }
+        if self.minibatch_std {
+            with.push("minibatch std".to_string());
+        }
+        if with.is_empty() { name.to_string() } else { format!("{name} with {}", with.join(" and ")) }
     }
 }
 
@@ -141,6 +204,13 @@ const D_CHANNELS: [usize; 2] = [64, 128];
 pub struct Gan {
     pub generator: Generator,
     pub discriminator: Discriminator,
+}
+
+/// A weights file of a GAN trained with a running average of G: both players and the average.
+#[derive(Module, Debug)]
+pub struct GanWithAverage {
+    pub gan: Gan,
+    pub average: Generator,
 }
 
 #[derive(Module, Debug)]
@@ -176,6 +246,7 @@ pub struct TfDiscriminator {
     conv1: Conv2d,
     conv2: Conv2d,
     out: Linear,
+    sn: Vec<SpectralNorm>,
 }
 
 /// z → 7×7 → 14×14 → 28×28 through fractionally-strided (transposed) convolutions.
@@ -193,8 +264,11 @@ pub struct DcGenerator {
 pub struct DcDiscriminator {
     conv1: Conv2d,
     conv2: Conv2d,
-    bn2: BatchNorm,
+    /// None with spectral normalisation.
+    bn2: Option<BatchNorm>,
     out: Linear,
+    /// Spectral normalisation of conv1, conv2 and out; empty when off.
+    sn: Vec<SpectralNorm>,
 }
 
 #[derive(Module, Debug)]
@@ -209,6 +283,7 @@ pub struct FcDiscriminator {
     hidden1: Linear,
     hidden2: Linear,
     out: Linear,
+    sn: Vec<SpectralNorm>,
 }
 
 impl Generator {
@@ -244,29 +319,163 @@ impl Generator {
 }
 
 impl Discriminator {
-    /// One logit per image of `x` ([batch, 784] in [−1, 1]); D(x) = σ(logit).
+    /// One logit per judged input of `x` ([batch, 784] in [−1, 1]): per image, or per group of
+    /// `pack` consecutive images when packing. D(x) = σ(logit).
     pub fn forward(&self, x: Tensor<2>) -> Tensor<1> {
-        let batch = x.dims()[0];
-        let (features, out) = match self {
-            Discriminator::Dcgan(d) => {
-                let h = leaky_relu(d.conv1.forward(x.reshape([batch, 1, SIDE, SIDE])), 0.2);
-                let h = leaky_relu(d.bn2.forward(d.conv2.forward(h)), 0.2);
-                (h.reshape([batch, D_CHANNELS[1] * 7 * 7]), &d.out)
-            }
-            Discriminator::Fc(d) => {
-                let h = leaky_relu(d.hidden1.forward(x), 0.2);
-                (leaky_relu(d.hidden2.forward(h), 0.2), &d.out)
-            }
-            Discriminator::Tf(d) => {
-                let h = leaky_relu(d.conv1.forward(x.reshape([batch, 1, SIDE, SIDE])), 0.3);
-                let h = leaky_relu(d.conv2.forward(h), 0.3);
-                (h.reshape([batch, 128 * 7 * 7]), &d.out)
-            }
+        let features = self.features(x);
+        let (out, sn) = match self {
+            Discriminator::Dcgan(d) => (&d.out, &d.sn),
+            Discriminator::Fc(d) => (&d.out, &d.sn),
+            Discriminator::Tf(d) => (&d.out, &d.sn),
         };
         // The output layer's width says whether this D was built with minibatch std.
         let [expected, _] = out.weight.dims();
         let features = if expected > features.dims()[1] { with_minibatch_std(features) } else { features };
-        out.forward(features).squeeze_dim(1)
+        linear_with(out, normalised(sn, 2, out.weight.val()), features).squeeze_dim(1)
+    }
+
+    /// D's last hidden layer, one row per judged input: what feature matching compares.
+    pub fn features(&self, x: Tensor<2>) -> Tensor<2> {
+        let x = self.packed(x);
+        let n = x.dims()[0];
+        let pack = self.pack();
+        match self {
+            Discriminator::Dcgan(d) => {
+                let h = leaky_relu(conv_with(&d.conv1, normalised(&d.sn, 0, d.conv1.weight.val()), x.reshape([n, pack, SIDE, SIDE])), 0.2);
+                let h = conv_with(&d.conv2, normalised(&d.sn, 1, d.conv2.weight.val()), h);
+                let h = leaky_relu(match &d.bn2 { Some(bn) => bn.forward(h), None => h }, 0.2);
+                h.reshape([n, D_CHANNELS[1] * 7 * 7])
+            }
+            Discriminator::Fc(d) => {
+                let h = leaky_relu(linear_with(&d.hidden1, normalised(&d.sn, 0, d.hidden1.weight.val()), x), 0.2);
+                leaky_relu(linear_with(&d.hidden2, normalised(&d.sn, 1, d.hidden2.weight.val()), h), 0.2)
+            }
+            Discriminator::Tf(d) => {
+                let h = leaky_relu(conv_with(&d.conv1, normalised(&d.sn, 0, d.conv1.weight.val()), x.reshape([n, pack, SIDE, SIDE])), 0.3);
+                let h = leaky_relu(conv_with(&d.conv2, normalised(&d.sn, 1, d.conv2.weight.val()), h), 0.3);
+                h.reshape([n, 128 * 7 * 7])
+            }
+        }
+    }
+
+    /// How many samples D judges at once (its first layer's input says).
+    pub fn pack(&self) -> usize {
+        match self {
+            Discriminator::Dcgan(d) => d.conv1.weight.dims()[1],
+            Discriminator::Tf(d) => d.conv1.weight.dims()[1],
+            Discriminator::Fc(d) => d.hidden1.weight.dims()[0] / PIXELS,
+        }
+    }
+
+    /// [batch, 784] → [batch / pack, pack · 784]: consecutive images side by side, one row per
+    /// judged group (a batch smaller than a group is repeated; a remainder is left out).
+    pub fn packed(&self, x: Tensor<2>) -> Tensor<2> {
+        let pack = self.pack();
+        let batch = x.dims()[0];
+        let x = if batch < pack { x.repeat_dim(0, pack.div_ceil(batch)) } else { x };
+        let n = x.dims()[0] / pack;
+        x.slice([0..n * pack, 0..PIXELS]).reshape([n, pack * PIXELS])
+    }
+
+    /// One step of power iteration for every spectrally normalised layer (none: unchanged).
+    /// Once per D update, so the estimate of each σ follows its slowly moving weight.
+    pub fn power_iteration(self) -> Self {
+        let has_sn = match &self {
+            Discriminator::Dcgan(d) => !d.sn.is_empty(),
+            Discriminator::Tf(d) => !d.sn.is_empty(),
+            Discriminator::Fc(d) => !d.sn.is_empty(),
+        };
+        if !has_sn {
+            return self;
+        }
+        fn step(sn: Vec<SpectralNorm>, weights: [Tensor<2>; 3]) -> Vec<SpectralNorm> {
+            sn.into_iter().zip(weights).map(|(s, w)| s.step(w)).collect()
+        }
+        match self {
+            Discriminator::Dcgan(mut d) => {
+                let w = [matrix(d.conv1.weight.val()), matrix(d.conv2.weight.val()), d.out.weight.val()];
+                d.sn = step(d.sn, w);
+                Discriminator::Dcgan(d)
+            }
+            Discriminator::Tf(mut d) => {
+                let w = [matrix(d.conv1.weight.val()), matrix(d.conv2.weight.val()), d.out.weight.val()];
+                d.sn = step(d.sn, w);
+                Discriminator::Tf(d)
+            }
+            Discriminator::Fc(mut d) => {
+                let w = [d.hidden1.weight.val(), d.hidden2.weight.val(), d.out.weight.val()];
+                d.sn = step(d.sn, w);
+                Discriminator::Fc(d)
+            }
+        }
+    }
+}
+
+/// A weight as a matrix [first dimension, the rest]: for a conv, one row per output channel.
+fn matrix<const D: usize>(w: Tensor<D>) -> Tensor<2> {
+    let dims = w.dims();
+    let rows = dims[0];
+    w.reshape([rows, dims.iter().skip(1).product::<usize>()])
+}
+
+/// Layer `i`'s weight divided by its spectral norm when `sn` has one for it.
+fn normalised<const D: usize>(sn: &[SpectralNorm], i: usize, w: Tensor<D>) -> Tensor<D> {
+    match sn.get(i) {
+        Some(s) => s.normalise(w),
+        None => w,
+    }
+}
+
+fn linear_with(layer: &Linear, weight: Tensor<2>, x: Tensor<2>) -> Tensor<2> {
+    linear(x, weight, layer.bias.as_ref().map(|b| b.val()))
+}
+
+fn conv_with(layer: &Conv2d, weight: Tensor<4>, x: Tensor<4>) -> Tensor<4> {
+    let ((top, bottom), (left, right)) = match layer.padding {
+        PaddingConfig2d::Explicit(top, left, bottom, right) => ((top, bottom), (left, right)),
+        _ => ((0, 0), (0, 0)),
+    };
+    let options = ConvOptions::new_with_padding(layer.stride, [(top, bottom), (left, right)], layer.dilation, layer.groups);
+    conv2d(x, weight, layer.bias.as_ref().map(|b| b.val()), options)
+}
+
+/// Spectral normalisation of one weight W (Miyato et al. 2018): W / σ(W), σ the largest
+/// singular value, estimated by power iteration with a vector `u` kept between updates (not
+/// trained): v = Wᵀu/‖Wᵀu‖, u = Wv/‖Wv‖, σ ≈ uᵀWv. The gradient flows through W, with u and v
+/// held constant.
+#[derive(Module, Debug)]
+pub struct SpectralNorm {
+    u: Param<Tensor<1>>,
+}
+
+fn unit(v: Tensor<1>) -> Tensor<1> {
+    v.clone() / (v.square().sum().sqrt() + 1e-12)
+}
+
+impl SpectralNorm {
+    pub fn new(rows: usize, device: &Device) -> Self {
+        let u = unit(Tensor::random([rows], Distribution::Normal(0.0, 1.0), device));
+        SpectralNorm { u: Param::from_tensor(u).set_require_grad(false) }
+    }
+
+    /// One power-iteration step on W ([rows, cols]).
+    pub fn step(self, w: Tensor<2>) -> Self {
+        let w = w.detach();
+        let v = unit(w.clone().transpose().matmul(self.u.val().detach().unsqueeze_dim(1)).squeeze_dim(1));
+        let u = unit(w.matmul(v.unsqueeze_dim(1)).squeeze_dim(1)).detach();
+        SpectralNorm { u: self.u.map(|_| u) }
+    }
+
+    /// The estimate uᵀWv of W's largest singular value ([1]).
+    pub fn sigma(&self, w: Tensor<2>) -> Tensor<1> {
+        let u = self.u.val().detach();
+        let v = unit(w.clone().detach().transpose().matmul(u.clone().unsqueeze_dim(1)).squeeze_dim(1));
+        u.unsqueeze_dim::<2>(0).matmul(w).matmul(v.unsqueeze_dim(1)).reshape([1])
+    }
+
+    pub fn normalise<const D: usize>(&self, w: Tensor<D>) -> Tensor<D> {
+        let sigma = self.sigma(matrix(w.clone()));
+        w / sigma.reshape([1usize; D])
     }
 }
 
@@ -292,6 +501,10 @@ pub enum GeneratorLoss {
     Minimax,
     /// G minimises −log D(G(z)): same goal, strong gradient where samples are bad.
     NonSaturating,
+    /// Feature matching (Salimans et al. 2016): G matches the mean of D's last hidden features
+    /// on real digits instead of fooling D's verdict, a target that does not move to wherever
+    /// D is currently weakest, so G has less reason to hop between modes.
+    FeatureMatching,
 }
 
 /// log(1 − D(G(z))), to be minimised by G; from D's logits on generated images.
@@ -304,11 +517,24 @@ pub fn non_saturating_loss(fake_logits: Tensor<1>) -> Tensor<1> {
     -log_sigmoid(fake_logits)
 }
 
+/// ‖mean f(x) − mean f(G(z))‖², f = D's last hidden layer ([1]). The real side is a constant
+/// target: the gradient reaches G only.
+pub fn feature_matching_loss(real_features: Tensor<2>, fake_features: Tensor<2>) -> Tensor<1> {
+    let target = real_features.detach().mean_dim(0);
+    (target - fake_features.mean_dim(0)).square().sum()
+}
+
 impl GeneratorLoss {
-    pub fn of(self, fake_logits: Tensor<1>) -> Tensor<1> {
+    /// G's loss per sample from D's logits on fakes, and — for feature matching — D's features
+    /// on a real batch and on the fakes. Returns a loss to be averaged.
+    pub fn of(self, fake_logits: Tensor<1>, features: impl FnOnce() -> (Tensor<2>, Tensor<2>)) -> Tensor<1> {
         match self {
             GeneratorLoss::Minimax => minimax_loss(fake_logits),
             GeneratorLoss::NonSaturating => non_saturating_loss(fake_logits),
+            GeneratorLoss::FeatureMatching => {
+                let (real, fake) = features();
+                feature_matching_loss(real, fake)
+            }
         }
     }
 }
@@ -346,11 +572,41 @@ fn adam() -> ModuleOptimizer {
     AdamConfig::new().with_beta_1(0.5).with_epsilon(1e-8).init()
 }
 
+/// How fast the average of G's weights forgets: 0.999 per G update, i.e. roughly the last
+/// thousand updates (with a warm-up, below, so a fresh run's average is not its initial G).
+pub const EMA_DECAY: f64 = 0.999;
+
+/// The decay used at G update `t` (from 0): min(EMA_DECAY, (1 + t) / (10 + t)).
+pub fn ema_decay_at(t: u64) -> f64 {
+    EMA_DECAY.min((1.0 + t as f64) / (10.0 + t as f64))
+}
+
+/// avg ← d·avg + (1 − d)·new, for every float tensor (weights and BatchNorm statistics).
+pub fn ema_update<M: Module>(avg: M, new: &M, decay: f64) -> M {
+    struct Blend(std::vec::IntoIter<Tensor<1>>, f64);
+    impl ModuleMapper for Blend {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let new = self.0.next().expect("the same module");
+            let d = self.1;
+            param.map(|old| {
+                let shape = old.shape();
+                (old * d + new.reshape(shape) * (1.0 - d)).detach()
+            })
+        }
+    }
+    avg.map(&mut Blend(crate::train::module_tensors(new).into_iter(), decay))
+}
+
+const NOISE_SEED: u64 = 0x6A4;
+
 /// A GAN with its two optimizers: what the training loop drives.
 pub struct GanTrainer {
     pub config: GanConfig,
     pub options: GanOptions,
     pub gan: Gan,
+    /// The running average of G's weights (off the autodiff graph); None until the first G
+    /// update. The pictures, meter and evaluation can use it instead of G.
+    pub ema: Option<Generator>,
     optim_d: ModuleOptimizer,
     optim_g: ModuleOptimizer,
     /// Optimizer updates so far (tests check k : 1).
@@ -358,6 +614,8 @@ pub struct GanTrainer {
     pub g_updates: u64,
     /// D(G(z)) for each sample of the last generator update (the loss-curve plot marks them).
     pub last_fake_probs: Option<Tensor<1>>,
+    /// Where the training noise comes from (seeded by the training loop).
+    noise_rng: crate::rng::Rng,
 }
 
 impl GanTrainer {
@@ -371,21 +629,27 @@ impl GanTrainer {
             config,
             options: GanOptions::default(),
             gan,
+            ema: None,
             optim_d: adam(),
             optim_g: adam(),
             d_updates: 0,
             g_updates: 0,
             last_fake_probs: None,
+            noise_rng: crate::rng::Rng::new(NOISE_SEED),
         }
     }
 
-    pub fn noise(&self, batch: usize, device: &Device) -> Tensor<2> {
-        Tensor::random([batch, self.config.latent], Distribution::Normal(0.0, 1.0), device)
+    /// z ~ N(0, I), [batch, latent]: drawn on the host from the trainer's own stream and
+    /// uploaded, so a seed gives the same noise on every backend and a checkpoint carries it.
+    pub fn noise(&mut self, batch: usize, device: &Device) -> Tensor<2> {
+        let z = self.noise_rng.normals(batch * self.config.latent);
+        Tensor::from_data(burn::tensor::TensorData::new(z, [batch, self.config.latent]), device)
     }
 
     /// One discriminator update on real images and G(z): ascend log D(x) + log(1 − D(G(z))).
     /// Returns [D loss, D(x)] as batch means.
     pub fn d_update(&mut self, real: Tensor<2>, z: Tensor<2>) -> Tensor<1> {
+        self.gan.discriminator = self.gan.discriminator.clone().power_iteration();
         // G is not updated here: detach its output so no gradient flows into it.
         let fake = self.gan.generator.forward(z).detach();
         let real_logits = self.gan.discriminator.forward(real);
@@ -397,14 +661,21 @@ impl GanTrainer {
         Tensor::cat(vec![loss.detach(), sigmoid(real_logits).mean().detach()], 0)
     }
 
-    /// One generator update with the chosen objective; D's weights stay as they are.
-    /// Returns [G loss, D(G(z))] as batch means.
-    pub fn g_update(&mut self, z: Tensor<2>, lr: f64) -> Tensor<1> {
-        let fake_logits = self.gan.discriminator.forward(self.gan.generator.forward(z));
-        let loss = self.options.generator_loss.of(fake_logits.clone()).mean();
+    /// One generator update with the chosen objective (`real`: a batch for feature matching);
+    /// D's weights stay as they are. Returns [G loss, D(G(z))] as batch means.
+    pub fn g_update(&mut self, z: Tensor<2>, real: Tensor<2>, lr: f64) -> Tensor<1> {
+        let fake = self.gan.generator.forward(z);
+        let d = &self.gan.discriminator;
+        let fake_logits = d.forward(fake.clone());
+        let loss = self.options.generator_loss.of(fake_logits.clone(), || (d.features(real), d.features(fake))).mean();
         // The backward pass also reaches D's weights; only G's gradients are applied.
         let grads = GradientsParams::from_grads(loss.backward(), &self.gan.generator);
         self.gan.generator = self.optim_g.step(lr, self.gan.generator.clone(), grads);
+        let current = self.gan.generator.valid();
+        self.ema = Some(match self.ema.take() {
+            None => current,
+            Some(avg) => ema_update(avg, &current, ema_decay_at(self.g_updates)),
+        });
         self.g_updates += 1;
         let probs = sigmoid(fake_logits).detach();
         self.last_fake_probs = Some(probs.clone());
@@ -420,7 +691,45 @@ fn metrics(d: Tensor<1>, g: Tensor<1>) -> Tensor<1> {
     Tensor::cat(vec![d, g], 1).reshape([4])
 }
 
+impl GanTrainer {
+    /// The generator the pictures use: the running average when asked for and there is one.
+    pub fn picture_generator(&self, averaged: bool) -> Generator {
+        match (&self.ema, averaged) {
+            (Some(ema), true) => ema.clone(),
+            _ => self.gan.generator.valid(),
+        }
+    }
+}
+
 impl Trainable for GanTrainer {
+    fn seed(&mut self, seed: u64) {
+        self.noise_rng = crate::rng::Rng::new(seed ^ NOISE_SEED);
+    }
+
+    /// G and D, both optimizers, the average of G, the update counts and the noise stream.
+    fn save_state(&self) -> Result<Vec<Vec<u8>>, String> {
+        use crate::train::{module_bytes, optimizer_bytes};
+        let ema = match &self.ema {
+            Some(g) => module_bytes(g)?,
+            None => Vec::new(),
+        };
+        let counts = serde_json::to_vec(&(self.d_updates, self.g_updates, &self.noise_rng)).map_err(|e| e.to_string())?;
+        Ok(vec![module_bytes(&self.gan)?, optimizer_bytes(&self.optim_d)?, optimizer_bytes(&self.optim_g)?, ema, counts])
+    }
+
+    fn load_state(&mut self, parts: Vec<Vec<u8>>) -> Result<(), String> {
+        use crate::train::{load_module_bytes, load_optimizer_bytes};
+        let [gan, optim_d, optim_g, ema, counts]: [Vec<u8>; 5] = parts.try_into().map_err(|_| "the checkpoint is not a GAN's".to_string())?;
+        let gan = load_module_bytes(self.gan.clone(), gan)?;
+        let ema = if ema.is_empty() { None } else { Some(load_module_bytes(gan.generator.valid(), ema)?) };
+        let optim_d = load_optimizer_bytes(self.optim_d.clone(), optim_d)?;
+        let optim_g = load_optimizer_bytes(self.optim_g.clone(), optim_g)?;
+        let (d_updates, g_updates, noise_rng): (u64, u64, crate::rng::Rng) = serde_json::from_slice(&counts).map_err(|e| e.to_string())?;
+        (self.gan, self.ema, self.optim_d, self.optim_g) = (gan, ema, optim_d, optim_g);
+        (self.d_updates, self.g_updates, self.noise_rng) = (d_updates, g_updates, noise_rng);
+        Ok(())
+    }
+
     fn tensors(&self) -> Vec<Tensor<1>> {
         // valid() first: it merges running statistics (BatchNorm keeps them per thread).
         crate::train::module_tensors(&self.gan.valid())
@@ -451,12 +760,14 @@ impl Trainable for GanTrainer {
         let k = self.options.k;
         let batch = images.dims()[0] / k;
         let mut d_metrics = None;
+        let mut last_real = None;
         for real in images.chunk(k, 0) {
             let z = self.noise(batch, &device);
-            d_metrics = Some(self.d_update(real, z));
+            d_metrics = Some(self.d_update(real.clone(), z));
+            last_real = Some(real);
         }
         let z = self.noise(batch, &device);
-        let g_metrics = self.g_update(z, lr);
+        let g_metrics = self.g_update(z, last_real.expect("k ≥ 1"), lr);
         metrics(d_metrics.expect("k ≥ 1"), g_metrics)
     }
 
@@ -471,11 +782,14 @@ impl Trainable for GanTrainer {
         let images = images.without_autodiff();
         let batch = images.dims()[0];
         let gan = self.gan.valid();
-        let fake = gan.generator.forward(self.noise(batch, &images.device()));
-        let real_logits = gan.discriminator.forward(images);
-        let fake_logits = gan.discriminator.forward(fake);
+        // The same z at every evaluation: the held-out curve then moves only with the weights.
+        let z = crate::rng::Rng::new(NOISE_SEED ^ 0xE7A1).normals(batch * self.config.latent);
+        let fake = gan.generator.forward(Tensor::from_data(burn::tensor::TensorData::new(z, [batch, self.config.latent]), &images.device()));
+        let d = &gan.discriminator;
+        let real_logits = d.forward(images.clone());
+        let fake_logits = d.forward(fake.clone());
         let d_loss = discriminator_loss(real_logits.clone(), fake_logits.clone()).mean();
-        let g_loss = self.options.generator_loss.of(fake_logits.clone()).mean();
+        let g_loss = self.options.generator_loss.of(fake_logits.clone(), || (d.features(images), d.features(fake))).mean();
         metrics(Tensor::cat(vec![d_loss, sigmoid(real_logits).mean()], 0), Tensor::cat(vec![g_loss, sigmoid(fake_logits).mean()], 0))
     }
 }

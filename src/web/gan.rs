@@ -9,7 +9,7 @@ use burn::prelude::*;
 use serde_json::{Value, json};
 
 use crate::models::classifier::{self, Classifier, class_histogram, classifier_score};
-use crate::models::gan::{GanConfig, GanOptions, GanTrainer, Generator, GeneratorLoss, interpolate, latent_arithmetic, mean_latent};
+use crate::models::gan::{Architecture, GanConfig, GanOptions, GanTrainer, Generator, GeneratorLoss, interpolate, latent_arithmetic, mean_latent};
 use crate::render::image_grid;
 use crate::render::plots::{draw_class_histogram, draw_generator_losses};
 use crate::rng::Rng;
@@ -50,6 +50,8 @@ pub(crate) struct GanView {
     classifier: RefCell<Option<Classifier>>,
     classifier_tried: Cell<bool>,
     meter_step: Cell<Option<u64>>,
+    /// Pictures from the running average of G (the "average of G" switch).
+    averaged: Cell<bool>,
 }
 
 /// Snapshots of the sample grid (intensities as bytes) with the step they were taken at.
@@ -85,15 +87,26 @@ impl ModelView for GanView {
                 Control::new("arch", "architecture", Input::Select { options: vec![("dcgan", "DCGAN (convolutional)"), ("fc", "fully connected (2014)")], value: "dcgan" }),
                 Control::new("mbstd", "minibatch std", Input::Checkbox { value: false })
                     .title("Karras et al. 2018: D also sees the spread of the batch, so collapsed batches are easy to spot"),
+                Control::new("sn", "spectral norm", Input::Checkbox { value: false })
+                    .title("Miyato et al. 2018: each of D's layers is divided by its largest singular value, so D cannot grow arbitrarily sharp and G keeps a useful gradient"),
+                Control::new("pack", "packing", Input::Checkbox { value: false })
+                    .title("PacGAN (Lin et al. 2018): D judges two samples at once, so a pair of near-identical fakes — mode collapse — gives itself away"),
             ],
             options: vec![
                 Control::new("loss", "G loss", Input::Select {
-                    options: vec![("non-saturating", "non-saturating −log D(G(z))"), ("minimax", "minimax log(1 − D(G(z)))")],
+                    options: vec![
+                        ("non-saturating", "non-saturating −log D(G(z))"),
+                        ("minimax", "minimax log(1 − D(G(z)))"),
+                        ("feature-matching", "feature matching ‖E f(x) − E f(G(z))‖²"),
+                    ],
                     value: "non-saturating",
                 })
-                .title("the generator's objective"),
+                .title("the generator's objective; feature matching (Salimans et al. 2016) matches D's average features of real digits, a target that does not chase D's current weak spot"),
                 Control::new("k", "k", number(1.0, 10.0, 1.0, 1.0)).title("discriminator updates per generator update"),
                 Control::new("dlr", "lr D", number(0.0, 1.0, 0.0001, 2e-4)),
+                Control::new("average", "average of G", Input::Checkbox { value: true })
+                    .title("pictures from an exponential moving average of G's weights (smooths the oscillation of the game); off: the raw G")
+                    .live(),
             ],
             settings: Settings { batch_size: 64, lr: 2e-4, seed: 1, lr_decay: 1.0 },
             lr_label: "lr G",
@@ -178,39 +191,43 @@ impl ModelView for GanView {
             classifier: RefCell::new(None),
             classifier_tried: Cell::new(false),
             meter_step: Cell::new(None),
+            averaged: Cell::new(true),
         })
     }
 
     fn build(&self, values: &Values, device: &Device, weights: Option<Vec<u8>>) -> Result<GanTrainer, String> {
-        let minibatch_std = values.flag("mbstd");
-        let config = match values.text("arch")?.as_str() {
-            "dcgan" => GanConfig { minibatch_std, ..GanConfig::dcgan() },
-            "fc" => GanConfig { minibatch_std, ..GanConfig::fc() },
-            other => return Err(format!("unknown architecture '{other}' (dcgan or fc)")),
-        };
-        let gan = match weights {
-            None => config.init(device),
+        let config = config(values)?;
+        let (gan, average) = match weights {
+            None => (config.init(device), None),
             Some(bytes) => config.load(device, bytes)?,
         };
         let mut model = GanTrainer::from_gan(config, gan);
+        model.ema = average;
         model.options = options(values)?;
         Ok(model)
     }
 
     fn pretrained(values: &Values) -> Result<(String, String), String> {
-        let (fc, mbstd) = (values.text("arch")? == "fc", values.flag("mbstd"));
-        let file = format!("{}{}.bpk", if fc { "fc-gan" } else { "dcgan" }, if mbstd { "-mbstd" } else { "" });
-        let name = format!("{}{}", if fc { "fully connected GAN" } else { "DCGAN" }, if mbstd { " with minibatch std" } else { "" });
-        Ok((file, name))
+        let config = config(values)?;
+        let suffix: String = [(config.spectral_norm, "-sn"), (config.pack > 1, "-pack2"), (config.minibatch_std, "-mbstd")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, s)| *s)
+            .collect();
+        let base = if config.architecture == Architecture::Fc { "fc-gan" } else { "dcgan" };
+        Ok((format!("{base}{suffix}.bpk"), config.describe()))
     }
 
     fn apply(&self, lab: &Lab<Self>, values: &Values) -> Result<(), String> {
         lab.trainer.borrow_mut().model.options = options(values)?;
+        self.averaged.set(values.flag("average"));
         Ok(())
     }
 
     async fn option_changed(&self, lab: &Lab<Self>) -> Result<(), String> {
-        self.draw_loss_curves(lab).await
+        self.draw_loss_curves(lab).await?;
+        // The average-of-G switch: every picture comes from the other generator now.
+        self.draw(lab).await
     }
 
     fn describe(t: &Trainer<GanTrainer>) -> String {
@@ -239,7 +256,7 @@ impl ModelView for GanView {
 
     /// Every view, a piece at a time with the worker free for events in between.
     async fn draw(&self, lab: &Lab<Self>) -> Result<(), String> {
-        let (generator, latent) = generator(lab);
+        let (generator, latent) = self.generator(lab);
         let noise = self.grid_noise.borrow().clone();
         let grid = self.sample(lab, &generator, noise, latent).await?;
         self.samples.show(&image_grid(&grid, 8, 2))?;
@@ -315,6 +332,7 @@ fn options(values: &Values) -> Result<GanOptions, String> {
     let generator_loss = match values.text("loss")?.as_str() {
         "minimax" => GeneratorLoss::Minimax,
         "non-saturating" => GeneratorLoss::NonSaturating,
+        "feature-matching" => GeneratorLoss::FeatureMatching,
         other => return Err(format!("unknown generator loss '{other}'")),
     };
     let options = GanOptions { k: values.count("k", "k")?, generator_loss, d_lr: values.number("dlr", "D's learning rate")? };
@@ -322,9 +340,29 @@ fn options(values: &Values) -> Result<GanOptions, String> {
     Ok(options)
 }
 
-fn generator(lab: &Lab<GanView>) -> (Generator, usize) {
-    let t = lab.trainer.borrow();
-    (t.model.gan.generator.valid(), t.model.config.latent)
+/// The network the choice controls describe.
+fn config(values: &Values) -> Result<GanConfig, String> {
+    let base = match values.text("arch")?.as_str() {
+        "dcgan" => GanConfig::dcgan(),
+        "fc" => GanConfig::fc(),
+        other => return Err(format!("unknown architecture '{other}' (dcgan or fc)")),
+    };
+    let config = GanConfig {
+        minibatch_std: values.flag("mbstd"),
+        spectral_norm: values.flag("sn"),
+        pack: if values.flag("pack") { 2 } else { 1 },
+        ..base
+    };
+    config.check()?;
+    Ok(config)
+}
+
+impl GanView {
+    /// The generator the pictures come from (the running average of G when switched on) and z's size.
+    fn generator(&self, lab: &Lab<GanView>) -> (Generator, usize) {
+        let t = lab.trainer.borrow();
+        (t.model.picture_generator(self.averaged.get()), t.model.config.latent)
+    }
 }
 
 impl Pool {
@@ -411,7 +449,7 @@ impl GanView {
     /// Rows from one random z to another, as in the DCGAN paper's figure: smooth changes mean
     /// G learned a smooth map, not a lookup table of training digits.
     async fn draw_interpolation(&self, lab: &Lab<Self>) -> Result<(), String> {
-        let (generator, latent) = generator(lab);
+        let (generator, latent) = self.generator(lab);
         let mut rng = Rng::new(500 + self.interpolation_seed.get());
         let mut z = Vec::with_capacity(INTERPOLATION_ROWS * INTERPOLATION_STEPS * latent);
         for _ in 0..INTERPOLATION_ROWS {
@@ -423,7 +461,7 @@ impl GanView {
     }
 
     async fn draw_pool(&self, lab: &Lab<Self>) -> Result<(), String> {
-        let (generator, latent) = generator(lab);
+        let (generator, latent) = self.generator(lab);
         let z = self.pool.borrow().z.clone();
         let images = self.sample(lab, &generator, z, latent).await?;
         let mut img = image_grid(&images, POOL_COLS, POOL_GAP).scaled(POOL_SCALE);
@@ -440,7 +478,7 @@ impl GanView {
     /// decode(mean A), decode(mean B), decode(mean C), then decode(mean A − mean B + mean C)
     /// and a few neighbours of it (the DCGAN paper adds noise of scale 0.25 the same way).
     async fn draw_arithmetic(&self, lab: &Lab<Self>) -> Result<(), String> {
-        let (generator, latent) = generator(lab);
+        let (generator, latent) = self.generator(lab);
         let groups = {
             let pool = self.pool.borrow();
             let group = |k| -> Vec<Vec<f32>> {
@@ -467,7 +505,7 @@ impl GanView {
         let Some(classifier) = self.classifier.borrow().clone() else {
             return Err("the mode-collapse meter is off: no classifier".into());
         };
-        let (generator, latent) = generator(lab);
+        let (generator, latent) = self.generator(lab);
         let step = lab.trainer.borrow().history.step;
         let mut rng = Rng::new(4242);
         let mut probs = Vec::with_capacity(METER_SAMPLES * 10);
