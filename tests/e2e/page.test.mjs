@@ -310,12 +310,59 @@ test('GAN: pretrained views, k D-steps, loss toggle, vector arithmetic, filmstri
   assert.match(await page.textContent('#gan-frame'), /frame 1 of ([2-9]|\d\d+) · step 0/);
   await page.click('#gan-measure');
   await page.waitForFunction(() => /step [1-9]\d*/.test(document.getElementById('gan-meter-info').textContent));
+  // The average of G: switched off, the sample grid comes from the raw G; on, from the average
+  // (other pixels); off again, the raw G's grid exactly.
+  const grid = () => page.evaluate(() => {
+    const c = document.getElementById('gan-samples');
+    return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)).join(',');
+  });
+  const until = async (ok, what) => {
+    for (let i = 0; i < 300; i++) {
+      const g = await grid();
+      if (ok(g)) return g;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`the sample grid never ${what}`);
+  };
+  const before = await grid();
+  await page.uncheck('#gan-average');
+  const raw = await until((g) => g !== before, 'changed to the raw G');
+  await page.check('#gan-average');
+  await until((g) => g !== raw, 'changed to the average of G');
+  await page.uncheck('#gan-average');
+  await until((g) => g === raw, 'came back to the raw G');
+  await page.check('#gan-average');
   // A bad k is refused with a message, and nothing changes.
   await page.fill('#gan-k', '0');
   await page.dispatchEvent('#gan-k', 'change');
   await page.waitForSelector('.message.error');
   assert.match(await page.textContent('#messages'), /k = 0 discriminator steps is outside 1–10/);
   assert.equal(await page.evaluate(() => window.genlab.gan.status().model.options.k), 1);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('GAN stabilisers: spectral norm and packing from scratch, feature matching, each a switch', async () => {
+  const { page, errors } = await open('?backend=cpu');
+  await ready(page);
+  await page.check('#gan-sn');
+  await page.check('#gan-pack');
+  await page.selectOption('#gan-from', 'scratch');
+  await page.click('#gan-reset');
+  await page.waitForFunction(() => window.genlab.gan.status().model?.config?.pack === 2, null, { timeout: 60_000 });
+  const config = (await page.evaluate(() => window.genlab.gan.status())).model.config;
+  assert.equal(config.spectral_norm, true);
+  await page.selectOption('#gan-loss', 'feature-matching');
+  await page.click('#gan-step');
+  await page.waitForFunction(() => window.genlab.gan.status().step === 1, null, { timeout: 60_000 });
+  const s = await page.evaluate(() => window.genlab.gan.status());
+  assert.equal(s.model.options.generator_loss, 'feature-matching');
+  assert.ok(s.train.every(Number.isFinite), `metrics ${s.train}`);
+  assert.ok(await drawn(page, 'gan-samples'));
+  // No pretrained file for this choice: a message, and random weights.
+  await page.selectOption('#gan-from', 'pretrained');
+  await page.click('#gan-reset');
+  await page.waitForFunction(() => /No pretrained DCGAN with spectral norm and packing 2/.test(document.getElementById('messages').textContent), null, { timeout: 60_000 });
   assert.deepEqual(errors, []);
   await page.close();
 });
