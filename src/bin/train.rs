@@ -14,14 +14,14 @@ use genlab::data::{Mnist, PIXELS};
 use genlab::models::classifier::{self, CLASSES, ClassifierTrainer};
 use genlab::models::gan::{GanConfig, GanTrainer, GanWithAverage, GeneratorLoss};
 use genlab::models::pixelcnn::{PixelCnnConfig, PixelCnnTrainer, evaluate_split as pixelcnn_nll};
-use genlab::models::vae::{VaeConfig, VaeTrainer, evaluate_split};
+use genlab::models::vae::{VaeConfig, VaeTrainer, burda_lr, burda_stage, evaluate_split};
 use genlab::rng::Rng;
 use genlab::train::{Settings, Trainable, Trainer};
 use serde_json::{Value, json};
 
 const USAGE: &str = "usage: train vae|ae|dcgan|fc-gan|classifier|pixelcnn|gated-pixelcnn [--latent 20] [--epochs 100] [--batch 128] [--lr 0.001] \
                      [--seed 1] [--k 1] [--loss non-saturating|minimax|feature-matching] [--minibatch-std false] [--spectral-norm false] [--pack 1] [--classifier FILE] [--d-lr LR] [--init FILE] \
-                     [--lr-decay 1] [--checkpoint checkpoints/NAME.ckpt] [--resume false] [--channels N] [--layers N] \
+                     [--lr-decay 1] [--arch mlp|burda1|burda2] [--schedule constant|burda] [--warmup-epochs 0] [--adam-eps 1e-8] [--output-bias false] [--eval-k 50] [--checkpoint checkpoints/NAME.ckpt] [--resume false] [--channels N] [--layers N] \
                      [--data www/data/mnist.bin.gz] [--out pretrained/NAME.bpk]";
 
 fn main() {
@@ -68,26 +68,83 @@ fn recent_mean<M: Trainable>(trainer: &Trainer<M>, i: usize, n: usize) -> f64 {
 
 fn train_vae(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String, Value) {
     let latent: usize = args.get("latent", 20);
-    let config = if args.command == "vae" { VaeConfig::vae(latent) } else { VaeConfig::autoencoder(latent) };
-    let settings = Settings { batch_size: args.get("batch", 128), lr: args.get("lr", 1e-3), seed, lr_decay: 1.0 };
+    let mut config = match (args.command.as_str(), args.string("arch", "mlp").as_str()) {
+        ("ae", _) => VaeConfig::autoencoder(latent),
+        (_, "mlp") => VaeConfig::vae(latent),
+        (_, "burda1") => VaeConfig { latent: args.get("latent", 50), ..VaeConfig::burda(false) },
+        (_, "burda2") => VaeConfig { latent: args.get("latent", 50), ..VaeConfig::burda(true) },
+        (_, other) => fail(&format!("--arch {other}: mlp, burda1 or burda2")),
+    };
+    config.k = args.get("k", 1);
+    config.check().unwrap_or_else(|e| fail(&e));
+    // --schedule burda: stage i runs 3^i epochs at lr 1e-3 · 10^(−i/7) (Burda et al. 2015).
+    let burda_schedule = match args.string("schedule", "constant").as_str() {
+        "constant" => false,
+        "burda" => true,
+        other => fail(&format!("--schedule {other}: constant or burda")),
+    };
+    let settings = Settings { batch_size: args.get("batch", 128), lr: args.get("lr", 1e-3), seed, lr_decay: args.get("lr-decay", 1.0) };
     settings.check().unwrap_or_else(|e| fail(&e));
     let out = args.string("out", &format!("pretrained/{}-z{latent}.bpk", args.command));
     let device = Device::flex().autodiff();
-    let steps_per_epoch = data.train.len().div_ceil(settings.batch_size);
-    let mut trainer = Trainer::new(VaeTrainer::new(config.clone(), &device), settings.clone(), data.clone(), device);
-    let mut rng = Rng::new(seed ^ 0xE7A1);
+    let steps_per_epoch = data.train.len() / settings.batch_size;
+    let mut model = config.init(&device);
+    if args.get("output-bias", false) {
+        let all: Vec<usize> = (0..data.train.len()).collect();
+        let pixels = data.train.intensities(&all);
+        let mean: Vec<f32> = (0..PIXELS).map(|i| pixels.iter().skip(i).step_by(PIXELS).sum::<f32>() / data.train.len() as f32).collect();
+        model = model.with_output_bias(&mean);
+    }
+    let mut vae = VaeTrainer::from_model(config.clone(), model).with_adam_epsilon(args.get("adam-eps", 1e-8));
+    vae.warmup_steps = args.get::<u64>("warmup-epochs", 0) * steps_per_epoch as u64;
+    let mut trainer = Trainer::new(vae, settings.clone(), data.clone(), device);
+    let fresh = json!({ "config": config, "init": "", "epochs": [], "stages": [] });
+    let (checkpoint, mut log) = open_checkpoint(args, &mut trainer, fresh);
+    if log["config"] != json!(config) {
+        fail(&format!("{checkpoint} holds a {} model; pass the same flags", log["config"]));
+    }
+    let eval_k: usize = args.get("eval-k", 50);
     let mut test = f64::NAN;
-    for epoch in 1..=epochs {
+    for epoch in trainer.history.epoch + 1..=epochs {
+        let stage = burda_stage(epoch);
+        if burda_schedule {
+            trainer.settings.lr = burda_lr(stage);
+        }
+        trainer.reseed_device();
         trainer.run_blocking(steps_per_epoch).unwrap_or_else(|e| fail(&e));
         let train = recent_mean(&trainer, 0, steps_per_epoch);
-        test = evaluate_split(&trainer.model.model.valid(), &data.test, 0, &mut rng, &Device::flex()).0;
-        println!("epoch {epoch:3}  train -ELBO {train:7.2}  test -ELBO {test:7.2}  ({:.0} s)", trainer.history.elapsed_s);
+        let mut rng = Rng::new(seed ^ 0xE7A1 ^ ((epoch as u64) << 32));
+        // The held-out bound at the end of each stage (and of the run); −ELBO every epoch.
+        let stage_ends = !burda_schedule || burda_stage(epoch + 1) != stage || epoch == epochs;
+        let k = if stage_ends { eval_k } else { 0 };
+        let (elbo, bound) = evaluate_split(&trainer.model.model.valid(), &data.test, k, &mut rng, &Device::flex());
+        test = elbo;
+        let bound_text = bound.map(|b| format!("  test −log p̂(x) (k {eval_k}) {b:7.2}")).unwrap_or_default();
+        println!(
+            "epoch {epoch:4}  stage {stage}  lr {:.2e}  β {:.2}  train {} {train:7.2}  test −ELBO {elbo:7.2}{bound_text}  ({:.0} s)",
+            trainer.settings.lr,
+            trainer.model.beta_now(),
+            trainer.history.names[0],
+            trainer.history.elapsed_s
+        );
+        log["epochs"].as_array_mut().unwrap().push(json!({
+            "epoch": epoch, "stage": stage, "lr": trainer.settings.lr, "train": round2(train), "test_negative_elbo": round2(elbo),
+            "seconds": trainer.history.elapsed_s.round(),
+        }));
+        if let Some(b) = bound {
+            log["stages"].as_array_mut().unwrap().push(json!({ "stage": stage, "epoch": epoch, "test_negative_iwae_bound": round2(b), "k": eval_k }));
+        }
+        save(trainer.model.model.valid(), &out);
+        save_checkpoint(&checkpoint, &trainer, &log);
     }
-    save(trainer.model.model.valid(), &out);
     let note = json!({
-        "config": config, "settings": settings, "epochs": epochs, "steps": trainer.history.step,
-        "test_negative_elbo_nats": (test * 100.0).round() / 100.0,
+        "config": config, "settings": trainer.settings, "epochs": trainer.history.epoch, "steps": trainer.history.step,
+        "schedule": if burda_schedule { "burda: stage i runs 3^i epochs at lr 1e-3·10^(−i/7)" } else { "constant" },
+        "warmup_epochs": args.get::<u64>("warmup-epochs", 0), "adam_epsilon": args.get("adam-eps", 1e-8), "output_bias": args.get("output-bias", false),
+        "test_negative_elbo_nats": round2(test),
+        "per_epoch": log["epochs"], "per_stage": log["stages"],
         "train_seconds": trainer.history.elapsed_s.round(),
+        "checkpoint": checkpoint,
     });
     (out, note)
 }

@@ -4,44 +4,103 @@
 //! Training minimises −ELBO = E_q[−log p(x|z)] + KL(q(z|x) ‖ p(z)), in nats per image.
 //! The autoencoder has no σ and no KL: its code is a point, so nothing shapes the latent space
 //! into the prior, and decoding samples from N(0, I) gives garbage. The lecture's point.
+//!
+//! Burda et al. (2015) sharpen the bound: with k samples z_i ~ q(z|x) and weights
+//! w_i = p(x, z_i) / q(z_i|x), log (1/k) Σ w_i is still a lower bound on log p(x), tighter as k
+//! grows (k = 1 is the ELBO). Trained on it, the model is the IWAE. Their networks are here too:
+//! two tanh layers of 200 on each side and z of 50, and a second stochastic layer on top
+//! (z1 → 100 → 100 → z2, with p(z1|z2) and q(z2|z1)).
 
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use burn::tensor::activation::{log_sigmoid, relu, sigmoid};
-use burn::tensor::Distribution;
+use burn::tensor::activation::{log_sigmoid, relu, sigmoid, tanh};
 use serde::{Deserialize, Serialize};
 
 use crate::data::PIXELS;
+use crate::rng::Rng;
 use crate::train::{Pixels, Trainable};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VaeConfig {
-    /// Size of z: 2 for the manifold picture, 20 for likelihood.
+    /// Size of z (of z1 with two stochastic layers): 2 for the manifold picture, 20 or 50 for likelihood.
     pub latent: usize,
     pub hidden: usize,
     /// false: a plain autoencoder on the same architecture.
     pub variational: bool,
     /// Weight on the KL term; 1 is the VAE (β-VAE otherwise).
     pub beta: f32,
+    /// Hidden layers in each network: 1 (the lecture's MLP) or 2 (Burda et al.).
+    #[serde(default = "one")]
+    pub depth: usize,
+    /// tanh hidden units (Burda et al.) instead of ReLU.
+    #[serde(default)]
+    pub tanh: bool,
+    /// A second stochastic layer z2 on top of z: its hidden width and size (Burda et al.: 100, 50).
+    #[serde(default)]
+    pub top: Option<(usize, usize)>,
+    /// Samples per digit in the training objective: 1 trains the ELBO, k > 1 the IWAE bound.
+    #[serde(default = "one")]
+    pub k: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl VaeConfig {
     pub fn vae(latent: usize) -> Self {
-        VaeConfig { latent, hidden: 400, variational: true, beta: 1.0 }
+        VaeConfig { latent, hidden: 400, variational: true, beta: 1.0, depth: 1, tanh: false, top: None, k: 1 }
     }
 
     pub fn autoencoder(latent: usize) -> Self {
         VaeConfig { variational: false, ..Self::vae(latent) }
     }
 
+    /// Burda et al.'s networks: 784-200-200-z50 (tanh) and back; with `two_layers`, z1 of 50 and
+    /// a second stochastic layer 50-100-100-z2 (50) on top.
+    pub fn burda(two_layers: bool) -> Self {
+        VaeConfig { latent: 50, hidden: 200, depth: 2, tanh: true, top: two_layers.then_some((100, 50)), ..Self::vae(50) }
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        if !(1..=2).contains(&self.depth) {
+            return Err(format!("{} hidden layers: 1 or 2", self.depth));
+        }
+        if !(1..=5000).contains(&self.k) {
+            return Err(format!("k = {} samples is outside 1–5000", self.k));
+        }
+        if self.top.is_some() && !self.variational {
+            return Err("a second stochastic layer needs a variational model".into());
+        }
+        Ok(())
+    }
+
+    /// Numbers of noise values one sample needs per digit: z, then z2 when there is one.
+    pub fn noise_size(&self) -> usize {
+        self.latent + self.top.map_or(0, |(_, z2)| z2)
+    }
+
     pub fn init(&self, device: &Device) -> Vae {
+        let linear = |a, b| LinearConfig::new(a, b).init(device);
+        let second = |width| (self.depth > 1).then(|| linear(width, width));
         Vae {
-            hidden: LinearConfig::new(PIXELS, self.hidden).init(device),
-            mu: LinearConfig::new(self.hidden, self.latent).init(device),
-            log_var: self.variational.then(|| LinearConfig::new(self.hidden, self.latent).init(device)),
-            dec_hidden: LinearConfig::new(self.latent, self.hidden).init(device),
-            dec_out: LinearConfig::new(self.hidden, PIXELS).init(device),
+            hidden: linear(PIXELS, self.hidden),
+            hidden2: second(self.hidden),
+            mu: linear(self.hidden, self.latent),
+            log_var: self.variational.then(|| linear(self.hidden, self.latent)),
+            dec_hidden: linear(self.latent, self.hidden),
+            dec_hidden2: second(self.hidden),
+            dec_out: linear(self.hidden, PIXELS),
+            top: self.top.map(|(width, z2)| TopLayer {
+                up: [linear(self.latent, width), linear(width, width)],
+                mu: linear(width, z2),
+                log_var: linear(width, z2),
+                down: [linear(z2, width), linear(width, width)],
+                prior_mu: linear(width, self.latent),
+                prior_log_var: linear(width, self.latent),
+            }),
+            tanh: self.tanh,
         }
     }
 }
@@ -52,22 +111,44 @@ impl VaeConfig {
     pub fn load(&self, device: &Device, bytes: Vec<u8>) -> Result<Vae, String> {
         let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
             .map_err(|e| format!("the weights file is damaged or not a weights file ({e})"))?;
-        let name = if self.variational { "a VAE" } else { "an autoencoder" };
+        let name = match (self.variational, self.top.is_some(), self.depth > 1) {
+            (false, _, _) => "an autoencoder",
+            (true, true, _) => "a two-stochastic-layer VAE",
+            (true, false, true) => "a VAE with two hidden layers",
+            (true, false, false) => "a VAE",
+        };
         self.init(device)
             .try_load_record(record)
             .map_err(|e| format!("the weights do not fit {name} with latent size {} ({e})", self.latent))
     }
 }
 
-/// MLP encoder 784-h-(z μ, z log σ²) and decoder z-h-784 with ReLU.
+/// MLP encoder 784-h(-h)-(z μ, z log σ²) and decoder z-h(-h)-784, ReLU or tanh; optionally a
+/// second stochastic layer on top.
 #[derive(Module, Debug)]
 pub struct Vae {
     hidden: Linear,
+    hidden2: Option<Linear>,
     mu: Linear,
     /// None for the plain autoencoder.
     log_var: Option<Linear>,
     dec_hidden: Linear,
+    dec_hidden2: Option<Linear>,
     dec_out: Linear,
+    top: Option<TopLayer>,
+    tanh: bool,
+}
+
+/// The second stochastic layer: q(z2|z1) = N(μ, σ²) from z1 through two hidden layers, and the
+/// prior of z1 becomes p(z1|z2) = N(prior μ, prior σ²) from z2 through two more; p(z2) = N(0, I).
+#[derive(Module, Debug)]
+pub struct TopLayer {
+    up: [Linear; 2],
+    mu: Linear,
+    log_var: Linear,
+    down: [Linear; 2],
+    prior_mu: Linear,
+    prior_log_var: Linear,
 }
 
 /// The encoder's answer for a batch: the posterior's mean and log-variance.
@@ -86,14 +167,67 @@ pub struct ElboTerms {
 }
 
 impl Vae {
+    fn act(&self, x: Tensor<2>) -> Tensor<2> {
+        if self.tanh { tanh(x) } else { relu(x) }
+    }
+
+    /// One or two hidden layers.
+    fn trunk(&self, first: &Linear, second: &Option<Linear>, x: Tensor<2>) -> Tensor<2> {
+        let h = self.act(first.forward(x));
+        match second {
+            Some(layer) => self.act(layer.forward(h)),
+            None => h,
+        }
+    }
+
     pub fn encode(&self, x: Tensor<2>) -> Posterior {
-        let h = relu(self.hidden.forward(x));
+        let h = self.trunk(&self.hidden, &self.hidden2, x);
         Posterior { mu: self.mu.forward(h.clone()), log_var: self.log_var.as_ref().map(|l| l.forward(h)) }
     }
 
     /// Bernoulli logits of p(x|z).
     pub fn decode(&self, z: Tensor<2>) -> Tensor<2> {
-        self.dec_out.forward(relu(self.dec_hidden.forward(z)))
+        self.dec_out.forward(self.trunk(&self.dec_hidden, &self.dec_hidden2, z))
+    }
+
+    /// q(z2|z1) of the second stochastic layer.
+    fn encode_top(&self, top: &TopLayer, z1: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let h = self.act(top.up[1].forward(self.act(top.up[0].forward(z1))));
+        (top.mu.forward(h.clone()), top.log_var.forward(h))
+    }
+
+    /// p(z1|z2): the prior of z1 given z2.
+    fn prior_of_z1(&self, top: &TopLayer, z2: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let h = self.act(top.down[1].forward(self.act(top.down[0].forward(z2))));
+        (top.prior_mu.forward(h.clone()), top.prior_log_var.forward(h))
+    }
+
+    /// z1 for z2 ~ N(0, I) at the mean of p(z1|z2) (two stochastic layers), or z itself:
+    /// what prior samples decode (`z` holds the top layer's values).
+    pub fn from_prior(&self, z: Tensor<2>) -> Tensor<2> {
+        match &self.top {
+            Some(top) => self.prior_of_z1(top, z).0,
+            None => z,
+        }
+    }
+
+    /// Size of the noise a prior sample starts from: z2's with two stochastic layers, else z's.
+    pub fn prior_size(&self) -> usize {
+        match &self.top {
+            Some(top) => top.mu.weight.dims()[1],
+            None => self.latent(),
+        }
+    }
+
+    /// Sets the decoder's output bias to the logit of each pixel's mean over the training digits,
+    /// so training starts from the average digit instead of grey (Burda et al.).
+    pub fn with_output_bias(mut self, mean_pixels: &[f32]) -> Self {
+        let logits: Vec<f32> = mean_pixels.iter().map(|&p| p.clamp(1e-3, 1.0 - 1e-3)).map(|p| (p / (1.0 - p)).ln()).collect();
+        if let Some(bias) = self.dec_out.bias.take() {
+            let device = bias.val().device();
+            self.dec_out.bias = Some(bias.map(|_| Tensor::from_data(burn::tensor::TensorData::new(logits, [PIXELS]), &device)));
+        }
+        self
     }
 
     /// Pixel probabilities of p(x|z), for pictures.
@@ -103,7 +237,16 @@ impl Vae {
 
     /// The loss terms for binary images `x` with reparameterization noise `eps` ~ N(0, I):
     /// z = μ + σ·ε keeps the sample differentiable in μ and σ.
+    /// With two stochastic layers `eps` also holds z2's noise (columns after z's), and the KL is
+    /// log q(z1|x) − log p(z1|z2) at the sampled z's plus KL(q(z2|z1) ‖ N(0, I)) in closed form.
     pub fn elbo_terms(&self, x: Tensor<2>, eps: Tensor<2>) -> ElboTerms {
+        if self.top.is_some() {
+            let t = self.log_terms(x, eps);
+            let top = t.top.expect("two stochastic layers");
+            return ElboTerms { reconstruction: -t.log_px_z, kl: t.log_q - t.log_prior + top.kl };
+        }
+        let latent = self.latent();
+        let eps = eps.clone().slice([0..eps.dims()[0], 0..latent]);
         let Posterior { mu, log_var } = self.encode(x.clone());
         let (z, kl) = match log_var {
             Some(log_var) => {
@@ -120,6 +263,11 @@ impl Vae {
 
     pub fn latent(&self) -> usize {
         self.mu.weight.dims()[1]
+    }
+
+    /// Noise values per sample: z's, plus z2's with a top layer.
+    pub fn noise_size(&self) -> usize {
+        self.latent() + self.top.as_ref().map_or(0, |t| t.mu.weight.dims()[1])
     }
 
     pub fn is_variational(&self) -> bool {
@@ -147,23 +295,74 @@ fn log_standard_normal(v: Tensor<2>) -> Tensor<1> {
     (v.square().sum_dim(1).squeeze_dim(1) * -0.5) - 0.5 * d * (std::f32::consts::TAU).ln()
 }
 
+/// log N(v; μ, σ²) summed over the last dimension, per row.
+fn log_normal(v: Tensor<2>, mu: Tensor<2>, log_var: Tensor<2>) -> Tensor<1> {
+    let d = v.dims()[1] as f32;
+    let z = (v - mu) * (log_var.clone() * -0.5).exp();
+    (z.square().sum_dim(1).squeeze_dim(1) + log_var.sum_dim(1).squeeze_dim(1)) * -0.5 - 0.5 * d * (std::f32::consts::TAU).ln()
+}
+
+/// The log densities at one sample (per row): log p(x|z), log p(z) (p(z1|z2) with a top layer),
+/// log q(z|x), and the top layer's.
+struct LogTerms {
+    log_px_z: Tensor<1>,
+    log_prior: Tensor<1>,
+    log_q: Tensor<1>,
+    top: Option<TopTerms>,
+}
+
+/// log q(z2|z1) and log p(z2) at the sample, and KL(q(z2|z1) ‖ N(0, I)) in closed form.
+struct TopTerms {
+    log_q: Tensor<1>,
+    log_prior: Tensor<1>,
+    kl: Tensor<1>,
+}
+
 impl Vae {
-    /// log w_i = log p(x, z_i) − log q(z_i|x) for `k` samples z_i ~ q(z|x) of each image:
-    /// returns [images, k]. `eps` holds the noise, [images · k, latent], image-major.
-    pub fn log_importance_weights(&self, x: Tensor<2>, eps: Tensor<2>, k: usize) -> Tensor<2> {
-        let [n, pixels] = x.dims();
+    /// The log densities for one sample per row of `x` (noise `eps`: z's, then z2's).
+    fn log_terms(&self, x: Tensor<2>, eps: Tensor<2>) -> LogTerms {
+        let [rows, _] = eps.dims();
         let latent = self.latent();
         let Posterior { mu, log_var } = self.encode(x.clone());
         let log_var = log_var.expect("importance weights need a variational encoder");
-        // Repeat each image's posterior k times: [n, latent] → [n·k, latent].
-        let repeat = |t: Tensor<2>| t.unsqueeze_dim::<3>(1).repeat_dim(1, k).reshape([n * k, latent]);
-        let (mu, log_var) = (repeat(mu), repeat(log_var));
-        let z = mu + (log_var.clone() * 0.5).exp() * eps.clone();
-        let x = x.unsqueeze_dim::<3>(1).repeat_dim(1, k).reshape([n * k, pixels]);
+        let eps1 = eps.clone().slice([0..rows, 0..latent]);
+        let z = mu + (log_var.clone() * 0.5).exp() * eps1.clone();
         let log_px_z = -bernoulli_nll(self.decode(z.clone()), x);
         // log q(z|x) = log N(ε; 0, I) − ½ Σ log σ²  (change of variables z = μ + σ ε)
-        let log_q = log_standard_normal(eps) - log_var.sum_dim(1).squeeze_dim(1) * 0.5;
-        (log_px_z + log_standard_normal(z) - log_q).reshape([n, k])
+        let log_q = log_standard_normal(eps1) - log_var.sum_dim(1).squeeze_dim(1) * 0.5;
+        match &self.top {
+            None => LogTerms { log_px_z, log_prior: log_standard_normal(z), log_q, top: None },
+            Some(top) => {
+                let (mu2, log_var2) = self.encode_top(top, z.clone());
+                let eps2 = eps.slice([0..rows, latent..latent + mu2.dims()[1]]);
+                let z2 = mu2.clone() + (log_var2.clone() * 0.5).exp() * eps2.clone();
+                let log_q2 = log_standard_normal(eps2) - log_var2.clone().sum_dim(1).squeeze_dim(1) * 0.5;
+                let (prior_mu, prior_log_var) = self.prior_of_z1(top, z2.clone());
+                let top = TopTerms { log_q: log_q2, log_prior: log_standard_normal(z2), kl: kl_to_standard_normal(mu2, log_var2) };
+                LogTerms { log_px_z, log_prior: log_normal(z, prior_mu, prior_log_var), log_q, top: Some(top) }
+            }
+        }
+    }
+
+    /// log w_i = log p(x, z_i) − log q(z_i|x) for `k` samples z_i ~ q(z|x) of each image:
+    /// returns [images, k]. `eps` holds the noise, [images · k, noise size], image-major.
+    pub fn log_importance_weights(&self, x: Tensor<2>, eps: Tensor<2>, k: usize) -> Tensor<2> {
+        self.tempered_log_weights(x, eps, k, 1.0)
+    }
+
+    /// log p(x|z_i) + β (log p(z_i) − log q(z_i|x)): the log weights with the prior and
+    /// posterior terms scaled by β (KL warm-up; β = 1 gives the true weights).
+    pub fn tempered_log_weights(&self, x: Tensor<2>, eps: Tensor<2>, k: usize, beta: f32) -> Tensor<2> {
+        let [n, pixels] = x.dims();
+        // Each image k times: [n, 784] → [n·k, 784], image-major like `eps`.
+        let x = x.unsqueeze_dim::<3>(1).repeat_dim(1, k).reshape([n * k, pixels]);
+        let t = self.log_terms(x, eps);
+        let (mut log_prior, mut log_q) = (t.log_prior, t.log_q);
+        if let Some(top) = t.top {
+            log_prior = log_prior + top.log_prior;
+            log_q = log_q + top.log_q;
+        }
+        (t.log_px_z + (log_prior - log_q) * beta).reshape([n, k])
     }
 }
 
@@ -181,7 +380,15 @@ pub struct VaeTrainer {
     pub config: VaeConfig,
     pub model: Vae,
     optim: ModuleOptimizer,
+    /// KL warm-up: β rises linearly from 0 to `config.beta` over this many steps (0: no warm-up).
+    pub warmup_steps: u64,
+    /// Optimizer steps taken (the warm-up's clock).
+    pub steps: u64,
+    /// Where the reparameterization noise comes from (seeded by the training loop).
+    noise_rng: Rng,
 }
+
+const NOISE_SEED: u64 = 0xE95;
 
 impl VaeTrainer {
     /// A fresh model; `device` should have autodiff enabled.
@@ -191,23 +398,58 @@ impl VaeTrainer {
     }
 
     pub fn from_model(config: VaeConfig, model: Vae) -> Self {
-        VaeTrainer { config, model, optim: AdamConfig::new().with_epsilon(1e-8).init() }
+        VaeTrainer { config, model, optim: adam(1e-8), warmup_steps: 0, steps: 0, noise_rng: Rng::new(NOISE_SEED) }
     }
 
-    /// ε ~ N(0, I), one latent vector per image of `x`, on its device.
-    fn noise(&self, x: &Tensor<2>) -> Tensor<2> {
-        Tensor::random([x.dims()[0], self.config.latent], Distribution::Normal(0.0, 1.0), &x.device())
+    /// Adam with this ε (Burda et al. use 1e-4: a larger ε damps steps of rarely-moving weights).
+    pub fn with_adam_epsilon(mut self, epsilon: f32) -> Self {
+        self.optim = adam(epsilon);
+        self
     }
 
-    /// One step with given noise (tests use it to compare backends on identical inputs).
+    /// ε ~ N(0, I), `samples` noise vectors per image of `x`, drawn on the host from the trainer's
+    /// own stream (the same noise on every backend; a checkpoint carries the stream).
+    fn noise(&mut self, x: &Tensor<2>, samples: usize) -> Tensor<2> {
+        let rows = x.dims()[0] * samples;
+        let d = self.config.noise_size();
+        Tensor::from_data(burn::tensor::TensorData::new(self.noise_rng.normals(rows * d), [rows, d]), &x.device())
+    }
+
+    /// The KL weight at the current step: `config.beta`, reached linearly over the warm-up.
+    pub fn beta_now(&self) -> f32 {
+        let ramp = if self.warmup_steps == 0 { 1.0 } else { (self.steps as f64 / self.warmup_steps as f64).min(1.0) as f32 };
+        self.config.beta * ramp
+    }
+
+    /// One step with given noise (tests use it to compare backends on identical inputs):
+    /// `eps` has `config.k` rows per image. k = 1 minimises −ELBO = reconstruction + β·KL;
+    /// k > 1 the negative IWAE bound −log (1/k) Σ w_i (β tempers the weights during warm-up).
     pub fn step_with_noise(&mut self, x: Tensor<2>, eps: Tensor<2>, lr: f64) -> Tensor<1> {
-        let ElboTerms { reconstruction, kl } = self.model.elbo_terms(x, eps);
-        let loss = reconstruction.clone() + kl.clone() * self.config.beta;
-        let metrics = metrics(reconstruction, kl);
+        let beta = self.beta_now();
+        let k = self.config.k;
+        let (loss, metrics) = if k == 1 {
+            let ElboTerms { reconstruction, kl } = self.model.elbo_terms(x, eps);
+            (reconstruction.clone() + kl.clone() * beta, metrics(reconstruction, kl))
+        } else {
+            let [n, _] = x.dims();
+            let d = eps.dims()[1];
+            // The first sample of each digit also gives the usual terms, for the curves.
+            let first = eps.clone().reshape([n, k, d]).slice([0..n, 0..1, 0..d]).reshape([n, d]);
+            let ElboTerms { reconstruction, kl } = self.model.elbo_terms(x.clone(), first);
+            let bound = iwae_bound(self.model.tempered_log_weights(x, eps, k, beta));
+            let rec = reconstruction.mean().detach();
+            let metrics = Tensor::cat(vec![-bound.clone().mean().detach(), rec, kl.mean().detach()], 0);
+            (-bound, metrics)
+        };
         let grads = GradientsParams::from_grads(loss.mean().backward(), &self.model);
         self.model = self.optim.step(lr, self.model.clone(), grads);
+        self.steps += 1;
         metrics
     }
+}
+
+fn adam(epsilon: f32) -> ModuleOptimizer {
+    AdamConfig::new().with_epsilon(epsilon).init()
 }
 
 /// [−ELBO, reconstruction, KL], batch means, detached from the graph.
@@ -229,7 +471,27 @@ impl Trainable for VaeTrainer {
     }
 
     fn metric_names(&self) -> &'static [&'static str] {
-        &["-ELBO", "reconstruction", "KL"]
+        if self.config.k == 1 { &["-ELBO", "reconstruction", "KL"] } else { &["-IWAE bound", "reconstruction", "KL"] }
+    }
+
+    fn seed(&mut self, seed: u64) {
+        self.noise_rng = Rng::new(seed ^ NOISE_SEED);
+    }
+
+    fn save_state(&self) -> Result<Vec<Vec<u8>>, String> {
+        use crate::train::{module_bytes, optimizer_bytes};
+        let clock = serde_json::to_vec(&(self.steps, self.warmup_steps, &self.noise_rng)).map_err(|e| e.to_string())?;
+        Ok(vec![module_bytes(&self.model)?, optimizer_bytes(&self.optim)?, clock])
+    }
+
+    fn load_state(&mut self, parts: Vec<Vec<u8>>) -> Result<(), String> {
+        use crate::train::{load_module_bytes, load_optimizer_bytes};
+        let [model, optim, clock]: [Vec<u8>; 3] = parts.try_into().map_err(|_| "the checkpoint is not a VAE's".to_string())?;
+        let model = load_module_bytes(self.model.clone(), model)?;
+        let optim = load_optimizer_bytes(self.optim.clone(), optim)?;
+        let (steps, warmup_steps, noise_rng): (u64, u64, Rng) = serde_json::from_slice(&clock).map_err(|e| e.to_string())?;
+        (self.model, self.optim, self.steps, self.warmup_steps, self.noise_rng) = (model, optim, steps, warmup_steps, noise_rng);
+        Ok(())
     }
 
     fn pixels(&self) -> Pixels {
@@ -237,15 +499,26 @@ impl Trainable for VaeTrainer {
     }
 
     fn step(&mut self, x: Tensor<2>, lr: f64) -> Tensor<1> {
-        let eps = self.noise(&x);
+        let eps = self.noise(&x, self.config.k);
         self.step_with_noise(x, eps, lr)
     }
 
+    /// −ELBO, reconstruction and KL of held-out digits (one z each; the same noise every time,
+    /// so the curve moves only with the weights); with k > 1 the first value is the k-sample bound.
     fn evaluate(&self, x: Tensor<2>) -> Tensor<1> {
         let x = x.without_autodiff();
-        let eps = self.noise(&x);
-        let ElboTerms { reconstruction, kl } = self.model.valid().elbo_terms(x, eps);
-        metrics(reconstruction, kl)
+        let n = x.dims()[0];
+        let (d, k) = (self.config.noise_size(), self.config.k);
+        let mut rng = Rng::new(NOISE_SEED ^ 0x7E57);
+        let eps = Tensor::<2>::from_data(burn::tensor::TensorData::new(rng.normals(n * d), [n, d]), &x.device());
+        let model = self.model.valid();
+        let ElboTerms { reconstruction, kl } = model.elbo_terms(x.clone(), eps);
+        if k == 1 {
+            return metrics(reconstruction, kl);
+        }
+        let eps = Tensor::<2>::from_data(burn::tensor::TensorData::new(rng.normals(n * k * d), [n * k, d]), &x.device());
+        let bound = iwae_bound(model.log_importance_weights(x, eps, k));
+        Tensor::cat(vec![-bound.mean(), reconstruction.mean(), kl.mean()], 0)
     }
 }
 
@@ -255,7 +528,7 @@ impl Trainable for VaeTrainer {
 pub fn evaluate_split(model: &Vae, split: &crate::data::Split, k: usize, rng: &mut crate::rng::Rng, device: &Device) -> (f64, Option<f64>) {
     use crate::train::{Pixels, prepare};
     use burn::tensor::TensorData;
-    let latent = model.latent();
+    let latent = model.noise_size();
     let batch = if k > 0 { (20_000 / k).clamp(1, 500) } else { 500 };
     let (mut elbo_sum, mut iwae_sum) = (0.0f64, 0.0f64);
     let indices: Vec<usize> = (0..split.len()).collect();
@@ -273,6 +546,22 @@ pub fn evaluate_split(model: &Vae, split: &crate::data::Split, k: usize, rng: &m
     }
     let n = split.len() as f64;
     (elbo_sum / n, (k > 0).then(|| iwae_sum / n))
+}
+
+/// Burda et al.'s schedule: stage i = 0, 1, 2, … runs 3^i epochs at `burda_lr(i)`. The stage of
+/// (1-based) `epoch`.
+pub fn burda_stage(epoch: usize) -> usize {
+    let (mut stage, mut end) = (0, 1);
+    while epoch > end {
+        stage += 1;
+        end += 3usize.pow(stage as u32);
+    }
+    stage
+}
+
+/// The learning rate of stage i: 1e-3 · 10^(−i/7).
+pub fn burda_lr(stage: usize) -> f64 {
+    1e-3 * 10f64.powf(-(stage as f64) / 7.0)
 }
 
 /// Synchronous read: native programs only (a browser must read asynchronously).
