@@ -1,5 +1,5 @@
-//! The GAN lab's two small plots: the generator's two losses over D(G(z)) with the current
-//! batch marked on them, and the class histogram of generated digits.
+//! Small plots: the GAN lab's generator losses over D(G(z)) with the current batch marked on
+//! them and its class histogram of generated digits; the VAE lab's bounds for several k.
 
 use web_sys::OffscreenCanvas;
 
@@ -102,5 +102,38 @@ pub fn draw_class_histogram(canvas: &OffscreenCanvas, counts: &[usize; 10], scor
     ctx.set_line_dash(&js_sys::Array::new()).map_err(js)?;
     ctx.set_fill_style_str("#e8eaed");
     ctx.fill_text(&format!("classifier score {score:.2} / 10 · {total} samples · dashed: 10 % each"), left, 15.0).map_err(js)?;
+    Ok(())
+}
+
+/// Bars of −log p̂(x) for each k (nats; lower is a tighter bound), the axis starting near the
+/// smallest so the differences show, each bar labelled with its value.
+pub fn draw_bounds(canvas: &OffscreenCanvas, bounds: &[(usize, f64)]) -> Result<(), String> {
+    let ctx = context(canvas)?;
+    let (w, h) = (canvas.width() as f64, canvas.height() as f64);
+    let (left, top, bottom) = (20.0, 24.0, 22.0);
+    ctx.set_fill_style_str("#1e2127");
+    ctx.fill_rect(0.0, 0.0, w, h);
+    let finite: Vec<f64> = bounds.iter().map(|b| b.1).filter(|v| v.is_finite()).collect();
+    if finite.is_empty() {
+        return Ok(());
+    }
+    let (lo, hi) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    let floor = lo - (hi - lo).max(1.0);
+    let bar_w = (w - 2.0 * left) / bounds.len() as f64;
+    let sy = |v: f64| top + (h - top - bottom) * (1.0 - (v - floor) / (hi - floor).max(1e-9));
+    ctx.set_font("12px sans-serif");
+    for (i, &(k, v)) in bounds.iter().enumerate() {
+        let x = left + i as f64 * bar_w;
+        if v.is_finite() {
+            ctx.set_fill_style_str("#4fc3f7");
+            ctx.fill_rect(x + 12.0, sy(v), bar_w - 24.0, sy(floor) - sy(v));
+            ctx.set_fill_style_str("#e8eaed");
+            ctx.fill_text(&format!("{v:.2}"), x + bar_w / 2.0 - 18.0, sy(v) - 4.0).map_err(js)?;
+        }
+        ctx.set_fill_style_str("#9aa0a6");
+        ctx.fill_text(&format!("k = {k}"), x + bar_w / 2.0 - 14.0, h - 6.0).map_err(js)?;
+    }
+    ctx.set_fill_style_str("#e8eaed");
+    ctx.fill_text(&format!("−log p̂(x) in nats (axis from {floor:.1}): lower is tighter"), left, 15.0).map_err(js)?;
     Ok(())
 }

@@ -9,7 +9,8 @@ use burn::prelude::*;
 use serde_json::{Value, json};
 
 use crate::data::{Mnist, PIXELS};
-use crate::models::vae::{ElboTerms, Vae, VaeConfig, VaeTrainer, interpolate, manifold_latents};
+use crate::models::vae::{ElboTerms, Vae, VaeConfig, VaeTrainer, interpolate, iwae_bound, manifold_latents};
+use crate::render::plots::draw_bounds;
 use crate::render::image_grid;
 use crate::render::scatter::{Frame, cross, ellipse, scatter};
 use crate::rng::Rng;
@@ -26,6 +27,9 @@ const SCATTER_DIGITS: usize = 2000;
 const SCATTER_SIZE: usize = 360;
 const INTERPOLATION_STEPS: usize = 10;
 const LATENTS: [&str; 5] = ["2", "8", "16", "20", "32"];
+const BOUND_DIGITS: usize = 100;
+const BOUND_KS: [usize; 3] = [1, 5, 50];
+const BOUNDS_EVERY_STEPS: u64 = 1000;
 
 pub(crate) struct VaeView {
     shared: Rc<Shared>,
@@ -42,6 +46,9 @@ pub(crate) struct VaeView {
     ends: Cell<(usize, usize)>,
     scatter: RefCell<ScatterState>,
     hover_busy: Cell<bool>,
+    bounds: Surface,
+    /// The step the bounds figure was measured at.
+    bounds_step: Cell<Option<u64>>,
 }
 
 #[derive(Default)]
@@ -66,11 +73,27 @@ impl ModelView for VaeView {
                 to pixel probabilities. Training maximises the ELBO = E[log p(x|z)] − KL(q(z|x) ‖ N(0, I)), a lower \
                 bound on log p(x); the curves show −ELBO and its two terms, in nats per digit.",
             choice: vec![
-                Control::new("kind", "model", Input::Select { options: vec![("vae", "VAE"), ("ae", "autoencoder")], value: "vae" }),
+                Control::new("kind", "model", Input::Select {
+                    options: vec![
+                        ("vae", "VAE"),
+                        ("ae", "autoencoder"),
+                        ("burda1", "VAE of Burda et al. (2×200 tanh, z 50)"),
+                        ("burda2", "VAE, two stochastic layers (Burda et al.)"),
+                    ],
+                    value: "vae",
+                })
+                .title("Burda et al. 2015: deeper tanh networks, z of 50; the two-layer one puts z2 (50) above z1 (50) with p(z1|z2) and q(z2|z1). The latent choice is for the first two."),
                 Control::new("latent", "latent", Input::Select { options: LATENTS.iter().map(|l| (*l, *l)).collect(), value: "2" }),
             ],
-            options: vec![Control::new("beta", "β", number(0.0, 100.0, 0.1, 1.0))
-                .title("weight on the KL term: 1 is the VAE, 0 drops the prior, more than 1 is a β-VAE")],
+            options: vec![
+                Control::new("beta", "β", number(0.0, 100.0, 0.1, 1.0))
+                    .title("weight on the KL term: 1 is the VAE, 0 drops the prior, more than 1 is a β-VAE"),
+                Control::new("objective", "objective", Input::Select {
+                    options: vec![("1", "ELBO"), ("5", "IWAE bound, k = 5"), ("50", "IWAE bound, k = 50")],
+                    value: "1",
+                })
+                .title("what training maximises: the ELBO, or the importance-weighted bound log (1/k) Σ p(x, z_i)/q(z_i|x) of Burda et al. (tighter, k× the work)"),
+            ],
             settings: Settings { batch_size: 128, lr: 1e-3, seed: 1, lr_decay: 1.0 },
             lr_label: "learning rate",
             // −ELBO and reconstruction share a scale; the KL (a few nats) gets its own chart.
@@ -123,6 +146,14 @@ impl ModelView for VaeView {
                         prior fills the space between them, the path passes through plausible digits.",
                 },
                 Figure {
+                    canvases: vec![CanvasSpec::plot("bounds", "the bound on log p(x) of test digits for k = 1, 5, 50", 460, 200)],
+                    controls: vec![
+                        Control::new("measure-bounds", "Measure", Input::Button { primary: false }),
+                        Control::new("bounds-info", "", Input::Info { value: "" }),
+                    ],
+                    caption: "<b>Tighter bounds</b> (Burda et al. 2015). With k samples z<sub>i</sub> ~ q(z|x),                         log (1/k) Σ p(x, z<sub>i</sub>)/q(z<sub>i</sub>|x) is still a lower bound on log p(x), and it rises with k:                         k = 1 is the ELBO. Bars: −bound in nats on 100 test digits (lower is tighter); the gap from k = 1                         is what the ELBO gives away. Measured at Reset, every 1000 steps and on demand.",
+                },
+                Figure {
                     canvases: vec![CanvasSpec::pad("pad"), CanvasSpec::picture("drawn", "your digit and its reconstruction").style("width:120px")],
                     controls: vec![Control::new("drawn-info", "", Input::Info { value: "" })],
                     caption: "<b>Your digit.</b> Draw in the black square: the encoder's posterior q(z|x) appears on the latent \
@@ -143,6 +174,8 @@ impl ModelView for VaeView {
             hover_view: s.take("hover")?,
             interpolation: s.take("interpolation")?,
             drawn: s.take("drawn")?,
+            bounds: s.take("bounds")?,
+            bounds_step: Cell::new(None),
             dims: Cell::new((0, 1)),
             ends: Cell::new((0, 1)),
             scatter: RefCell::new(ScatterState::default()),
@@ -158,17 +191,27 @@ impl ModelView for VaeView {
         };
         let mut trainer = VaeTrainer::from_model(config, model);
         trainer.config.beta = beta(values)?;
+        trainer.config.k = objective(values)?;
         Ok(trainer)
     }
 
     fn pretrained(values: &Values) -> Result<(String, String), String> {
         let (kind, latent) = (values.text("kind")?, values.text("latent")?);
-        let name = if kind == "vae" { "VAE" } else { "autoencoder" };
-        Ok((format!("{kind}-z{latent}.bpk"), format!("{name} with latent size {latent}")))
+        Ok(match kind.as_str() {
+            "burda1" => ("vae-burda1.bpk".into(), "VAE of Burda et al.".into()),
+            "burda2" => ("vae-burda2.bpk".into(), "two-stochastic-layer VAE".into()),
+            _ => {
+                let name = if kind == "vae" { "VAE" } else { "autoencoder" };
+                (format!("{kind}-z{latent}.bpk"), format!("{name} with latent size {latent}"))
+            }
+        })
     }
 
     fn apply(&self, lab: &Lab<Self>, values: &Values) -> Result<(), String> {
-        lab.trainer.borrow_mut().model.config.beta = beta(values)?;
+        let (beta, k) = (beta(values)?, objective(values)?);
+        let mut t = lab.trainer.borrow_mut();
+        t.model.config.beta = beta;
+        t.model.config.k = k;
         Ok(())
     }
 
@@ -183,6 +226,8 @@ impl ModelView for VaeView {
         let latent = lab.trainer.borrow().model.config.latent;
         self.dims.set((0, 1));
         *self.scatter.borrow_mut() = ScatterState::default();
+        self.bounds_step.set(None);
+        lab.text("bounds-info", "");
         for (name, value) in [("dim-a", 0), ("dim-b", 1)] {
             lab.control(name, json!({ "value": value, "max": latent - 1 }));
         }
@@ -198,7 +243,8 @@ impl ModelView for VaeView {
         let shown: Vec<usize> = (0..SHOWN.min(data.test.len())).collect();
         let mut pairs = prepare(data.test.intensities(&shown), Pixels::Binarized, &mut rng);
         let recon = model.decode_probs(model.encode(tensor(pairs.clone(), [shown.len(), PIXELS], &device)).mu);
-        let samples = model.decode_probs(tensor(rng.normals(SAMPLES * latent), [SAMPLES, latent], &device));
+        let top = model.prior_size();
+        let samples = model.decode_probs(model.from_prior(tensor(rng.normals(SAMPLES * top), [SAMPLES, top], &device)));
         pairs.extend(read(recon).await?);
         self.reconstructions.show(&image_grid(&pairs, shown.len(), 2))?;
         self.samples.show(&image_grid(&read(samples).await?, 10, 2))?;
@@ -224,7 +270,13 @@ impl ModelView for VaeView {
             s.frame = Some(Frame::around(&s.points, SCATTER_SIZE));
         }
         self.draw_scatter()?;
-        self.draw_interpolation(&model, latent, &data, &device).await
+        self.draw_interpolation(&model, latent, &data, &device).await?;
+        let step = lab.trainer.borrow().history.step;
+        if model.is_variational() && self.bounds_step.get().is_none_or(|s| step >= s + BOUNDS_EVERY_STEPS) {
+            yield_now().await;
+            self.measure_bounds(lab).await?;
+        }
+        Ok(())
     }
 
     async fn handle(&self, lab: &Lab<Self>, event: &Event) -> Result<Value, String> {
@@ -251,6 +303,7 @@ impl ModelView for VaeView {
                 self.draw_interpolation(&model, latent, &self.shared.data, &lab.device()).await?;
             }
             "scatter" => self.hover(lab, (event.x, event.y)).await?,
+            "measure-bounds" => self.measure_bounds(lab).await?,
             "pad" => self.encode_drawing(lab, &event.pixels).await?,
             other => return Err(format!("the VAE lab has no control '{other}'")),
         }
@@ -267,7 +320,19 @@ fn config(values: &Values) -> Result<VaeConfig, String> {
     match values.text("kind")?.as_str() {
         "vae" => Ok(VaeConfig::vae(latent)),
         "ae" => Ok(VaeConfig::autoencoder(latent)),
+        "burda1" => Ok(VaeConfig::burda(false)),
+        "burda2" => Ok(VaeConfig::burda(true)),
         other => Err(format!("unknown model '{other}'")),
+    }
+}
+
+/// Samples per digit in the training objective: 1 (ELBO), 5 or 50 (IWAE bound).
+fn objective(values: &Values) -> Result<usize, String> {
+    match values.text("objective")?.as_str() {
+        "1" => Ok(1),
+        "5" => Ok(5),
+        "50" => Ok(50),
+        other => Err(format!("objective '{other}' is not offered (1, 5 or 50 samples)")),
     }
 }
 
@@ -283,6 +348,34 @@ fn model(lab: &Lab<VaeView>) -> (Vae, usize) {
 }
 
 impl VaeView {
+    /// −log p̂(x) of 100 test digits for k = 1, 5, 50, as bars: the bound tightening with k.
+    async fn measure_bounds(&self, lab: &Lab<Self>) -> Result<(), String> {
+        let (model, _) = model(lab);
+        if !model.is_variational() {
+            lab.text("bounds-info", "an autoencoder has no posterior to sample: no bound");
+            return Ok(());
+        }
+        let step = lab.trainer.borrow().history.step;
+        let device = lab.device();
+        let n = BOUND_DIGITS.min(self.shared.data.test.len());
+        let mut rng = Rng::new(12);
+        let x = prepare(self.shared.data.test.intensities(&(0..n).collect::<Vec<_>>()), Pixels::Binarized, &mut rng);
+        let x = tensor(x, [n, PIXELS], &device);
+        let d = model.noise_size();
+        let mut bounds = Vec::new();
+        for k in BOUND_KS {
+            let eps = tensor(rng.normals(n * k * d), [n * k, d], &device);
+            let bound = read(iwae_bound(model.log_importance_weights(x.clone(), eps, k)).mean().unsqueeze()).await?[0];
+            bounds.push((k, -bound as f64));
+            yield_now().await;
+        }
+        self.bounds.paint(|canvas| draw_bounds(canvas, &bounds))?;
+        let text: Vec<String> = bounds.iter().map(|(k, b)| format!("k = {k}: {b:.2}")).collect();
+        lab.text("bounds-info", &format!("−log p̂(x), nats, {n} test digits · {} · step {step}", text.join(" · ")));
+        self.bounds_step.set(Some(step));
+        Ok(())
+    }
+
     fn draw_scatter(&self) -> Result<(), String> {
         let s = self.scatter.borrow();
         let Some(frame) = s.frame else { return Ok(()) };

@@ -116,6 +116,35 @@ test('VAE views: manifold, latent scatter with hover, interpolation, a drawn dig
   await page.close();
 });
 
+test('VAE: the bound tightens from k = 1 to 5 to 50; two stochastic layers train on the IWAE bound', async () => {
+  const { page, errors } = await open('?backend=cpu');
+  await ready(page);
+  // The pretrained VAE opens with its bounds measured.
+  await page.waitForFunction(() => /k = 50/.test(document.getElementById('vae-bounds-info').textContent), null, { timeout: 60_000 });
+  const bounds = async () => (await page.textContent('#vae-bounds-info')).match(/k = \d+: ([\d.]+)/g).map((m) => Number(m.split(': ')[1]));
+  const [b1, b5, b50] = await bounds();
+  assert.ok(b1 > b5 && b5 > b50, `−log p̂ for k = 1, 5, 50: ${b1}, ${b5}, ${b50}`);
+  assert.ok(await drawn(page, 'vae-bounds'));
+  // Burda's two-stochastic-layer VAE from scratch, trained on the k = 5 bound: a step is finite.
+  await page.selectOption('#vae-kind', 'burda2');
+  await page.selectOption('#vae-from', 'scratch');
+  await page.click('#vae-reset');
+  await page.waitForFunction(() => window.genlab.vae.status().model?.config?.top, null, { timeout: 60_000 });
+  await page.selectOption('#vae-objective', '5');
+  await page.click('#vae-step');
+  await page.waitForFunction(() => window.genlab.vae.status().step === 1, null, { timeout: 60_000 });
+  const s = await page.evaluate(() => window.genlab.vae.status());
+  assert.equal(s.model.config.k, 5);
+  assert.ok(s.train.every(Number.isFinite), `metrics ${s.train}`);
+  await page.click('#vae-measure-bounds');
+  await page.waitForFunction(() => /step 1$/.test(document.getElementById('vae-bounds-info').textContent), null, { timeout: 60_000 });
+  const [c1, c5, c50] = await bounds();
+  assert.ok(c1 > c5 && c5 > c50, `untrained two-layer VAE: ${c1}, ${c5}, ${c50}`);
+  assert.ok(await drawn(page, 'vae-samples'));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('WebGPU (forced): the badge names it and Step trains one step in the worker', async () => {
   const { page, errors } = await open('?backend=webgpu');
   await ready(page);
