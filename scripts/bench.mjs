@@ -1,6 +1,6 @@
 // The benchmark (not a test): the release page in headless Chromium, one JSON line per case.
 //   node scripts/bench.mjs [steps] [--workloads vae_mlp,dcgan,dcgan_tf,pixelcnn] [--epoch cpu|webgpu]
-//                          [--gaps cpu|webgpu [seconds]]
+//                          [--gaps cpu|webgpu [seconds]] [--quality cpu|webgpu [seconds] [--lrs 0.001,0.003]]
 // (build dist/ first: scripts/build.sh)
 // Training steps of fixed workloads on each backend (in the page's worker), and PixelCNN
 // sampling speed. --epoch also trains the VAE lab from scratch for one epoch (469 steps of 128)
@@ -31,10 +31,12 @@ const open = async (backend) => {
   return page;
 };
 const gaps = arg('--gaps');
+const quality_backend = arg('--quality');
 try {
-  // --gaps measures that alone (it also runs against pages from before the worker).
-  if (!gaps) await workloads();
+  // --gaps and --quality measure that alone (--gaps also runs against pages from before the worker).
+  if (!gaps && !quality_backend) await workloads();
   if (gaps) await frameGaps(gaps);
+  if (quality_backend) await quality(quality_backend);
 } finally {
   await browser.close();
   server.close();
@@ -89,6 +91,34 @@ async function workloads() {
     console.log(JSON.stringify({ measure: 'vae_z20_one_epoch_from_scratch', backend: epoch, steps: s.step, seconds: Math.round((Date.now() - t) / 1000),
       test_negative_elbo: Number(test[0].toFixed(2)) }));
     await q.close();
+  }
+}
+
+// --quality cpu|webgpu [seconds]: the VAE lab from scratch, as a user runs it (pictures on), for
+// `seconds` (60) at each latent size and learning rate (--lrs, default: the page's), then the
+// held-out −ELBO of 1000 test digits: time to quality.
+async function quality(backend) {
+  const i = process.argv.indexOf('--quality');
+  const seconds = Number(process.argv[i + 2]) || 60;
+  const lrs = arg('--lrs')?.split(',') ?? [null];
+  for (const latent of ['2', '20']) {
+    for (const lr of lrs) {
+      const q = await open(backend);
+      await q.selectOption('#vae-latent', latent);
+      await q.selectOption('#vae-from', 'scratch');
+      if (lr) await q.fill('#vae-lr', lr);
+      await q.click('#vae-reset');
+      await q.waitForFunction(() => window.genlab.vae.status().step === 0);
+      await q.click('#vae-train');
+      await q.waitForTimeout(seconds * 1000);
+      await q.evaluate(() => window.genlab.vae.send('pause'));
+      await q.waitForFunction(() => window.genlab.vae.status().status.state === 'paused');
+      const s = await q.evaluate(() => window.genlab.vae.status());
+      const test = await q.evaluate(() => window.genlab.vae.send('evaluate'));
+      console.log(JSON.stringify({ measure: `vae_z${latent}_${seconds}s_from_scratch`, backend, lr: lr ?? 'default', steps: s.step,
+        images_per_s: Math.round(s.images_per_s), test_negative_elbo: Number(test[0].toFixed(2)) }));
+      await q.close();
+    }
   }
 }
 
