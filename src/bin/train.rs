@@ -36,11 +36,23 @@ fn main() {
         "pixelcnn" | "gated-pixelcnn" => train_pixelcnn(&args, data, seed, epochs),
         _ => fail(USAGE),
     };
-    let mut note = note;
-    note["command"] = json!(format!("cargo run --release --bin train -- {}", std::env::args().skip(1).collect::<Vec<_>>().join(" ")));
-    let note_path = out.replace(".bpk", ".json");
-    std::fs::write(&note_path, serde_json::to_string_pretty(&note).unwrap() + "\n").unwrap_or_else(|e| fail(&e.to_string()));
-    println!("wrote {out} and {note_path}");
+    write_note(&out, note);
+    println!("wrote {out} and {}", out.replace(".bpk", ".json"));
+}
+
+/// This run's command line.
+fn command() -> String {
+    format!("cargo run --release --bin train -- {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "))
+}
+
+/// The .json beside the weights: how they were made. Written after every epoch, so a run
+/// stopped early (or resumed later) has one; `commands` lists every command of a resumed run.
+fn write_note(out: &str, mut note: Value) {
+    if note.get("commands").is_none() {
+        note["command"] = json!(command());
+    }
+    let path = out.replace(".bpk", ".json");
+    std::fs::write(&path, serde_json::to_string_pretty(&note).unwrap() + "\n").unwrap_or_else(|e| fail(&format!("{path}: {e}")));
 }
 
 fn save<M: Module>(module: M, out: &str) {
@@ -103,6 +115,18 @@ fn train_vae(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     if log["config"] != json!(config) {
         fail(&format!("{checkpoint} holds a {} model; pass the same flags", log["config"]));
     }
+    let note = |trainer: &Trainer<VaeTrainer>, log: &Value, test: f64| {
+        json!({
+            "config": config, "settings": trainer.settings, "epochs": trainer.history.epoch, "steps": trainer.history.step,
+            "commands": log["commands"],
+            "schedule": if burda_schedule { "burda: stage i runs 3^i epochs at lr 1e-3·10^(−i/7)" } else { "constant" },
+            "warmup_epochs": args.get::<u64>("warmup-epochs", 0), "adam_epsilon": args.get("adam-eps", 1e-8), "output_bias": args.get("output-bias", false),
+            "test_negative_elbo_nats": round2(test),
+            "per_epoch": log["epochs"], "per_stage": log["stages"],
+            "train_seconds": trainer.history.elapsed_s.round(),
+            "checkpoint": checkpoint,
+        })
+    };
     let eval_k: usize = args.get("eval-k", 50);
     let mut test = f64::NAN;
     for epoch in trainer.history.epoch + 1..=epochs {
@@ -136,17 +160,9 @@ fn train_vae(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
         }
         save(trainer.model.model.valid(), &out);
         save_checkpoint(&checkpoint, &trainer, &log);
+        write_note(&out, note(&trainer, &log, test));
     }
-    let note = json!({
-        "config": config, "settings": trainer.settings, "epochs": trainer.history.epoch, "steps": trainer.history.step,
-        "schedule": if burda_schedule { "burda: stage i runs 3^i epochs at lr 1e-3·10^(−i/7)" } else { "constant" },
-        "warmup_epochs": args.get::<u64>("warmup-epochs", 0), "adam_epsilon": args.get("adam-eps", 1e-8), "output_bias": args.get("output-bias", false),
-        "test_negative_elbo_nats": round2(test),
-        "per_epoch": log["epochs"], "per_stage": log["stages"],
-        "train_seconds": trainer.history.elapsed_s.round(),
-        "checkpoint": checkpoint,
-    });
-    (out, note)
+    (out, note(&trainer, &log, test))
 }
 
 fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String, Value) {
@@ -184,6 +200,16 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     if log["config"] != json!(config) || log["options"] != json!(trainer.model.options) {
         fail(&format!("{checkpoint} was made with {} and {}; pass the same flags", log["config"], log["options"]));
     }
+    let note = |trainer: &Trainer<GanTrainer>, log: &Value| {
+        json!({
+            "config": config, "options": options, "settings": trainer.settings, "epochs": trainer.history.epoch, "init": log["init"], "steps": trainer.history.step,
+            "commands": log["commands"],
+            "per_epoch": log["epochs"],
+            "train_seconds": trainer.history.elapsed_s.round(),
+            "checkpoint": checkpoint,
+            "evaluation": "cargo run --release --bin eval -- gan (see README)",
+        })
+    };
     // The classifier judges 5000 samples of the averaged G after every epoch.
     let judge = GanJudge::new(&data, args);
     let steps_per_epoch = data.train.len() / (trainer.settings.batch_size * options.k);
@@ -215,15 +241,9 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
             None => save(gan, &out),
         }
         save_checkpoint(&checkpoint, &trainer, &log);
+        write_note(&out, note(&trainer, &log));
     }
-    let note = json!({
-        "config": config, "options": options, "settings": trainer.settings, "epochs": trainer.history.epoch, "init": log["init"], "steps": trainer.history.step,
-        "per_epoch": log["epochs"],
-        "train_seconds": trainer.history.elapsed_s.round(),
-        "checkpoint": checkpoint,
-        "evaluation": "cargo run --release --bin eval -- gan (see README)",
-    });
-    (out, note)
+    (out, note(&trainer, &log))
 }
 
 /// The classifier's verdict on a GAN's samples during training (the average of G when there
@@ -272,6 +292,18 @@ fn train_pixelcnn(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (S
     if log["config"] != json!(config) {
         fail(&format!("{checkpoint} holds a {} network; pass the same --channels/--layers", log["config"]));
     }
+    let note = |trainer: &Trainer<PixelCnnTrainer>, log: &Value| {
+        let last = log["epochs"].as_array().and_then(|e| e.last().cloned()).unwrap_or(Value::Null);
+        json!({
+            "config": config, "settings": trainer.settings, "epochs": trainer.history.epoch, "init": log["init"], "steps": trainer.history.step,
+            "commands": log["commands"],
+            "test_nll_nats": last["test_nll"],
+            "test_bits_per_dim": last["test_nll"].as_f64().map(|t| (genlab::models::pixelcnn::bits_per_dim(t) * 10000.0).round() / 10000.0),
+            "per_epoch": log["epochs"],
+            "train_seconds": trainer.history.elapsed_s.round(),
+            "checkpoint": checkpoint,
+        })
+    };
     let steps_per_epoch = data.train.len() / trainer.settings.batch_size;
     for epoch in trainer.history.epoch + 1..=epochs {
         trainer.reseed_device();
@@ -292,17 +324,9 @@ fn train_pixelcnn(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (S
         }));
         save(trainer.model.model.valid(), &out);
         save_checkpoint(&checkpoint, &trainer, &log);
+        write_note(&out, note(&trainer, &log));
     }
-    let last = log["epochs"].as_array().unwrap().last().cloned().unwrap_or(Value::Null);
-    let note = json!({
-        "config": config, "settings": trainer.settings, "epochs": trainer.history.epoch, "init": log["init"], "steps": trainer.history.step,
-        "test_nll_nats": last["test_nll"],
-        "test_bits_per_dim": last["test_nll"].as_f64().map(|t| (genlab::models::pixelcnn::bits_per_dim(t) * 10000.0).round() / 10000.0),
-        "per_epoch": log["epochs"],
-        "train_seconds": trainer.history.elapsed_s.round(),
-        "checkpoint": checkpoint,
-    });
-    (out, note)
+    (out, note(&trainer, &log))
 }
 
 fn round2(x: f64) -> f64 {
@@ -313,12 +337,19 @@ fn round2(x: f64) -> f64 {
 /// the file, whose settings and log win over the command line's; returns the path and the log.
 fn open_checkpoint<M: Trainable>(args: &Args, trainer: &mut Trainer<M>, fresh_log: Value) -> (String, Value) {
     let path = args.string("checkpoint", &format!("checkpoints/{}.ckpt", args.command));
-    if !args.get("resume", false) {
-        return (path, fresh_log);
+    let mut log = if args.get("resume", false) {
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+        let log = trainer.resume(&bytes).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+        println!("resumed {path} at epoch {}, step {}", trainer.history.epoch, trainer.history.step);
+        log
+    } else {
+        fresh_log
+    };
+    let entry = json!({ "command": command(), "from_epoch": trainer.history.epoch });
+    match log["commands"].as_array_mut() {
+        Some(list) => list.push(entry),
+        None => log["commands"] = json!([entry]),
     }
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
-    let log = trainer.resume(&bytes).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
-    println!("resumed {path} at epoch {}, step {}", trainer.history.epoch, trainer.history.step);
     (path, log)
 }
 
