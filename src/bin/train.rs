@@ -177,11 +177,7 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     let out = args.string("out", &format!("pretrained/{}.bpk", args.command));
     let device = Device::flex().autodiff();
     let mut gan = match init_weights(args, |bytes| config.load(&device, bytes)) {
-        Some((gan, average)) => {
-            let mut trainer = GanTrainer::from_gan(config.clone(), gan);
-            trainer.ema = average;
-            trainer
-        }
+        Some((gan, average)) => GanTrainer::from_gan(config.clone(), gan).with_average(average),
         None => GanTrainer::new(config.clone(), &device),
     };
     gan.options.k = args.get("k", 1);

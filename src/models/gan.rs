@@ -165,9 +165,11 @@ impl GanConfig {
                 .map_err(|e| format!("the weights file is damaged or not a weights file ({e})"))
         };
         let gan = self.init(device);
-        let both = GanWithAverage { average: gan.generator.clone(), gan: gan.clone() };
+        // A generator of its own for the average: a clone of G would share G's BatchNorm state.
+        let both = GanWithAverage { average: self.init(device).generator, gan: gan.clone() };
         if let Ok(both) = both.try_load_record(record(bytes.clone())?) {
-            return Ok((both.gan, Some(both.average)));
+            // The average lives off the autodiff graph (BatchNorm then uses its running statistics).
+            return Ok((both.gan, Some(both.average.valid())));
         }
         let gan = gan.try_load_record(record(bytes)?).map_err(|e| format!("the weights do not fit a {} ({e})", self.describe()))?;
         Ok((gan, None))
@@ -607,6 +609,8 @@ pub struct GanTrainer {
     /// The running average of G's weights (off the autodiff graph); None until the first G
     /// update. The pictures, meter and evaluation can use it instead of G.
     pub ema: Option<Generator>,
+    /// Updates folded into the average (its warm-up clock).
+    pub ema_updates: u64,
     optim_d: ModuleOptimizer,
     optim_g: ModuleOptimizer,
     /// Optimizer updates so far (tests check k : 1).
@@ -630,6 +634,7 @@ impl GanTrainer {
             options: GanOptions::default(),
             gan,
             ema: None,
+            ema_updates: 0,
             optim_d: adam(),
             optim_g: adam(),
             d_updates: 0,
@@ -674,8 +679,9 @@ impl GanTrainer {
         let current = self.gan.generator.valid();
         self.ema = Some(match self.ema.take() {
             None => current,
-            Some(avg) => ema_update(avg, &current, ema_decay_at(self.g_updates)),
+            Some(avg) => ema_update(avg, &current, ema_decay_at(self.ema_updates)),
         });
+        self.ema_updates += 1;
         self.g_updates += 1;
         let probs = sigmoid(fake_logits).detach();
         self.last_fake_probs = Some(probs.clone());
@@ -692,6 +698,14 @@ fn metrics(d: Tensor<1>, g: Tensor<1>) -> Tensor<1> {
 }
 
 impl GanTrainer {
+    /// Goes on with an average of G read from a file: at the full decay, no warm-up (it already
+    /// averages a whole run).
+    pub fn with_average(mut self, average: Option<Generator>) -> Self {
+        self.ema_updates = if average.is_some() { 10_000 } else { 0 };
+        self.ema = average;
+        self
+    }
+
     /// The generator the pictures use: the running average when asked for and there is one.
     pub fn picture_generator(&self, averaged: bool) -> Generator {
         match (&self.ema, averaged) {
@@ -713,7 +727,7 @@ impl Trainable for GanTrainer {
             Some(g) => module_bytes(g)?,
             None => Vec::new(),
         };
-        let counts = serde_json::to_vec(&(self.d_updates, self.g_updates, &self.noise_rng)).map_err(|e| e.to_string())?;
+        let counts = serde_json::to_vec(&(self.d_updates, self.g_updates, &self.noise_rng, self.ema_updates)).map_err(|e| e.to_string())?;
         Ok(vec![module_bytes(&self.gan)?, optimizer_bytes(&self.optim_d)?, optimizer_bytes(&self.optim_g)?, ema, counts])
     }
 
@@ -721,12 +735,24 @@ impl Trainable for GanTrainer {
         use crate::train::{load_module_bytes, load_optimizer_bytes};
         let [gan, optim_d, optim_g, ema, counts]: [Vec<u8>; 5] = parts.try_into().map_err(|_| "the checkpoint is not a GAN's".to_string())?;
         let gan = load_module_bytes(self.gan.clone(), gan)?;
-        let ema = if ema.is_empty() { None } else { Some(load_module_bytes(gan.generator.valid(), ema)?) };
+        let ema = if ema.is_empty() {
+            None
+        } else {
+            // A generator of its own (not a copy of G, which would share G's BatchNorm state),
+            // on the device G's values live on, off the autodiff graph.
+            let device = crate::train::module_tensors(&gan.generator.valid()).first().map(|t| t.device()).ok_or("the GAN has no weights")?;
+            Some(load_module_bytes(self.config.init(&device).generator, ema)?)
+        };
         let optim_d = load_optimizer_bytes(self.optim_d.clone(), optim_d)?;
         let optim_g = load_optimizer_bytes(self.optim_g.clone(), optim_g)?;
-        let (d_updates, g_updates, noise_rng): (u64, u64, crate::rng::Rng) = serde_json::from_slice(&counts).map_err(|e| e.to_string())?;
+        // [D updates, G updates, noise stream, average's updates]; checkpoints before the last
+        // field had an average as old as G's updates.
+        let counts: Vec<serde_json::Value> = serde_json::from_slice(&counts).map_err(|e| e.to_string())?;
+        let count = |i: usize| counts.get(i).and_then(|v| v.as_u64());
+        let (Some(d_updates), Some(g_updates)) = (count(0), count(1)) else { return Err("the checkpoint's update counts are damaged".into()) };
+        let noise_rng: crate::rng::Rng = counts.get(2).cloned().and_then(|v| serde_json::from_value(v).ok()).ok_or("the checkpoint's noise stream is damaged")?;
         (self.gan, self.ema, self.optim_d, self.optim_g) = (gan, ema, optim_d, optim_g);
-        (self.d_updates, self.g_updates, self.noise_rng) = (d_updates, g_updates, noise_rng);
+        (self.d_updates, self.g_updates, self.noise_rng, self.ema_updates) = (d_updates, g_updates, noise_rng, count(3).unwrap_or(g_updates));
         Ok(())
     }
 

@@ -87,9 +87,10 @@ impl ModelView for GanView {
                 Control::new("arch", "architecture", Input::Select { options: vec![("dcgan", "DCGAN (convolutional)"), ("fc", "fully connected (2014)")], value: "dcgan" }),
                 Control::new("mbstd", "minibatch std", Input::Checkbox { value: false })
                     .title("Karras et al. 2018: D also sees the spread of the batch, so collapsed batches are easy to spot"),
-                Control::new("sn", "spectral norm", Input::Checkbox { value: false })
+                // On by default: the pretrained DCGAN the page opens on was trained with both.
+                Control::new("sn", "spectral norm", Input::Checkbox { value: true })
                     .title("Miyato et al. 2018: each of D's layers is divided by its largest singular value, so D cannot grow arbitrarily sharp and G keeps a useful gradient"),
-                Control::new("pack", "packing", Input::Checkbox { value: false })
+                Control::new("pack", "packing", Input::Checkbox { value: true })
                     .title("PacGAN (Lin et al. 2018): D judges two samples at once, so a pair of near-identical fakes — mode collapse — gives itself away"),
             ],
             options: vec![
@@ -201,8 +202,7 @@ impl ModelView for GanView {
             None => (config.init(device), None),
             Some(bytes) => config.load(device, bytes)?,
         };
-        let mut model = GanTrainer::from_gan(config, gan);
-        model.ema = average;
+        let mut model = GanTrainer::from_gan(config, gan).with_average(average);
         model.options = options(values)?;
         Ok(model)
     }
