@@ -379,8 +379,21 @@ fn a_file_with_the_average_of_g_loads_both() {
     let z = Tensor::<2>::from_data(TensorData::new(Rng::new(1).normals(2 * 64), [2, 64]), &device);
     assert_eq!(vec(loaded.generator.forward(z.clone())), vec(gan.generator.forward(z.clone())));
     assert_eq!(vec(loaded_average.unwrap().forward(z.clone())), vec(average.forward(z)));
-    let plain = GanConfig::dcgan().load(&device, bytes).err().unwrap();
+    let plain = GanConfig::dcgan().load(&device, bytes.clone()).err().unwrap();
     assert!(plain.contains("do not fit a DCGAN ("), "{plain}");
+    // Loaded for training (autodiff), as the page does: pictures from the average must not touch
+    // the raw G (a shared BatchNorm state once made every picture of the average move G's).
+    let autodiff = Device::flex().autodiff();
+    let (gan, average) = config.load(&autodiff, bytes).unwrap();
+    let trainer = GanTrainer::from_gan(config.clone(), gan).with_average(average);
+    let z = Tensor::<2>::from_data(TensorData::new(Rng::new(2).normals(8 * 64), [8, 64]), &Device::flex());
+    let raw = vec(trainer.picture_generator(false).forward(z.clone()));
+    let averaged = vec(trainer.picture_generator(true).forward(z.clone()));
+    for _ in 0..3 {
+        assert_eq!(vec(trainer.picture_generator(true).forward(z.clone())), averaged, "the average's pictures are fixed");
+    }
+    assert_eq!(vec(trainer.picture_generator(false).forward(z)), raw, "drawing the average moved the raw G");
+    assert_eq!(trainer.ema_updates, 10_000, "a loaded average goes on at the full decay");
 }
 
 /// Training 2·n steps equals n, a checkpoint, and n more in a fresh trainer: G, D, both Adams,
