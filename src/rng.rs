@@ -33,6 +33,12 @@ impl Rng {
         (0..n).map(|_| self.normal()).collect()
     }
 
+    /// A [rows, cols] tensor of standard normals drawn here on the host, then uploaded: the same
+    /// values on every backend.
+    pub fn normal_tensor(&mut self, [rows, cols]: [usize; 2], device: &burn::tensor::Device) -> burn::tensor::Tensor<2> {
+        burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(self.normals(rows * cols), [rows, cols]), device)
+    }
+
     /// Uniform integer in [0, n).
     pub fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n as u64) as usize

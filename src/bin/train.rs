@@ -264,7 +264,7 @@ impl GanJudge {
         let mut rng = Rng::new(seed ^ 0x6A4);
         let mut images = Vec::new();
         for _ in 0..5 {
-            let z = Tensor::<2>::from_data(TensorData::new(rng.normals(1000 * gan.config.latent), [1000, gan.config.latent]), &Device::flex());
+            let z = rng.normal_tensor([1000, gan.config.latent], &Device::flex());
             images.extend(generator.sample(z).into_data().iter::<f32>());
         }
         classifier::judge(&self.classifier, &images, &self.test_features, &Device::flex())

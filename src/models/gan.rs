@@ -647,8 +647,7 @@ impl GanTrainer {
     /// z ~ N(0, I), [batch, latent]: drawn on the host from the trainer's own stream and
     /// uploaded, so a seed gives the same noise on every backend and a checkpoint carries it.
     pub fn noise(&mut self, batch: usize, device: &Device) -> Tensor<2> {
-        let z = self.noise_rng.normals(batch * self.config.latent);
-        Tensor::from_data(burn::tensor::TensorData::new(z, [batch, self.config.latent]), device)
+        self.noise_rng.normal_tensor([batch, self.config.latent], device)
     }
 
     /// One discriminator update on real images and G(z): ascend log D(x) + log(1 − D(G(z))).
@@ -809,8 +808,8 @@ impl Trainable for GanTrainer {
         let batch = images.dims()[0];
         let gan = self.gan.valid();
         // The same z at every evaluation: the held-out curve then moves only with the weights.
-        let z = crate::rng::Rng::new(NOISE_SEED ^ 0xE7A1).normals(batch * self.config.latent);
-        let fake = gan.generator.forward(Tensor::from_data(burn::tensor::TensorData::new(z, [batch, self.config.latent]), &images.device()));
+        let z = crate::rng::Rng::new(NOISE_SEED ^ 0xE7A1).normal_tensor([batch, self.config.latent], &images.device());
+        let fake = gan.generator.forward(z);
         let d = &gan.discriminator;
         let real_logits = d.forward(images.clone());
         let fake_logits = d.forward(fake.clone());

@@ -182,12 +182,31 @@ pub struct ResidualBlock {
     expand: Conv,
 }
 
+impl ResidualBlock {
+    /// The masked conv's input: relu(1×1 reduce of relu(h)).
+    fn reduced(&self, h: Tensor<4>) -> Tensor<4> {
+        relu(self.reduce.forward(relu(h)))
+    }
+
+    /// h plus the block's output, given the masked conv's output.
+    fn add_to(&self, h: Tensor<4>, masked_out: Tensor<4>) -> Tensor<4> {
+        h + self.expand.forward(relu(masked_out))
+    }
+}
+
 #[derive(Module, Debug)]
 pub struct PlainPixelCnn {
     first: MaskedConv,
     blocks: Vec<ResidualBlock>,
     head1: MaskedConv,
     head2: MaskedConv,
+}
+
+impl PlainPixelCnn {
+    /// ReLU, 1×1, ReLU, 1×1 → one logit per pixel.
+    fn head(&self, h: Tensor<4>) -> Tensor<4> {
+        self.head2.forward(relu(self.head1.forward(relu(h))))
+    }
 }
 
 /// One gated layer: v = vertical conv (rows at and above), h = horizontal conv (the row up to
@@ -273,6 +292,13 @@ pub struct GatedPixelCnn {
     head2: Conv,
 }
 
+impl GatedPixelCnn {
+    /// ReLU, 1×1, ReLU, 1×1 on the horizontal stack → one logit per pixel.
+    fn head(&self, h: Tensor<4>) -> Tensor<4> {
+        self.head2.forward(relu(self.head1.forward(relu(h))))
+    }
+}
+
 #[derive(Module, Debug)]
 pub enum PixelCnn {
     Plain(PlainPixelCnn),
@@ -289,18 +315,17 @@ impl PixelCnn {
             PixelCnn::Plain(net) => {
                 let mut h = net.first.forward(x);
                 for block in &net.blocks {
-                    let inner = block.reduce.forward(relu(h.clone()));
-                    let inner = block.masked.forward(relu(inner));
-                    h = h + block.expand.forward(relu(inner));
+                    let inner = block.reduced(h.clone());
+                    h = block.add_to(h, block.masked.forward(inner));
                 }
-                net.head2.forward(relu(net.head1.forward(relu(h))))
+                net.head(h)
             }
             PixelCnn::Gated(net) => {
                 let (mut v, mut h) = net.first.forward(x.clone(), x);
                 for layer in &net.layers {
                     (v, h) = layer.forward(v, h);
                 }
-                net.head2.forward(relu(net.head1.forward(relu(h))))
+                net.head(h)
             }
         }
     }
@@ -441,7 +466,7 @@ impl PixelCnn {
                 for (layer, v_above) in net.layers.iter().zip(&cache.v_feat[1..]) {
                     h = layer.horizontal(h, v_above.clone());
                 }
-                net.head2.forward(relu(net.head1.forward(relu(h))))
+                net.head(h)
             }
         };
         logits.reshape([batch, SIDE])
@@ -482,12 +507,11 @@ fn plain_row(net: &PlainPixelCnn, pixels: Tensor<4>, above: &[Tensor<4>]) -> (Te
     let mut h = net.first.forward_row(pixels);
     let mut inputs = Vec::with_capacity(net.blocks.len());
     for (block, above) in net.blocks.iter().zip(above) {
-        let inner = relu(block.reduce.forward(relu(h.clone())));
-        let inner_out = block.masked.forward_row(Tensor::cat(vec![above.clone(), inner.clone()], 2));
-        h = h + block.expand.forward(relu(inner_out));
+        let inner = block.reduced(h.clone());
+        h = block.add_to(h, block.masked.forward_row(Tensor::cat(vec![above.clone(), inner.clone()], 2)));
         inputs.push(inner);
     }
-    (net.head2.forward(relu(net.head1.forward(relu(h)))), inputs)
+    (net.head(h), inputs)
 }
 
 /// Writes Bernoulli draws with probabilities `probs` (one per image) into pixel `i`.

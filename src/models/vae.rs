@@ -76,11 +76,6 @@ impl VaeConfig {
         Ok(())
     }
 
-    /// Numbers of noise values one sample needs per digit: z, then z2 when there is one.
-    pub fn noise_size(&self) -> usize {
-        self.latent + self.top.map_or(0, |(_, z2)| z2)
-    }
-
     pub fn init(&self, device: &Device) -> Vae {
         let linear = |a, b| LinearConfig::new(a, b).init(device);
         let second = |width| (self.depth > 1).then(|| linear(width, width));
@@ -250,7 +245,7 @@ impl Vae {
         let Posterior { mu, log_var } = self.encode(x.clone());
         let (z, kl) = match log_var {
             Some(log_var) => {
-                let z = mu.clone() + (log_var.clone() * 0.5).exp() * eps;
+                let z = reparameterize(mu.clone(), log_var.clone(), eps);
                 (z, kl_to_standard_normal(mu, log_var))
             }
             None => {
@@ -295,6 +290,16 @@ fn log_standard_normal(v: Tensor<2>) -> Tensor<1> {
     (v.square().sum_dim(1).squeeze_dim(1) * -0.5) - 0.5 * d * (std::f32::consts::TAU).ln()
 }
 
+/// z = μ + σ·ε: a sample of N(μ, σ²) that stays differentiable in μ and σ.
+fn reparameterize(mu: Tensor<2>, log_var: Tensor<2>, eps: Tensor<2>) -> Tensor<2> {
+    mu + (log_var * 0.5).exp() * eps
+}
+
+/// log q(z) at z = μ + σ·ε, per row: log N(ε; 0, I) − ½ Σ log σ² (change of variables).
+fn log_posterior(log_var: Tensor<2>, eps: Tensor<2>) -> Tensor<1> {
+    log_standard_normal(eps) - log_var.sum_dim(1).squeeze_dim(1) * 0.5
+}
+
 /// log N(v; μ, σ²) summed over the last dimension, per row.
 fn log_normal(v: Tensor<2>, mu: Tensor<2>, log_var: Tensor<2>) -> Tensor<1> {
     let d = v.dims()[1] as f32;
@@ -326,17 +331,16 @@ impl Vae {
         let Posterior { mu, log_var } = self.encode(x.clone());
         let log_var = log_var.expect("importance weights need a variational encoder");
         let eps1 = eps.clone().slice([0..rows, 0..latent]);
-        let z = mu + (log_var.clone() * 0.5).exp() * eps1.clone();
+        let z = reparameterize(mu, log_var.clone(), eps1.clone());
         let log_px_z = -bernoulli_nll(self.decode(z.clone()), x);
-        // log q(z|x) = log N(ε; 0, I) − ½ Σ log σ²  (change of variables z = μ + σ ε)
-        let log_q = log_standard_normal(eps1) - log_var.sum_dim(1).squeeze_dim(1) * 0.5;
+        let log_q = log_posterior(log_var, eps1);
         match &self.top {
             None => LogTerms { log_px_z, log_prior: log_standard_normal(z), log_q, top: None },
             Some(top) => {
                 let (mu2, log_var2) = self.encode_top(top, z.clone());
                 let eps2 = eps.slice([0..rows, latent..latent + mu2.dims()[1]]);
-                let z2 = mu2.clone() + (log_var2.clone() * 0.5).exp() * eps2.clone();
-                let log_q2 = log_standard_normal(eps2) - log_var2.clone().sum_dim(1).squeeze_dim(1) * 0.5;
+                let z2 = reparameterize(mu2.clone(), log_var2.clone(), eps2.clone());
+                let log_q2 = log_posterior(log_var2.clone(), eps2);
                 let (prior_mu, prior_log_var) = self.prior_of_z1(top, z2.clone());
                 let top = TopTerms { log_q: log_q2, log_prior: log_standard_normal(z2), kl: kl_to_standard_normal(mu2, log_var2) };
                 LogTerms { log_px_z, log_prior: log_normal(z, prior_mu, prior_log_var), log_q, top: Some(top) }
@@ -410,9 +414,7 @@ impl VaeTrainer {
     /// ε ~ N(0, I), `samples` noise vectors per image of `x`, drawn on the host from the trainer's
     /// own stream (the same noise on every backend; a checkpoint carries the stream).
     fn noise(&mut self, x: &Tensor<2>, samples: usize) -> Tensor<2> {
-        let rows = x.dims()[0] * samples;
-        let d = self.config.noise_size();
-        Tensor::from_data(burn::tensor::TensorData::new(self.noise_rng.normals(rows * d), [rows, d]), &x.device())
+        self.noise_rng.normal_tensor([x.dims()[0] * samples, self.model.noise_size()], &x.device())
     }
 
     /// The KL weight at the current step: `config.beta`, reached linearly over the warm-up.
@@ -510,9 +512,7 @@ impl Trainable for VaeTrainer {
     /// so the curve moves only with the weights).
     fn evaluate(&self, x: Tensor<2>) -> Tensor<1> {
         let x = x.without_autodiff();
-        let (n, d) = (x.dims()[0], self.config.noise_size());
-        let eps = Rng::new(NOISE_SEED ^ 0x7E57).normals(n * d);
-        let eps = Tensor::<2>::from_data(burn::tensor::TensorData::new(eps, [n, d]), &x.device());
+        let eps = Rng::new(NOISE_SEED ^ 0x7E57).normal_tensor([x.dims()[0], self.model.noise_size()], &x.device());
         let ElboTerms { reconstruction, kl } = self.model.valid().elbo_terms(x, eps);
         metrics(reconstruction, kl)
     }
@@ -532,11 +532,11 @@ pub fn evaluate_split(model: &Vae, split: &crate::data::Split, k: usize, rng: &m
         let n = chunk.len();
         let x = prepare(split.intensities(chunk), Pixels::Binarized, rng);
         let x = Tensor::<2>::from_data(TensorData::new(x, [n, PIXELS]), device);
-        let eps = Tensor::<2>::from_data(TensorData::new(rng.normals(n * latent), [n, latent]), device);
+        let eps = rng.normal_tensor([n, latent], device);
         let ElboTerms { reconstruction, kl } = model.elbo_terms(x.clone(), eps);
         elbo_sum += scalar(reconstruction.sum() + kl.sum());
         if k > 0 {
-            let eps = Tensor::<2>::from_data(TensorData::new(rng.normals(n * k * latent), [n * k, latent]), device);
+            let eps = rng.normal_tensor([n * k, latent], device);
             iwae_sum -= scalar(iwae_bound(model.log_importance_weights(x, eps, k)).sum());
         }
     }

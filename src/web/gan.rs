@@ -510,7 +510,7 @@ impl GanView {
         let mut rng = Rng::new(4242);
         let mut probs = Vec::with_capacity(METER_SAMPLES * 10);
         for _ in 0..METER_SAMPLES / 250 {
-            let x = generator.sample(tensor(rng.normals(250 * latent), [250, latent], &lab.device()));
+            let x = generator.sample(rng.normal_tensor([250, latent], &lab.device()));
             probs.extend(read(classifier.probs(x)).await?);
             yield_now().await;
         }

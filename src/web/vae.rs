@@ -245,7 +245,7 @@ impl ModelView for VaeView {
         let mut pairs = prepare(data.test.intensities(&shown), Pixels::Binarized, &mut rng);
         let recon = model.decode_probs(model.encode(tensor(pairs.clone(), [shown.len(), PIXELS], &device)).mu);
         let top = model.prior_size();
-        let samples = model.decode_probs(model.from_prior(tensor(rng.normals(SAMPLES * top), [SAMPLES, top], &device)));
+        let samples = model.decode_probs(model.from_prior(rng.normal_tensor([SAMPLES, top], &device)));
         pairs.extend(read(recon).await?);
         self.reconstructions.show(&image_grid(&pairs, shown.len(), 2))?;
         self.samples.show(&image_grid(&read(samples).await?, 10, 2))?;
@@ -365,7 +365,7 @@ impl VaeView {
         let d = model.noise_size();
         let mut bounds = Vec::new();
         for k in BOUND_KS {
-            let eps = tensor(rng.normals(n * k * d), [n * k, d], &device);
+            let eps = rng.normal_tensor([n * k, d], &device);
             let bound = read(iwae_bound(model.log_importance_weights(x.clone(), eps, k)).mean().unsqueeze()).await?[0];
             bounds.push((k, -bound as f64));
             yield_now().await;
@@ -440,7 +440,7 @@ impl VaeView {
         let xt = tensor(x.clone(), [1, PIXELS], &device);
         let posterior = model.encode(xt.clone());
         let samples = 32;
-        let eps = tensor(Rng::new(10).normals(samples * latent), [samples, latent], &device);
+        let eps = Rng::new(10).normal_tensor([samples, latent], &device);
         let ElboTerms { reconstruction, kl } = model.elbo_terms(xt.repeat_dim(0, samples), eps);
         let terms = Tensor::cat(vec![reconstruction.mean(), kl.mean()], 0).unsqueeze::<2>();
         let mu = read(posterior.mu.clone()).await?;
