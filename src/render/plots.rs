@@ -110,7 +110,8 @@ pub fn draw_class_histogram(canvas: &OffscreenCanvas, counts: &[usize; 10], scor
 pub fn draw_bounds(canvas: &OffscreenCanvas, bounds: &[(usize, f64)]) -> Result<(), String> {
     let ctx = context(canvas)?;
     let (w, h) = (canvas.width() as f64, canvas.height() as f64);
-    let (left, top, bottom) = (20.0, 24.0, 22.0);
+    // Room above the tallest bar for its value, below the title line.
+    let (left, top, bottom) = (20.0, 42.0, 22.0);
     ctx.set_fill_style_str("#1e2127");
     ctx.fill_rect(0.0, 0.0, w, h);
     let finite: Vec<f64> = bounds.iter().map(|b| b.1).filter(|v| v.is_finite()).collect();
