@@ -13,7 +13,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Mnist, PIXELS, Sampler, binarize};
+use crate::data::{Dataset, Mnist, Sampler, binarize, binarize_tensor};
 use crate::rng::Rng;
 
 /// How a model wants its pixels.
@@ -286,24 +286,30 @@ pub struct Trainer<M> {
     pub status: Status,
     pub history: History,
     device: Device,
-    data: Arc<Mnist>,
+    data: Dataset,
     sampler: Sampler,
-    /// Batches and their binarization.
+    /// Batches, and the seed of each batch's binarization (drawn on the device).
     rng: Rng,
-    /// The held-out digits' binarization: a stream of its own, so evaluating never shifts the
-    /// training batches.
+    /// The held-out digits' binarization seeds: a stream of its own, so evaluating never shifts
+    /// the training batches.
     test_rng: Rng,
     steps_per_chunk: usize,
 }
 
 impl<M: Trainable> Trainer<M> {
-    /// `device` must have autodiff enabled (the model was built on it).
-    pub fn new(mut model: M, settings: Settings, data: Arc<Mnist>, device: Device) -> Self {
+    /// `device` must have autodiff enabled (the model was built on it). Uploads the data to it.
+    pub fn new(model: M, settings: Settings, data: Arc<Mnist>, device: Device) -> Self {
+        let data = Dataset::new(data, &device);
+        Self::with_dataset(model, settings, data, device)
+    }
+
+    /// The same with data already on `device` (shared by several trainers).
+    pub fn with_dataset(mut model: M, settings: Settings, data: Dataset, device: Device) -> Self {
         device.seed(settings.seed);
         model.seed(settings.seed);
         let history = History { names: model.metric_names().to_vec(), ..History::default() };
         Trainer {
-            sampler: Sampler::new(data.train.len()),
+            sampler: Sampler::new(data.host.train.len()),
             rng: Rng::new(settings.seed),
             test_rng: Rng::new(settings.seed ^ 0x7e57_7e57),
             model,
@@ -318,29 +324,31 @@ impl<M: Trainable> Trainer<M> {
 
     /// Starts over with `model` and the current settings.
     pub fn reset(&mut self, model: M) {
-        *self = Trainer::new(model, self.settings.clone(), self.data.clone(), self.device.clone());
+        *self = Trainer::with_dataset(model, self.settings.clone(), self.data.clone(), self.device.clone());
     }
 
     pub fn device(&self) -> &Device {
         &self.device
     }
 
-    /// Goes on with `model` on `device` (the GPU was lost): history, settings, batches and status
-    /// stay as they are.
-    pub fn move_to(&mut self, model: M, device: Device) {
+    /// Goes on with `model` on `device`, with `data` there (the GPU was lost): history, settings,
+    /// batches and status stay as they are.
+    pub fn move_to(&mut self, model: M, device: Device, data: Dataset) {
         device.seed(self.settings.seed.wrapping_add(self.history.step));
         self.model = model;
         self.device = device;
+        self.data = data;
     }
 
-    /// The tensor of a step's training images, prepared the way the model wants them.
+    /// The tensor of a step's training images, prepared the way the model wants them: gathered
+    /// on the device from their indices (the only upload), binarized there.
     pub fn next_batch(&mut self) -> Tensor<2> {
         let size = self.settings.batch_size * self.model.batches_per_step();
         let indices = self.sampler.batch(size, &mut self.rng);
         self.history.epoch = self.sampler.epoch;
-        let pixels = self.model.pixels();
-        let values = prepare(self.data.train.intensities(&indices), pixels, &mut self.rng);
-        Tensor::from_data(TensorData::new(values, [indices.len(), PIXELS]), &self.device)
+        let intensities = self.data.train.intensities(&indices);
+        self.device.seed(self.rng.next_u64());
+        prepare_tensor(intensities, self.model.pixels())
     }
 
     /// Queues steps until the chunk is full or `budget_ms` of this thread's time is used
@@ -379,9 +387,9 @@ impl<M: Trainable> Trainer<M> {
     /// Test metrics on a fixed held-out slice (a fresh binarization each time, from its own stream).
     pub fn evaluate_test(&mut self) -> Tensor<1> {
         let n = TEST_SIZE.min(self.data.test.len());
-        let indices: Vec<usize> = (0..n).collect();
-        let values = prepare(self.data.test.intensities(&indices), self.model.pixels(), &mut self.test_rng);
-        self.model.evaluate(Tensor::from_data(TensorData::new(values, [n, PIXELS]), &self.device))
+        let intensities = self.data.test.intensities(&(0..n).collect::<Vec<_>>());
+        self.device.seed(self.test_rng.next_u64());
+        self.model.evaluate(prepare_tensor(intensities, self.model.pixels()))
     }
 
     /// Records a chunk's read-back values. A non-finite value stops training with a message.
@@ -490,7 +498,7 @@ impl<M: Trainable> Trainer<M> {
             parts.push(rest.get(at..at + n).ok_or_else(damaged)?.to_vec());
             at += n;
         }
-        if at != rest.len() || state.sampler.len() != self.data.train.len() {
+        if at != rest.len() || state.sampler.len() != self.data.host.train.len() {
             return Err(damaged());
         }
         self.model.load_state(parts)?;
@@ -507,6 +515,18 @@ impl<M: Trainable> Trainer<M> {
     /// resumed run draws what an unbroken one does from here on.
     pub fn reseed_device(&self) {
         self.device.seed(self.settings.seed.wrapping_add(self.history.step));
+    }
+}
+
+/// Turns intensities on the device into what the model trains on (binarizing with the device's
+/// random stream).
+pub fn prepare_tensor(intensities: Tensor<2>, pixels: Pixels) -> Tensor<2> {
+    match pixels {
+        Pixels::Binarized => {
+            let uniform = Tensor::random(intensities.shape(), burn::tensor::Distribution::Uniform(0.0, 1.0), &intensities.device());
+            binarize_tensor(intensities, uniform)
+        }
+        Pixels::Signed => intensities.mul_scalar(2.0).sub_scalar(1.0),
     }
 }
 

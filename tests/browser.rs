@@ -78,6 +78,32 @@ async fn webgpu_and_cpu_agree_on_a_training_step() {
     assert!(cpu_metrics[0] > 100.0 && cpu_metrics[2] >= 0.0);
 }
 
+/// MNIST on WebGPU (packed four pixels to a word, unpacked by integer shifts and masks): the
+/// gathered intensities are the host's, the binarization follows the host's rule for the same
+/// noise, and the trainer's batches are 0/1 draws that keep certain pixels certain.
+#[wasm_bindgen_test]
+async fn batches_gathered_on_webgpu_equal_the_hosts() {
+    use genlab::data::{DeviceSplit, binarize_tensor, binarize_with};
+    use genlab::train::{Pixels, prepare_tensor};
+    let device = webgpu().await;
+    let data = Mnist::fixture();
+    let on_gpu = DeviceSplit::new(&data.train, &device);
+    let indices = [511, 0, 7, 7, 300, 1, 42];
+    let host = data.train.intensities(&indices);
+    let gathered = read(on_gpu.intensities(&indices)).await;
+    // WGSL's division may be 2.5 ulp off (below 1, an ulp is at most 6e-8).
+    let worst = host.iter().zip(&gathered).map(|(h, g)| (h - g).abs()).fold(0.0, f32::max);
+    assert!(worst <= 1.5e-7, "gathered intensities differ from the host's by {worst}");
+    let mut rng = Rng::new(5);
+    let noise: Vec<f32> = (0..host.len()).map(|_| rng.uniform()).collect();
+    let expected = binarize_with(&gathered, &noise);
+    let noise = Tensor::<2>::from_data(TensorData::new(noise, [indices.len(), PIXELS]), &device);
+    assert_eq!(read(binarize_tensor(on_gpu.intensities(&indices), noise)).await, expected);
+    let drawn = read(prepare_tensor(on_gpu.intensities(&indices), Pixels::Binarized)).await;
+    assert!(drawn.iter().zip(&host).all(|(&x, &p)| (x == 0.0 || x == 1.0) && (p != 0.0 || x == 0.0) && (p != 1.0 || x == 1.0)));
+    assert!(drawn.iter().any(|&x| x == 1.0) && drawn.iter().any(|&x| x == 0.0));
+}
+
 /// A stand-in for the worker's postMessage: every message lands in the returned array.
 fn collector() -> (js_sys::Function, js_sys::Array) {
     let posted = js_sys::Array::new();

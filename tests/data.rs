@@ -1,7 +1,7 @@
 //! The MNIST loader: a good asset parses; each kind of damage gives an error naming it.
 #![cfg(not(target_arch = "wasm32"))]
 
-use genlab::data::{DataError, Mnist, Sampler, binarize, write_idx};
+use genlab::data::{DataError, DeviceSplit, Mnist, Sampler, binarize, binarize_tensor, binarize_with, write_idx};
 use genlab::rng::Rng;
 use std::io::Write;
 
@@ -167,6 +167,59 @@ fn binarization_is_bernoulli_of_intensity_and_dynamic() {
     for (m, p) in mean.iter().zip(&intensities) {
         assert!((m - p).abs() < 0.015, "mean {m} vs intensity {p}");
     }
+}
+
+fn values(t: burn::tensor::Tensor<2>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+}
+
+#[test]
+fn batches_gathered_on_the_device_equal_batches_gathered_on_the_host() {
+    use burn::tensor::{Device, Tensor, TensorData};
+    let m = Mnist::fixture();
+    let device = Device::flex().autodiff();
+    let on_device = DeviceSplit::new(&m.train, &device);
+    assert_eq!(on_device.len(), m.train.len());
+    // Out of order, repeated, first and last: and ink of 255 sets the sign bit of a packed word.
+    let indices = [511, 0, 7, 7, 300, 1, 42];
+    let host = m.train.intensities(&indices);
+    assert!(m.train.image(7).chunks(4).any(|w| w[3] >= 128), "the fixture should exercise the sign bit");
+    let gathered = on_device.intensities(&indices);
+    assert_eq!(gathered.dims(), [indices.len(), 784]);
+    let gathered = values(gathered);
+    assert!(host.iter().zip(&gathered).all(|(h, d)| h.to_bits() == d.to_bits()), "device intensities differ from the host's");
+    // The same binarization noise gives the same binary pixels.
+    let mut rng = Rng::new(5);
+    let noise: Vec<f32> = (0..host.len()).map(|_| rng.uniform()).collect();
+    let on_host = binarize_with(&host, &noise);
+    let noise = Tensor::<2>::from_data(TensorData::new(noise, [indices.len(), 784]), &device);
+    let on_dev = values(binarize_tensor(on_device.intensities(&indices), noise));
+    assert_eq!(on_host, on_dev);
+    assert!(on_host.iter().any(|&v| v == 1.0) && on_host.iter().any(|&v| v == 0.0));
+}
+
+#[test]
+fn the_trainers_batches_are_dynamic_binarizations_drawn_on_the_device() {
+    use burn::tensor::Device;
+    use genlab::train::{Pixels, prepare_tensor};
+    let m = Mnist::fixture();
+    let device = Device::flex();
+    device.seed(3);
+    let on_device = DeviceSplit::new(&m.train, &device);
+    let indices: Vec<usize> = (0..64).collect();
+    let p = m.train.intensities(&indices);
+    let a = values(prepare_tensor(on_device.intensities(&indices), Pixels::Binarized));
+    let b = values(prepare_tensor(on_device.intensities(&indices), Pixels::Binarized));
+    assert!(a.iter().all(|&v| v == 0.0 || v == 1.0));
+    assert_ne!(a, b, "each batch must draw new pixels");
+    // Pixels of intensity 0 and 1 are certain; the rest are 1 as often as their intensity says.
+    assert!(a.iter().zip(&p).all(|(&x, &p)| (p != 0.0 || x == 0.0) && (p != 1.0 || x == 1.0)));
+    let grey: Vec<(f32, f32)> = a.iter().chain(&b).zip(p.iter().chain(&p)).filter(|(_, p)| **p > 0.0 && **p < 1.0).map(|(x, p)| (*x, *p)).collect();
+    let excess = grey.iter().map(|(x, p)| x - p).sum::<f32>() / grey.len() as f32;
+    let sd = (grey.iter().map(|(_, p)| p * (1.0 - p)).sum::<f32>()).sqrt() / grey.len() as f32;
+    assert!(excess.abs() < 4.0 * sd, "binary pixels are 1 on average {excess} more often than their intensities (sd {sd})");
+    let signed = values(prepare_tensor(on_device.intensities(&indices), Pixels::Signed));
+    assert_eq!(signed, p.iter().map(|p| p * 2.0 - 1.0).collect::<Vec<_>>());
 }
 
 #[test]

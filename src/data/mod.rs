@@ -10,7 +10,10 @@ mod idx;
 pub use idx::{IdxArray, read_idx, write_idx};
 
 use crate::rng::Rng;
+use burn::prelude::*;
+use burn::tensor::{DType, TensorData};
 use std::io::Read;
+use std::sync::Arc;
 
 pub const SIDE: usize = 28;
 pub const PIXELS: usize = SIDE * SIDE;
@@ -161,7 +164,64 @@ pub const FIXED_BINARIZATION_SEED: u64 = 2016;
 /// Dynamic binarization: each pixel is 1 with probability equal to its intensity, drawn anew
 /// every time a batch is made (the protocol of the likelihood papers we compare with).
 pub fn binarize(intensities: &[f32], rng: &mut Rng) -> Vec<f32> {
-    intensities.iter().map(|&p| if rng.uniform() < p { 1.0 } else { 0.0 }).collect()
+    let uniform: Vec<f32> = intensities.iter().map(|_| rng.uniform()).collect();
+    binarize_with(intensities, &uniform)
+}
+
+/// The rule of [`binarize`] for given uniform draws: a pixel is 1 where its draw is below its
+/// intensity.
+pub fn binarize_with(intensities: &[f32], uniform: &[f32]) -> Vec<f32> {
+    intensities.iter().zip(uniform).map(|(&p, &u)| if u < p { 1.0 } else { 0.0 }).collect()
+}
+
+/// The same rule on the device.
+pub fn binarize_tensor(intensities: Tensor<2>, uniform: Tensor<2>) -> Tensor<2> {
+    intensities.greater(uniform).float()
+}
+
+/// A split's digits kept on the device, so that a training batch is gathered there from its
+/// indices instead of being uploaded every step. Four pixels share a 32-bit word: the 60 000
+/// training digits as floats would take 188 MB, more than the 128 MiB a WebGPU buffer binding
+/// may hold by default; packed they take 47 MB.
+#[derive(Clone, Debug)]
+pub struct DeviceSplit {
+    /// [digits, 196]: pixel 4j + k of a digit in bits 8k..8k+8 of its word j.
+    words: Tensor<2, Int>,
+}
+
+impl DeviceSplit {
+    pub fn new(split: &Split, device: &Device) -> DeviceSplit {
+        let words: Vec<i32> = split
+            .images
+            .chunks_exact(4)
+            .map(|p| i32::from_le_bytes([p[0], p[1], p[2], p[3]]))
+            .collect();
+        let data = TensorData::new(words, [split.len(), PIXELS / 4]);
+        DeviceSplit { words: Tensor::from_data(data, (device, DType::I32)) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.words.dims()[0]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Intensities in [0, 1] of the digits at `indices`, [n, 784]: the values of
+    /// [`Split::intensities`], bit for bit.
+    pub fn intensities(&self, indices: &[usize]) -> Tensor<2> {
+        let device = self.words.device();
+        let n = indices.len();
+        let indices: Vec<i32> = indices.iter().map(|&i| i as i32).collect();
+        let words = self.words.clone().select(0, Tensor::<1, Int>::from_data(TensorData::new(indices, [n]), &device));
+        // Byte k of every word (the arithmetic shift's sign bits are masked off), interleaved back
+        // into pixel order.
+        let bytes: Vec<Tensor<3, Int>> = (0..4)
+            .map(|k| words.clone().bitwise_right_shift_scalar(8 * k).bitwise_and_scalar(255).unsqueeze_dim(2))
+            .collect();
+        Tensor::cat(bytes, 2).reshape([n, PIXELS]).float().div_scalar(255.0)
+    }
 }
 
 /// Draws minibatch indices: a fresh shuffle each epoch, so every digit is seen once per epoch.
@@ -196,5 +256,21 @@ impl Sampler {
         let batch = self.order[self.next..self.next + size].to_vec();
         self.next += size;
         batch
+    }
+}
+
+/// MNIST where training wants it: on the host (pictures, the views' digits) and on the device
+/// (batches). Clones share the device copy, so every lab on a device uses one.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub host: Arc<Mnist>,
+    pub train: DeviceSplit,
+    pub test: DeviceSplit,
+}
+
+impl Dataset {
+    /// Uploads both splits to `device`, once.
+    pub fn new(host: Arc<Mnist>, device: &Device) -> Dataset {
+        Dataset { train: DeviceSplit::new(&host.train, device), test: DeviceSplit::new(&host.test, device), host }
     }
 }

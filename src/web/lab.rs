@@ -164,7 +164,7 @@ impl<V: ModelView> Lab<V> {
         let view = V::new(shared, Surfaces(surfaces))?;
         let values = defaults(spec.controls.iter().chain(spec.figures.iter().flat_map(|f| &f.controls)));
         let model = view.build(&values, &device, None)?;
-        let trainer = Trainer::new(model, s.settings.clone(), shared.data.clone(), device);
+        let trainer = Trainer::with_dataset(model, s.settings.clone(), shared.dataset(), device);
         Ok(Rc::new(Lab {
             shared: shared.clone(),
             trainer: RefCell::new(trainer),
@@ -328,7 +328,7 @@ impl<V: ModelView> Lab<V> {
         let running = self.trainer.borrow().status == Status::Running;
         self.generation.set(self.generation.get() + 1);
         self.busy.set(false);
-        self.trainer.borrow_mut().move_to(model, device);
+        self.trainer.borrow_mut().move_to(model, device, self.shared.dataset());
         self.view.moved(self);
         self.last_views_ms.set(f64::NEG_INFINITY);
         let from = copy.map_or("its first weights (no copy was made yet)".to_string(), |(step, _)| format!("its weights at step {step}"));

@@ -23,7 +23,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::{Clamped, JsCast};
 use web_sys::{ImageData, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
 
-use crate::data::Mnist;
+use crate::data::{Dataset, Mnist};
 use crate::device::{self, Backend, Choice};
 use crate::render::{Rgba, image_grid};
 use crate::rng::Rng;
@@ -159,12 +159,18 @@ pub(crate) struct Shared {
     /// its next action.
     device_generation: Cell<u32>,
     pub data: Arc<Mnist>,
+    /// The same digits on the device the labs train on (autodiff enabled), uploaded once.
+    dataset: RefCell<Dataset>,
     pub out: Outbox,
 }
 
 impl Shared {
     pub fn device(&self) -> burn::tensor::Device {
         self.backend.borrow().device.clone()
+    }
+
+    pub fn dataset(&self) -> Dataset {
+        self.dataset.borrow().clone()
     }
 
     pub fn is_gpu(&self) -> bool {
@@ -183,6 +189,7 @@ impl Shared {
         }
         let cpu = Backend { label: "CPU (flex) · WebGPU was lost".into(), ..Backend::cpu(None) };
         self.out.send(serde_json::json!({ "type": "backend", "backend": "cpu", "badge": cpu.label, "title": reason }));
+        *self.dataset.borrow_mut() = Dataset::new(self.data.clone(), &cpu.device.clone().autodiff());
         *self.backend.borrow_mut() = cpu;
         self.device_generation.set(self.device_generation.get() + 1);
         self.out.message("warn", &format!("WebGPU stopped working ({reason}): the labs go on on the CPU from their last good weights."));
@@ -279,7 +286,8 @@ impl App {
         if let Err(e) = self.draw_digits(1) {
             self.out.message("error", &format!("The MNIST grid could not be drawn: {e}"));
         }
-        let shared = Rc::new(Shared { backend: RefCell::new(self.backend.clone()), device_generation: Cell::new(0), data, out: self.out.clone() });
+        let dataset = RefCell::new(Dataset::new(data.clone(), &self.backend.device.clone().autodiff()));
+        let shared = Rc::new(Shared { backend: RefCell::new(self.backend.clone()), device_generation: Cell::new(0), data, dataset, out: self.out.clone() });
         *self.shared.borrow_mut() = Some(shared.clone());
         for (id, open) in lab::all() {
             if only.is_some_and(|only| only != id) {
@@ -309,7 +317,8 @@ impl App {
                     "webgpu" => self.backend.gpu.clone().ok_or("WebGPU is not available here")?,
                     other => return Err(format!("backend '{other}' is not available here")),
                 };
-                let result = crate::bench::run(&workload, device, steps, &crate::train::now_ms).await?;
+                let calls = || (backend == "webgpu").then(gpu_calls).flatten();
+                let result = crate::bench::run(&workload, device, steps, &crate::train::now_ms, &calls).await?;
                 Ok(serde_json::to_value(result.with_backend(&backend)).unwrap_or_default())
             }
             // The worker saw its WebGPU device lost (worker.js watches `GPUDevice.lost`).
@@ -436,4 +445,16 @@ pub(crate) async fn read(tensor: burn::tensor::Tensor<2>) -> Result<Vec<f32>, St
 /// A plain JS object (not a Map) for any serializable value.
 pub(crate) fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
     value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
+}
+
+/// The worker's WebGPU call totals (`self.gpuCalls`, kept by worker.js), if it counts them.
+fn gpu_calls() -> Option<crate::bench::GpuCalls> {
+    let counts = js_sys::Reflect::get(&js_sys::global(), &"gpuCalls".into()).ok()?;
+    let get = |k: &str| js_sys::Reflect::get(&counts, &k.into()).ok().and_then(|v| v.as_f64());
+    Some(crate::bench::GpuCalls {
+        dispatches: get("dispatches")?,
+        uploads: get("uploads")?,
+        upload_bytes: get("upload_bytes")?,
+        submits: get("submits")?,
+    })
 }
