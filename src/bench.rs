@@ -20,6 +20,31 @@ pub struct BenchResult {
     pub steps: usize,
     pub images_per_s: f64,
     pub ms_per_step: f64,
+    /// WebGPU calls per timed step, where the caller can count them (see [`GpuCalls`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_step: Option<GpuCalls>,
+}
+
+/// Running totals of WebGPU calls (the page's worker counts them by wrapping the API): kernel
+/// launches, buffer uploads from the host and their bytes, queue submissions.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct GpuCalls {
+    pub dispatches: f64,
+    pub uploads: f64,
+    pub upload_bytes: f64,
+    pub submits: f64,
+}
+
+impl GpuCalls {
+    fn per_step(after: GpuCalls, before: GpuCalls, steps: usize) -> GpuCalls {
+        let per = |a: f64, b: f64| ((a - b) / steps as f64 * 10.0).round() / 10.0;
+        GpuCalls {
+            dispatches: per(after.dispatches, before.dispatches),
+            uploads: per(after.uploads, before.uploads),
+            upload_bytes: per(after.upload_bytes, before.upload_bytes),
+            submits: per(after.submits, before.submits),
+        }
+    }
 }
 
 impl BenchResult {
@@ -31,8 +56,15 @@ impl BenchResult {
 
 pub const WORKLOADS: &[&str] = &["vae_mlp", "dcgan", "dcgan_tf", "pixelcnn"];
 
-/// Runs `steps` timed steps of `workload` after 3 warm-up steps (which compile shaders).
-pub async fn run(workload: &str, device: Device, steps: usize, now_ms: &dyn Fn() -> f64) -> Result<BenchResult, String> {
+/// Runs `steps` timed steps of `workload` after 3 warm-up steps (which compile shaders); `calls`
+/// gives the WebGPU call totals so far, where they are counted.
+pub async fn run(
+    workload: &str,
+    device: Device,
+    steps: usize,
+    now_ms: &dyn Fn() -> f64,
+    calls: &dyn Fn() -> Option<GpuCalls>,
+) -> Result<BenchResult, String> {
     let device = device.autodiff();
     device.seed(7);
     let (batch, lr, mut trainer): (usize, f64, Box<dyn Trainable>) = match workload {
@@ -69,9 +101,11 @@ pub async fn run(workload: &str, device: Device, steps: usize, now_ms: &dyn Fn()
     };
     let (_, warm) = timed(3, &mut trainer);
     read(warm).await?;
+    let before = calls();
     let (start, last) = timed(steps.max(1), &mut trainer);
     read(last).await?;
     let ms = now_ms() - start;
+    let per_step = before.zip(calls()).map(|(b, a)| GpuCalls::per_step(a, b, steps.max(1)));
     Ok(BenchResult {
         backend: String::new(),
         workload: workload.into(),
@@ -79,6 +113,7 @@ pub async fn run(workload: &str, device: Device, steps: usize, now_ms: &dyn Fn()
         steps: steps.max(1),
         images_per_s: (steps.max(1) * batch) as f64 / (ms / 1000.0),
         ms_per_step: ms / steps.max(1) as f64,
+        per_step,
     })
 }
 

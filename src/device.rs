@@ -122,7 +122,7 @@ fn shown(ms: Option<f64>) -> String {
 async fn probe(device: Device, now_ms: &'static dyn Fn() -> f64, limit_ms: f64) -> Option<f64> {
     use wasm_bindgen::JsValue;
     let run = wasm_bindgen_futures::future_to_promise(async move {
-        let r = crate::bench::run(PROBE_WORKLOAD, device, PROBE_STEPS, now_ms).await.map_err(|e| JsValue::from(e))?;
+        let r = crate::bench::run(PROBE_WORKLOAD, device, PROBE_STEPS, now_ms, &|| None).await.map_err(|e| JsValue::from(e))?;
         Ok(JsValue::from(r.ms_per_step))
     });
     let race = if limit_ms.is_finite() { js_sys::Promise::race(&js_sys::Array::of2(&run, &sleep(limit_ms))) } else { run };

@@ -23,6 +23,24 @@ if (self.GPUAdapter) {
   };
 }
 
+// Counts of the WebGPU calls that cost a round of work on the GPU side: compute dispatches (one
+// per kernel launch), buffer uploads and their bytes, queue submissions. The benchmark reads them
+// (src/web/mod.rs) to report launches per training step; an increment is nothing beside a launch.
+self.gpuCalls = { dispatches: 0, uploads: 0, upload_bytes: 0, submits: 0 };
+if (self.GPUComputePassEncoder) {
+  const count = (proto, name, add) => {
+    const call = proto[name];
+    if (call) proto[name] = function (...args) { add(...args); return call.apply(this, args); };
+  };
+  count(GPUComputePassEncoder.prototype, 'dispatchWorkgroups', () => gpuCalls.dispatches++);
+  count(GPUComputePassEncoder.prototype, 'dispatchWorkgroupsIndirect', () => gpuCalls.dispatches++);
+  count(GPUQueue.prototype, 'writeBuffer', (_b, _o, data, _d, size) => {
+    gpuCalls.uploads++;
+    gpuCalls.upload_bytes += size ?? data.byteLength ?? 0;
+  });
+  count(GPUQueue.prototype, 'submit', () => gpuCalls.submits++);
+}
+
 let started;
 onmessage = async ({ data }) => {
   if (data.type === 'test-lose-gpu') {

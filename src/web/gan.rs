@@ -280,6 +280,12 @@ impl ModelView for GanView {
 
     async fn handle(&self, lab: &Lab<Self>, event: &Event) -> Result<Value, String> {
         match event.control.as_str() {
+            // Code, not a control: the meter now, its score and rarest digit's share (benchmarks).
+            "measure" => {
+                self.load_classifier().await;
+                let (score, rarest) = self.measure(lab).await?;
+                return Ok(serde_json::json!({ "score": score, "rarest": rarest }));
+            }
             "scrub" => {
                 let index = event.values.count("scrub", "frame")?;
                 {
@@ -500,8 +506,9 @@ impl GanView {
         self.arithmetic.show(&image_grid(&images, 4 + NEIGHBOURS, 2))
     }
 
-    /// The mode-collapse meter: the classifier's labels for 1000 samples of G.
-    async fn measure(&self, lab: &Lab<Self>) -> Result<(), String> {
+    /// The mode-collapse meter: the classifier's labels for 1000 samples of G. Returns the
+    /// classifier score and the rarest digit's share.
+    async fn measure(&self, lab: &Lab<Self>) -> Result<(f64, f64), String> {
         let Some(classifier) = self.classifier.borrow().clone() else {
             return Err("the mode-collapse meter is off: no classifier".into());
         };
@@ -520,6 +527,6 @@ impl GanView {
         self.meter_step.set(Some(step));
         let least = *histogram.iter().min().unwrap_or(&0) as f64 / histogram.iter().sum::<usize>().max(1) as f64;
         lab.text("meter-info", &format!("step {step} · score {score:.2} · rarest digit {:.1} %", 100.0 * least));
-        Ok(())
+        Ok((score, least))
     }
 }
