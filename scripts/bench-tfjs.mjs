@@ -150,7 +150,7 @@ export async function tfjsBench(browser, workloads, steps) {
         await page.waitForFunction(() => self.tf?.wasm);
         const r = await page.evaluate(runInPage, { workload, backend, steps });
         results.push({ framework: 'tfjs 4.22', backend, workload, steps, ...r,
-          ...(r.images_per_s ? { images_per_s: Math.round(r.images_per_s), ms_per_step: Number(r.ms_per_step.toFixed(1)) } : {}) });
+          ...(r.images_per_s ? { images_per_s: Number(r.images_per_s.toPrecision(3)), ms_per_step: Number(r.ms_per_step.toFixed(1)) } : {}) });
         await page.close();
       }
     }

@@ -102,7 +102,7 @@ async function genlabWorkloads(workloads, results = []) {
   for (const workload of workloads) {
     for (const backend of backends) {
       const r = await p.evaluate((value) => window.genlab.send({ lab: 'app', control: 'bench', value }), { workload, backend, steps });
-      const line = { framework: 'genlab', ...r, images_per_s: Math.round(r.images_per_s), ms_per_step: Number(r.ms_per_step.toFixed(1)) };
+      const line = { framework: 'genlab', ...r, images_per_s: Number(r.images_per_s.toPrecision(3)), ms_per_step: Number(r.ms_per_step.toFixed(1)) };
       console.log(JSON.stringify(line));
       results.push(line);
     }
