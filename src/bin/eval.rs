@@ -18,7 +18,7 @@ use genlab::models::vae::{VaeConfig, evaluate_split};
 use genlab::rng::Rng;
 use serde_json::json;
 
-const USAGE: &str = "usage: eval vae --weights FILE [--latent 20] [--k 5000] [--repeats 1] [--seed 1] [--images 10000]\n\
+const USAGE: &str = "usage: eval vae --weights FILE [--arch mlp|burda1|burda2] [--latent 20] [--k 5000] [--repeats 1] [--seed 1] [--images 10000]\n\
                      \x20      eval gan --weights FILE [--architecture dcgan|fc] [--minibatch-std false] [--spectral-norm false] [--pack 1] [--average true] [--samples 10000] [--batchnorm running|batch] [--temperature 1] [--classifier pretrained/classifier.bpk]\n\
                      \x20      eval classifier --weights FILE\n\
                      \x20      eval pixelcnn|gated-pixelcnn --weights FILE [--binarizations 5] [--seed 1] [--channels N] [--layers N]\n\
@@ -50,7 +50,12 @@ fn round(x: f64, digits: i32) -> f64 {
 
 fn eval_vae(args: &Args, mut data: Mnist) -> serde_json::Value {
     let weights = args.string("weights", "pretrained/vae-z20.bpk");
-    let config = VaeConfig::vae(args.get("latent", 20));
+    let config = match args.string("arch", "mlp").as_str() {
+        "mlp" => VaeConfig::vae(args.get("latent", 20)),
+        "burda1" => VaeConfig::burda(false),
+        "burda2" => VaeConfig::burda(true),
+        other => fail(&format!("--arch {other}: mlp, burda1 or burda2")),
+    };
     let k: usize = args.get("k", 5000);
     let repeats: usize = args.get("repeats", 1);
     let images: usize = args.get("images", data.test.len());
@@ -66,7 +71,7 @@ fn eval_vae(args: &Args, mut data: Mnist) -> serde_json::Value {
         iwae += i.unwrap_or(f64::NAN) / repeats as f64;
     }
     json!({
-        "weights": weights, "latent": config.latent, "test_images": data.test.len(), "binarizations": repeats,
+        "weights": weights, "arch": args.string("arch", "mlp"), "latent": config.latent, "test_images": data.test.len(), "binarizations": repeats,
         "test_negative_elbo_nats": round(elbo, 2), "k": k, "test_negative_iwae_bound_nats": round(iwae, 2),
     })
 }
