@@ -9,8 +9,9 @@
 // the worker counts them by wrapping those WebGPU methods, see www/worker.js), and PixelCNN
 // sampling speed. --tfjs also runs TF.js 4.22 on vae_mlp and dcgan_tf in the same browser
 // (scripts/bench-tfjs.mjs), `rounds` times interleaved with genlab's own, and prints the
-// medians and genlab's ratio to TF.js (WebGPU to WebGPU, genlab's CPU path to TF.js's wasm). --epoch also trains the VAE lab from scratch for one epoch (469 steps of 128)
-// and prints the held-out −ELBO. --gaps trains each lab from scratch with its default settings
+// medians and genlab's ratio to TF.js (WebGPU to WebGPU, genlab's CPU path to TF.js's wasm).
+// --epoch also trains the VAE lab from scratch for one epoch (469 steps of 128) and prints the
+// held-out −ELBO. --gaps trains each lab from scratch with its default settings
 // for `seconds` (60) on that backend and prints the gaps between animation frames on the page's
 // thread (p50, p95, max), images/s, and the time from a Pause click to the status saying paused.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -140,8 +141,9 @@ async function compareWithTfjs(rounds) {
 // --quality cpu|webgpu [seconds] [--labs vae,gan,pixelcnn] [--batches 32,64] [--lrs 1e-3,3e-3]:
 // time to quality. Each lab from scratch as a user runs it (pictures on), with the page's
 // settings or each batch size × learning rate given (the GAN's is G's; D's stays): the VAE for
-// `seconds` (60) at each latent size, then the held-out −ELBO of 1000 test digits; the DCGAN for twice that (120), then the classifier score of 1000 samples
-// (the lab's meter); the PixelCNN for twice that, then the held-out NLL of 1000 test digits.
+// `seconds` (60) at each latent size, then the held-out −ELBO of 1000 test digits; the DCGAN for
+// twice that (120), then the classifier score of 1000 samples (the lab's meter); the PixelCNN for
+// twice that, then the held-out NLL of 1000 test digits.
 async function quality(backend) {
   const i = process.argv.indexOf('--quality');
   const seconds = Number(process.argv[i + 2]) || 60;
