@@ -7,9 +7,7 @@ source scripts/env.sh
 scripts/setup.sh
 
 echo; echo "== native tests"
-# One test at a time: burn's CPU device has one random stream per process, which the trainers
-# seed before each batch's binarization; tests in parallel threads would draw from it in turn.
-cargo test --release -- --test-threads=1
+cargo test --release
 
 echo; echo "== browser tests (wasm-pack, headless Chromium, WebGPU + CPU)"
 # SwiftShader, the software WebGPU of a GPU-less machine, compiles shaders slowly.

@@ -66,8 +66,7 @@ pub async fn run(
     calls: &dyn Fn() -> Option<GpuCalls>,
 ) -> Result<BenchResult, String> {
     let device = device.autodiff();
-    device.seed(7);
-    let (batch, lr, mut trainer): (usize, f64, Box<dyn Trainable>) = match workload {
+    let built = crate::device::seeded(&device, 7, || -> Result<(usize, f64, Box<dyn Trainable>), String> { Ok(match workload {
         // encoder 784-400-(20 μ, 20 log σ²), decoder 20-400-784, Adam 1e-3, batch 128
         "vae_mlp" => (128, 1e-3, Box::new(VaeTrainer::new(VaeConfig::vae(20), &device))),
         // the GAN lab's DCGAN (G: 64→128·7·7, convT 64, convT 1; D: conv 64, conv 128, dense 1),
@@ -83,7 +82,8 @@ pub async fn run(
         // the PixelCNN lab's plain network (PixelCnnConfig::plain()), Adam 1e-3, batch 64
         "pixelcnn" => (64, 1e-3, Box::new(PixelCnnTrainer::new(PixelCnnConfig::plain(), &device))),
         other => return Err(format!("unknown workload '{other}' (known: {})", WORKLOADS.join(", "))),
-    };
+    }) });
+    let (batch, lr, mut trainer) = built?;
     let mut rng = Rng::new(1);
     // Binary pixels, mapped to [−1, 1] for a GAN.
     let signed = matches!(trainer.pixels(), crate::train::Pixels::Signed);

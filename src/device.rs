@@ -180,3 +180,60 @@ async fn webgpu_adapter_name() -> Result<String, String> {
 pub fn native() -> Backend {
     Backend::cpu(None)
 }
+
+/// burn keeps one random stream per process (the CPU backend's is a global): a draw on one thread
+/// between another thread's seeding and drawing would take that thread's numbers. So every draw
+/// from it — the initial weights of every model, the binarization noise — happens inside
+/// [`drawing`], which lets one thread at a time in (native tests run on parallel threads), and a
+/// seeded draw inside [`seeded`]. The lock is re-entrant: a seeded section may build models.
+pub fn drawing<T>(draw: impl FnOnce() -> T) -> T {
+    use std::sync::{Condvar, Mutex, PoisonError};
+    static TAKEN: Mutex<bool> = Mutex::new(false);
+    static FREED: Condvar = Condvar::new();
+    thread_local!(static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) });
+    /// Gives the stream back when the draw ends, a panic included.
+    struct Turn;
+    impl Drop for Turn {
+        fn drop(&mut self) {
+            if DEPTH.with(|d| { d.set(d.get() - 1); d.get() }) == 0 {
+                *TAKEN.lock().unwrap_or_else(PoisonError::into_inner) = false;
+                FREED.notify_one();
+            }
+        }
+    }
+    if DEPTH.with(|d| d.get()) == 0 {
+        let mut taken = TAKEN.lock().unwrap_or_else(PoisonError::into_inner);
+        while *taken {
+            taken = FREED.wait(taken).unwrap_or_else(PoisonError::into_inner);
+        }
+        *taken = true;
+    }
+    DEPTH.with(|d| d.set(d.get() + 1));
+    let _turn = Turn;
+    draw()
+}
+
+/// A model built with random initial weights, in one turn of the random stream. burn draws a
+/// parameter's initial value lazily, at its first use, so every parameter is touched here.
+pub fn initialized<M: burn::module::Module>(build: impl FnOnce() -> M) -> M {
+    use burn::module::{ModuleVisitor, Param};
+    struct Touch;
+    impl ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &Param<burn::tensor::Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
+    drawing(|| {
+        let module = build();
+        module.visit(&mut Touch);
+        module
+    })
+}
+
+/// Seeds the device's random stream and draws from it in one turn (see [`drawing`]).
+pub fn seeded<T>(device: &Device, seed: u64, draw: impl FnOnce() -> T) -> T {
+    drawing(|| {
+        device.seed(seed);
+        draw()
+    })
+}

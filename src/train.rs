@@ -14,6 +14,7 @@ use burn::tensor::TensorData;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, Mnist, Sampler, binarize, binarize_tensor};
+use crate::device::seeded;
 use crate::rng::Rng;
 
 /// How a model wants its pixels.
@@ -305,7 +306,6 @@ impl<M: Trainable> Trainer<M> {
 
     /// The same with data already on `device` (shared by several trainers).
     pub fn with_dataset(mut model: M, settings: Settings, data: Dataset, device: Device) -> Self {
-        device.seed(settings.seed);
         model.seed(settings.seed);
         let history = History { names: model.metric_names().to_vec(), ..History::default() };
         Trainer {
@@ -334,7 +334,6 @@ impl<M: Trainable> Trainer<M> {
     /// Goes on with `model` on `device`, with `data` there (the GPU was lost): history, settings,
     /// batches and status stay as they are.
     pub fn move_to(&mut self, model: M, device: Device, data: Dataset) {
-        device.seed(self.settings.seed.wrapping_add(self.history.step));
         self.model = model;
         self.device = device;
         self.data = data;
@@ -347,8 +346,7 @@ impl<M: Trainable> Trainer<M> {
         let indices = self.sampler.batch(size, &mut self.rng);
         self.history.epoch = self.sampler.epoch;
         let intensities = self.data.train.intensities(&indices);
-        self.device.seed(self.rng.next_u64());
-        prepare_tensor(intensities, self.model.pixels())
+        prepare_tensor(intensities, self.model.pixels(), self.rng.next_u64())
     }
 
     /// Queues steps until the chunk is full or `budget_ms` of this thread's time is used
@@ -388,8 +386,7 @@ impl<M: Trainable> Trainer<M> {
     pub fn evaluate_test(&mut self) -> Tensor<1> {
         let n = TEST_SIZE.min(self.data.test.len());
         let intensities = self.data.test.intensities(&(0..n).collect::<Vec<_>>());
-        self.device.seed(self.test_rng.next_u64());
-        self.model.evaluate(prepare_tensor(intensities, self.model.pixels()))
+        self.model.evaluate(prepare_tensor(intensities, self.model.pixels(), self.test_rng.next_u64()))
     }
 
     /// Records a chunk's read-back values. A non-finite value stops training with a message.
@@ -461,8 +458,8 @@ const CHECKPOINT_MAGIC: &[u8] = b"genlab checkpoint 1\n";
 
 impl<M: Trainable> Trainer<M> {
     /// A checkpoint: the model's and optimizers' state, the batch order and random streams, and
-    /// `log`. [`resume`](Trainer::resume) from it continues exactly as if never stopped, provided
-    /// both sides call [`reseed_device`](Trainer::reseed_device) at the same steps.
+    /// `log`. [`resume`](Trainer::resume) from it continues exactly as if never stopped (every
+    /// draw on the device is seeded from these host streams).
     pub fn checkpoint(&self, log: &serde_json::Value) -> Result<Vec<u8>, String> {
         let parts = self.model.save_state()?;
         let state = LoopState {
@@ -507,23 +504,18 @@ impl<M: Trainable> Trainer<M> {
         self.sampler = state.sampler;
         self.rng = state.rng;
         self.test_rng = state.test_rng;
-        self.reseed_device();
         Ok(state.log)
-    }
-
-    /// Seeds the device's random stream (noise drawn on the device) from the seed and step, so a
-    /// resumed run draws what an unbroken one does from here on.
-    pub fn reseed_device(&self) {
-        self.device.seed(self.settings.seed.wrapping_add(self.history.step));
     }
 }
 
-/// Turns intensities on the device into what the model trains on (binarizing with the device's
-/// random stream).
-pub fn prepare_tensor(intensities: Tensor<2>, pixels: Pixels) -> Tensor<2> {
+/// Turns intensities on the device into what the model trains on, binarizing with noise drawn
+/// there from the device's random stream seeded with `seed` (each batch gets its seed from the
+/// run's host stream, so a resumed run draws what an unbroken one does).
+pub fn prepare_tensor(intensities: Tensor<2>, pixels: Pixels, seed: u64) -> Tensor<2> {
     match pixels {
         Pixels::Binarized => {
-            let uniform = Tensor::random(intensities.shape(), burn::tensor::Distribution::Uniform(0.0, 1.0), &intensities.device());
+            let device = intensities.device();
+            let uniform = seeded(&device, seed, || Tensor::random(intensities.shape(), burn::tensor::Distribution::Uniform(0.0, 1.0), &device));
             binarize_tensor(intensities, uniform)
         }
         Pixels::Signed => intensities.mul_scalar(2.0).sub_scalar(1.0),

@@ -7,6 +7,7 @@ use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::TensorData;
 use genlab::data::{Mnist, PIXELS, binarize};
+use genlab::device::seeded;
 use genlab::models::vae::{VaeConfig, VaeTrainer};
 use genlab::rng::Rng;
 use genlab::web::App;
@@ -99,7 +100,7 @@ async fn batches_gathered_on_webgpu_equal_the_hosts() {
     let expected = binarize_with(&gathered, &noise);
     let noise = Tensor::<2>::from_data(TensorData::new(noise, [indices.len(), PIXELS]), &device);
     assert_eq!(read(binarize_tensor(on_gpu.intensities(&indices), noise)).await, expected);
-    let drawn = read(prepare_tensor(on_gpu.intensities(&indices), Pixels::Binarized)).await;
+    let drawn = read(prepare_tensor(on_gpu.intensities(&indices), Pixels::Binarized, 1)).await;
     assert!(drawn.iter().zip(&host).all(|(&x, &p)| (x == 0.0 || x == 1.0) && (p != 0.0 || x == 0.0) && (p != 1.0 || x == 1.0)));
     assert!(drawn.iter().any(|&x| x == 1.0) && drawn.iter().any(|&x| x == 0.0));
 }
@@ -393,8 +394,7 @@ async fn agree<M: genlab::train::Trainable>(name: &str, make: impl Fn(&Device) -
     use genlab::train::prepare;
     capture_console();
     let cpu_device = Device::flex().autodiff();
-    cpu_device.seed(17);
-    let mut cpu = make(&cpu_device);
+    let mut cpu = seeded(&cpu_device, 17, || make(&cpu_device));
     let start: Vec<Vec<f32>> = host(cpu.tensors()).await;
     let mut gpu = make(&webgpu().await.autodiff());
     gpu.set_tensors(start.clone()).unwrap();

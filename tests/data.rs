@@ -204,21 +204,21 @@ fn the_trainers_batches_are_dynamic_binarizations_drawn_on_the_device() {
     use genlab::train::{Pixels, prepare_tensor};
     let m = Mnist::fixture();
     let device = Device::flex();
-    device.seed(3);
     let on_device = DeviceSplit::new(&m.train, &device);
     let indices: Vec<usize> = (0..64).collect();
     let p = m.train.intensities(&indices);
-    let a = values(prepare_tensor(on_device.intensities(&indices), Pixels::Binarized));
-    let b = values(prepare_tensor(on_device.intensities(&indices), Pixels::Binarized));
+    let a = values(prepare_tensor(on_device.intensities(&indices), Pixels::Binarized, 3));
+    let b = values(prepare_tensor(on_device.intensities(&indices), Pixels::Binarized, 4));
     assert!(a.iter().all(|&v| v == 0.0 || v == 1.0));
     assert_ne!(a, b, "each batch must draw new pixels");
+    assert_eq!(values(prepare_tensor(on_device.intensities(&indices), Pixels::Binarized, 3)), a, "a batch's seed fixes its pixels");
     // Pixels of intensity 0 and 1 are certain; the rest are 1 as often as their intensity says.
     assert!(a.iter().zip(&p).all(|(&x, &p)| (p != 0.0 || x == 0.0) && (p != 1.0 || x == 1.0)));
     let grey: Vec<(f32, f32)> = a.iter().chain(&b).zip(p.iter().chain(&p)).filter(|(_, p)| **p > 0.0 && **p < 1.0).map(|(x, p)| (*x, *p)).collect();
     let excess = grey.iter().map(|(x, p)| x - p).sum::<f32>() / grey.len() as f32;
     let sd = (grey.iter().map(|(_, p)| p * (1.0 - p)).sum::<f32>()).sqrt() / grey.len() as f32;
     assert!(excess.abs() < 4.0 * sd, "binary pixels are 1 on average {excess} more often than their intensities (sd {sd})");
-    let signed = values(prepare_tensor(on_device.intensities(&indices), Pixels::Signed));
+    let signed = values(prepare_tensor(on_device.intensities(&indices), Pixels::Signed, 3));
     assert_eq!(signed, p.iter().map(|p| p * 2.0 - 1.0).collect::<Vec<_>>());
 }
 

@@ -1,24 +1,24 @@
 //! One seed, one run: the metrics of a training run do not depend on how its steps were cut
-//! into chunks (the page cuts them by wall-clock time). Alone in its test binary because the
-//! CPU device's random stream is shared: another test seeding it meanwhile would interleave.
+//! into chunks (the page cuts them by wall-clock time).
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::sync::Arc;
 
 use burn::prelude::*;
 use genlab::data::Mnist;
+use genlab::device::seeded;
 use genlab::models::vae::{VaeConfig, VaeTrainer};
 use genlab::train::{Series, Settings, Trainer};
 
 type Points = Vec<(u64, Vec<f32>)>;
 
-/// Trains a VAE (its metrics depend on every random draw: the batches, their binarization, the
-/// held-out digits' binarization and the device's noise for ε) for 450 steps in chunks of the
+/// Trains a VAE (its metrics depend on every random draw: the initial weights, the batches, their
+/// binarization, the held-out digits' binarization and the noise for ε) for 450 steps in chunks of the
 /// given sizes, cycled; returns every recorded training and held-out point.
 fn run_in_chunks(sizes: &[usize]) -> (Points, Points) {
     let device = Device::flex().autodiff();
     let settings = Settings { batch_size: 16, lr: 1e-3, seed: 42, lr_decay: 1.0 };
-    let model = VaeTrainer::new(VaeConfig::vae(2), &device);
+    let model = seeded(&device, 42, || VaeTrainer::new(VaeConfig::vae(2), &device));
     let mut t = Trainer::new(model, settings, Arc::new(Mnist::fixture()), device);
     let no_clock = || 0.0;
     for &n in sizes.iter().cycle() {

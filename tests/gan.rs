@@ -7,6 +7,7 @@ use std::sync::Arc;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use genlab::data::{Mnist, PIXELS};
+use genlab::device::seeded;
 use genlab::models::classifier::{self, class_histogram, classifier_score, frechet_distance, jacobi_eigen};
 use genlab::models::gan::{
     GanConfig, GanTrainer, GanWithAverage, GeneratorLoss, SpectralNorm, discriminator_loss, ema_update, feature_matching_loss,
@@ -260,13 +261,12 @@ fn largest_singular_value(w: &[f32], rows: usize, cols: usize) -> f64 {
 #[test]
 fn spectral_normalisation_brings_the_largest_singular_value_to_one() {
     let device = Device::flex();
-    device.seed(11);
     let (rows, cols) = (12, 7);
     let w: Vec<f32> = Rng::new(3).normals(rows * cols).iter().map(|v| v * 0.7).collect();
     let before = largest_singular_value(&w, rows, cols);
     assert!((before - 1.0).abs() > 0.5, "the test needs a weight far from norm 1: {before}");
     let wt = Tensor::<2>::from_data(TensorData::new(w.clone(), [rows, cols]), &device);
-    let mut sn = SpectralNorm::new(rows, &device);
+    let mut sn = seeded(&device, 11, || SpectralNorm::new(rows, &device));
     // The page runs one power-iteration step per D update; a few dozen updates in, the estimate
     // has converged.
     for _ in 0..30 {
@@ -294,8 +294,7 @@ fn spectral_norm_d_trains_and_keeps_each_layer_near_norm_one() {
 #[test]
 fn packing_judges_pairs_and_tells_a_twin_pair_from_a_mixed_one() {
     let device = Device::flex();
-    device.seed(12);
-    let d = GanConfig { pack: 2, ..GanConfig::dcgan() }.init(&device).discriminator;
+    let d = seeded(&device, 12, || GanConfig { pack: 2, ..GanConfig::dcgan() }.init(&device).discriminator);
     assert_eq!(d.pack(), 2);
     let data = Mnist::fixture();
     let images: Vec<f32> = data.train.intensities(&[0, 1, 2, 3]).iter().map(|p| p * 2.0 - 1.0).collect();
@@ -345,9 +344,7 @@ fn feature_matching_is_the_distance_of_mean_features_and_moves_g_only() {
 #[test]
 fn the_average_of_g_blends_old_and_new_weights_and_feeds_the_pictures() {
     let device = Device::flex();
-    device.seed(13);
-    let old = GanConfig::fc().init(&device).generator;
-    let new = GanConfig::fc().init(&device).generator;
+    let (old, new) = seeded(&device, 13, || (GanConfig::fc().init(&device).generator, GanConfig::fc().init(&device).generator));
     let d = 0.9;
     let blended = ema_update(old.clone(), &new, d);
     for ((b, o), n) in module_tensors(&blended).into_iter().zip(module_tensors(&old)).zip(module_tensors(&new)) {
@@ -370,10 +367,8 @@ fn the_average_of_g_blends_old_and_new_weights_and_feeds_the_pictures() {
 #[test]
 fn a_file_with_the_average_of_g_loads_both() {
     let device = Device::flex();
-    device.seed(14);
     let config = GanConfig { spectral_norm: true, pack: 2, ..GanConfig::dcgan() };
-    let gan = config.init(&device);
-    let average = config.init(&device).generator;
+    let (gan, average) = seeded(&device, 14, || (config.init(&device), config.init(&device).generator));
     let bytes = GanWithAverage { gan: gan.clone(), average: average.clone() }.into_record().into_bytes().unwrap().to_vec();
     let (loaded, loaded_average) = config.load(&device, bytes.clone()).unwrap();
     let z = Tensor::<2>::from_data(TensorData::new(Rng::new(1).normals(2 * 64), [2, 64]), &device);
@@ -403,8 +398,7 @@ fn resuming_a_gan_from_a_checkpoint_continues_exactly() {
     let config = GanConfig { spectral_norm: true, ..GanConfig::dcgan() };
     let make = |seed: u64| {
         let device = Device::flex().autodiff();
-        device.seed(seed);
-        let gan = GanTrainer::new(config.clone(), &device);
+        let gan = seeded(&device, seed, || GanTrainer::new(config.clone(), &device));
         Trainer::new(gan, Settings { batch_size: 16, lr: 2e-4, seed: 3, lr_decay: 0.999 }, Arc::new(Mnist::fixture()), device)
     };
     let state = |t: &Trainer<GanTrainer>| -> Vec<Vec<f32>> {
@@ -414,13 +408,10 @@ fn resuming_a_gan_from_a_checkpoint_continues_exactly() {
     };
     let n = 12;
     let mut unbroken = make(1);
-    unbroken.reseed_device();
     unbroken.run_blocking(n).unwrap();
-    unbroken.reseed_device();
     unbroken.run_blocking(n).unwrap();
 
     let mut first = make(1);
-    first.reseed_device();
     first.run_blocking(n).unwrap();
     let bytes = first.checkpoint(&serde_json::Value::Null).unwrap();
     let mut resumed = make(2);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use genlab::data::{Mnist, PIXELS, SIDE, binarize};
+use genlab::device::seeded;
 use genlab::models::pixelcnn::{Completion, PixelCnn, PixelCnnConfig, PixelCnnTrainer, bits_per_dim, causal_mask, evaluate_split};
 use genlab::rng::Rng;
 use genlab::train::{Settings, Trainable, Trainer, module_tensors, with_tensors};
@@ -28,10 +29,9 @@ fn depends_on(model: &PixelCnn, x: &[f32], i: usize) -> Vec<bool> {
 
 fn models() -> Vec<(&'static str, PixelCnnConfig, PixelCnn)> {
     let device = Device::flex().autodiff();
-    device.seed(4);
     [("plain", PixelCnnConfig::plain()), ("gated", PixelCnnConfig::gated())]
         .into_iter()
-        .map(|(name, c)| (name, c.clone(), c.init(&device)))
+        .map(|(name, c)| (name, c.clone(), seeded(&device, 4, || c.init(&device))))
         .collect()
 }
 
@@ -127,11 +127,10 @@ fn nll_is_the_sum_of_per_pixel_cross_entropies() {
 /// (the influence shrinks with every layer), so no test could see a strip one row short.
 fn all_depths() -> Vec<(String, PixelCnnConfig, PixelCnn)> {
     let device = Device::flex().autodiff();
-    device.seed(5);
     [PixelCnnConfig::plain(), PixelCnnConfig::gated(), PixelCnnConfig::deep(false), PixelCnnConfig::deep(true)]
         .into_iter()
         .map(|c| {
-            let model = c.init(&device);
+            let model = seeded(&device, 5, || c.init(&device));
             let tripled = module_tensors(&model).into_iter().map(|t| t.into_data().iter::<f32>().map(|v| 3.0 * v).collect()).collect();
             (format!("{c:?}"), c.clone(), with_tensors(model, tripled).unwrap())
         })
@@ -293,8 +292,7 @@ fn resuming_from_a_checkpoint_continues_exactly() {
     let data = Arc::new(Mnist::fixture());
     let make = |init_seed: u64| {
         let device = Device::flex().autodiff();
-        device.seed(init_seed);
-        Trainer::new(PixelCnnTrainer::new(config.clone(), &device), settings.clone(), data.clone(), device)
+        Trainer::new(seeded(&device, init_seed, || PixelCnnTrainer::new(config.clone(), &device)), settings.clone(), data.clone(), device)
     };
     let weights = |t: &Trainer<PixelCnnTrainer>| -> Vec<Vec<f32>> {
         t.model.tensors().into_iter().map(|x| x.into_data().iter::<f32>().collect()).collect()
@@ -303,7 +301,6 @@ fn resuming_from_a_checkpoint_continues_exactly() {
     let n = 40;
     let mut unbroken = make(1);
     unbroken.run_blocking(n).unwrap();
-    unbroken.reseed_device();
     unbroken.run_blocking(n).unwrap();
 
     let mut first = make(1);

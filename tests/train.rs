@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use burn::prelude::*;
 use genlab::data::Mnist;
-use genlab::device::Choice;
+use genlab::device::{Choice, seeded};
 use genlab::render::image_grid;
 use genlab::train::{Pixels, Settings, Status, Trainable, Trainer};
 
@@ -166,8 +166,7 @@ fn a_models_tensors_carry_it_to_a_fresh_copy() {
     let settings = Settings { batch_size: 16, lr: 1e-3, seed: 3, lr_decay: 1.0 };
     let mut gan = Trainer::new(GanTrainer::new(GanConfig::dcgan(), &device), settings.clone(), data.clone(), device.clone());
     gan.run_blocking(3).unwrap(); // moves the running statistics away from their initial values
-    device.seed(99);
-    let mut fresh = GanTrainer::new(GanConfig::dcgan(), &device);
+    let mut fresh = seeded(&device, 99, || GanTrainer::new(GanConfig::dcgan(), &device));
     let z = Tensor::<2>::from_data(TensorData::new(genlab::rng::Rng::new(5).normals(4 * 64), [4, 64]), &device.clone().inner());
     let before = read(fresh.gan.generator.valid().sample(z.clone()));
     fresh.set_tensors(host(&gan.model)).unwrap();
@@ -184,3 +183,33 @@ fn a_models_tensors_carry_it_to_a_fresh_copy() {
     assert!(other.set_tensors(host(&gan.model)).is_err());
     assert!(other.set_tensors(vec![vec![0.0; 3]]).is_err());
 }
+
+/// burn keeps one random stream per process, and initialises a parameter at its first use: a
+/// model built from a seed while other threads build models (tests run in parallel) must still
+/// get the seed's weights, and a batch binarized with a seed the seed's pixels.
+#[test]
+fn seeded_draws_agree_while_other_threads_draw() {
+    use genlab::data::DeviceSplit;
+    use genlab::models::vae::VaeConfig;
+    use genlab::train::{module_tensors, prepare_tensor};
+    let device = Device::flex();
+    let weights = |seed| -> Vec<f32> {
+        let vae = seeded(&device, seed, || VaeConfig::vae(2).init(&device));
+        module_tensors(&vae).into_iter().flat_map(|t| t.into_data().iter::<f32>().collect::<Vec<_>>()).collect()
+    };
+    let data = Mnist::fixture();
+    let on_device = DeviceSplit::new(&data.train, &device);
+    let indices: Vec<usize> = (0..32).collect();
+    let batch = || -> Vec<f32> { prepare_tensor(on_device.intensities(&indices), Pixels::Binarized, 7).into_data().iter::<f32>().collect() };
+    let (expected_weights, expected_batch) = (weights(1), batch());
+    assert_ne!(weights(2), expected_weights);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            // Unseeded builds, their weights read: draws from the same stream.
+            s.spawn(|| (0..20).for_each(|_| drop(module_tensors(&VaeConfig::vae(2).init(&device)))));
+        }
+        let checks: Vec<_> = (0..3).map(|_| s.spawn(|| (0..20).all(|_| weights(1) == expected_weights && batch() == expected_batch))).collect();
+        assert!(checks.into_iter().all(|c| c.join().unwrap()), "a seeded draw saw another thread's draws");
+    });
+}
+

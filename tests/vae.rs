@@ -6,6 +6,7 @@ use std::sync::Arc;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use genlab::data::Mnist;
+use genlab::device::seeded;
 use genlab::models::vae::{VaeConfig, VaeTrainer, bernoulli_nll, kl_to_standard_normal};
 use genlab::rng::Rng;
 use genlab::train::{Settings, Trainer};
@@ -89,9 +90,8 @@ fn bernoulli_nll_is_the_cross_entropy_and_stays_finite() {
 
 fn trainer(config: VaeConfig, steps: usize) -> Trainer<VaeTrainer> {
     let device = Device::flex().autodiff();
-    device.seed(5);
     let data = Arc::new(Mnist::fixture());
-    let mut t = Trainer::new(VaeTrainer::new(config, &device), Settings { batch_size: 64, lr: 1e-3, seed: 5, lr_decay: 1.0 }, data, device);
+    let mut t = Trainer::new(seeded(&device, 5, || VaeTrainer::new(config, &device)), Settings { batch_size: 64, lr: 1e-3, seed: 5, lr_decay: 1.0 }, data, device);
     t.run_blocking(steps).unwrap();
     t
 }
@@ -349,8 +349,7 @@ fn resuming_a_vae_from_a_checkpoint_continues_exactly() {
     let config = VaeConfig { k: 3, latent: 6, hidden: 32, top: Some((16, 3)), ..VaeConfig::burda(true) };
     let make = |seed: u64| {
         let device = Device::flex().autodiff();
-        device.seed(seed);
-        let mut vae = VaeTrainer::new(config.clone(), &device).with_adam_epsilon(1e-4);
+        let mut vae = seeded(&device, seed, || VaeTrainer::new(config.clone(), &device)).with_adam_epsilon(1e-4);
         vae.warmup_steps = 30;
         Trainer::new(vae, Settings { batch_size: 16, lr: 1e-3, seed: 4, lr_decay: 1.0 }, Arc::new(Mnist::fixture()), device)
     };

@@ -11,6 +11,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use genlab::cli::{Args, fail, load_mnist};
 use genlab::data::{Mnist, PIXELS};
+use genlab::device::seeded;
 use genlab::models::classifier::{self, CLASSES, ClassifierTrainer};
 use genlab::models::gan::{GanConfig, GanTrainer, GanWithAverage, GeneratorLoss};
 use genlab::models::pixelcnn::{PixelCnnConfig, PixelCnnTrainer, evaluate_split as pixelcnn_nll};
@@ -100,7 +101,8 @@ fn train_vae(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     let out = args.string("out", &format!("pretrained/{}-z{latent}.bpk", args.command));
     let device = Device::flex().autodiff();
     let steps_per_epoch = data.train.len() / settings.batch_size;
-    let mut model = config.init(&device);
+    // The initial weights come from the run's seed.
+    let mut model = seeded(&device, seed, || config.init(&device));
     if args.get("output-bias", false) {
         let all: Vec<usize> = (0..data.train.len()).collect();
         let pixels = data.train.intensities(&all);
@@ -134,7 +136,6 @@ fn train_vae(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
         if burda_schedule {
             trainer.settings.lr = burda_lr(stage);
         }
-        trainer.reseed_device();
         trainer.run_blocking(steps_per_epoch).unwrap_or_else(|e| fail(&e));
         let train = recent_mean(&trainer, 0, steps_per_epoch);
         let mut rng = Rng::new(seed ^ 0xE7A1 ^ ((epoch as u64) << 32));
@@ -178,7 +179,7 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     let device = Device::flex().autodiff();
     let mut gan = match init_weights(args, |bytes| config.load(&device, bytes)) {
         Some((gan, average)) => GanTrainer::from_gan(config.clone(), gan).with_average(average),
-        None => GanTrainer::new(config.clone(), &device),
+        None => seeded(&device, seed, || GanTrainer::new(config.clone(), &device)),
     };
     gan.options.k = args.get("k", 1);
     gan.options.d_lr = args.get("d-lr", settings.lr);
@@ -210,7 +211,6 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     let judge = GanJudge::new(&data, args);
     let steps_per_epoch = data.train.len() / (trainer.settings.batch_size * options.k);
     for epoch in trainer.history.epoch + 1..=epochs {
-        trainer.reseed_device();
         // Read back every 50 steps: one read-back per epoch would hold a whole epoch's graph.
         for part in (0..steps_per_epoch).collect::<Vec<_>>().chunks(50) {
             trainer.run_blocking(part.len()).unwrap_or_else(|e| fail(&e));
@@ -281,7 +281,7 @@ fn train_pixelcnn(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (S
     let device = Device::flex().autodiff();
     let model = match init_weights(args, |bytes| config.load(&device, bytes)) {
         Some(model) => PixelCnnTrainer::from_model(config.clone(), model),
-        None => PixelCnnTrainer::new(config.clone(), &device),
+        None => seeded(&device, seed, || PixelCnnTrainer::new(config.clone(), &device)),
     };
     let mut trainer = Trainer::new(model, settings.clone(), data.clone(), device);
     let (checkpoint, mut log) = open_checkpoint(args, &mut trainer, json!({ "config": config, "init": args.string("init", ""), "epochs": [] }));
@@ -302,7 +302,6 @@ fn train_pixelcnn(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (S
     };
     let steps_per_epoch = data.train.len() / trainer.settings.batch_size;
     for epoch in trainer.history.epoch + 1..=epochs {
-        trainer.reseed_device();
         for (i, part) in (0..steps_per_epoch).collect::<Vec<_>>().chunks(50).enumerate() {
             trainer.run_blocking(part.len()).unwrap_or_else(|e| fail(&e));
             if i % 10 == 9 {
@@ -364,8 +363,7 @@ fn train_classifier(args: &Args, data: &Mnist, seed: u64, epochs: usize) -> (Str
     let lr: f64 = args.get("lr", 1e-3);
     let out = args.string("out", "pretrained/classifier.bpk");
     let device = Device::flex().autodiff();
-    device.seed(seed);
-    let mut trainer = ClassifierTrainer::new(&device);
+    let mut trainer = seeded(&device, seed, || ClassifierTrainer::new(&device));
     let mut rng = Rng::new(seed);
     let mut sampler = genlab::data::Sampler::new(data.train.len());
     let start = std::time::Instant::now();

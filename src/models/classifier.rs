@@ -31,14 +31,17 @@ pub struct Classifier {
 }
 
 pub fn init(device: &Device) -> Classifier {
-    let conv = |c_in, c_out| Conv2dConfig::new([c_in, c_out], [5, 5]).with_padding(PaddingConfig2d::Same).init(device);
-    Classifier {
-        conv1: conv(1, 16),
-        conv2: conv(16, 32),
-        pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
-        features: LinearConfig::new(32 * 7 * 7, FEATURES).init(device),
-        logits: LinearConfig::new(FEATURES, CLASSES).init(device),
-    }
+    // The initial weights, drawn in one turn of the device's random stream.
+    crate::device::initialized(|| {
+        let conv = |c_in, c_out| Conv2dConfig::new([c_in, c_out], [5, 5]).with_padding(PaddingConfig2d::Same).init(device);
+        Classifier {
+            conv1: conv(1, 16),
+            conv2: conv(16, 32),
+            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+            features: LinearConfig::new(32 * 7 * 7, FEATURES).init(device),
+            logits: LinearConfig::new(FEATURES, CLASSES).init(device),
+        }
+    })
 }
 
 /// The classifier with the weights in `bytes` (burnpack), or an error that says what is wrong.

@@ -88,72 +88,75 @@ impl GanConfig {
     }
 
     pub fn init(&self, device: &Device) -> Gan {
-        let extra = self.minibatch_std as usize;
-        let pack = self.pack.max(1);
-        // One power-iteration vector per weighted layer of D, when spectrally normalised.
-        let sn = |rows: &[usize]| -> Vec<SpectralNorm> {
-            if self.spectral_norm { rows.iter().map(|&r| SpectralNorm::new(r, device)).collect() } else { Vec::new() }
-        };
-        let linear = |a, b| LinearConfig::new(a, b).init(device);
-        let bn = |n| BatchNormConfig::new(n).init(device);
-        // Stride-2 4×4 kernels with padding 1 halve (D) or double (G) the side: 28 ↔ 14 ↔ 7.
-        let down = |a, b| Conv2dConfig::new([a, b], [4, 4]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device);
-        let up = |a, b| ConvTranspose2dConfig::new([a, b], [4, 4]).with_stride([2, 2]).with_padding([1, 1]).init(device);
-        match self.architecture {
-            Architecture::Dcgan => Gan {
-                generator: Generator::Dcgan(DcGenerator {
-                    project: linear(self.latent, G_CHANNELS[0] * 7 * 7),
-                    bn0: bn(G_CHANNELS[0]),
-                    up1: up(G_CHANNELS[0], G_CHANNELS[1]),
-                    bn1: bn(G_CHANNELS[1]),
-                    up2: up(G_CHANNELS[1], 1),
-                }),
-                discriminator: Discriminator::Dcgan(DcDiscriminator {
-                    conv1: down(pack, D_CHANNELS[0]),
-                    conv2: down(D_CHANNELS[0], D_CHANNELS[1]),
-                    bn2: (!self.spectral_norm).then(|| bn(D_CHANNELS[1])),
-                    out: linear(D_CHANNELS[1] * 7 * 7 + extra, 1),
-                    sn: sn(&[D_CHANNELS[0], D_CHANNELS[1], D_CHANNELS[1] * 7 * 7 + extra]),
-                }),
-            },
-            Architecture::DcganTf => {
-                // "same" padding for 5×5 kernels: 2 (plus one output row/column when doubling).
-                let up5 = |a, b, stride: usize| {
-                    ConvTranspose2dConfig::new([a, b], [5, 5]).with_stride([stride, stride]).with_padding([2, 2]).with_padding_out([stride - 1, stride - 1]).init(device)
-                };
-                let down5 = |a, b| Conv2dConfig::new([a, b], [5, 5]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2)).init(device);
-                Gan {
-                    generator: Generator::Tf(TfGenerator {
-                        project: linear(self.latent, 256 * 7 * 7),
-                        bn0: bn(256),
-                        up1: up5(256, 128, 1),
-                        bn1: bn(128),
-                        up2: up5(128, 64, 2),
-                        bn2: bn(64),
-                        up3: up5(64, 1, 2),
+        // The initial weights, drawn in one turn of the device's random stream.
+        crate::device::initialized(|| {
+            let extra = self.minibatch_std as usize;
+            let pack = self.pack.max(1);
+            // One power-iteration vector per weighted layer of D, when spectrally normalised.
+            let sn = |rows: &[usize]| -> Vec<SpectralNorm> {
+                if self.spectral_norm { rows.iter().map(|&r| SpectralNorm::new(r, device)).collect() } else { Vec::new() }
+            };
+            let linear = |a, b| LinearConfig::new(a, b).init(device);
+            let bn = |n| BatchNormConfig::new(n).init(device);
+            // Stride-2 4×4 kernels with padding 1 halve (D) or double (G) the side: 28 ↔ 14 ↔ 7.
+            let down = |a, b| Conv2dConfig::new([a, b], [4, 4]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device);
+            let up = |a, b| ConvTranspose2dConfig::new([a, b], [4, 4]).with_stride([2, 2]).with_padding([1, 1]).init(device);
+            match self.architecture {
+                Architecture::Dcgan => Gan {
+                    generator: Generator::Dcgan(DcGenerator {
+                        project: linear(self.latent, G_CHANNELS[0] * 7 * 7),
+                        bn0: bn(G_CHANNELS[0]),
+                        up1: up(G_CHANNELS[0], G_CHANNELS[1]),
+                        bn1: bn(G_CHANNELS[1]),
+                        up2: up(G_CHANNELS[1], 1),
                     }),
-                    discriminator: Discriminator::Tf(TfDiscriminator {
-                        conv1: down5(pack, 64),
-                        conv2: down5(64, 128),
-                        out: linear(128 * 7 * 7 + extra, 1),
-                        sn: sn(&[64, 128, 128 * 7 * 7 + extra]),
+                    discriminator: Discriminator::Dcgan(DcDiscriminator {
+                        conv1: down(pack, D_CHANNELS[0]),
+                        conv2: down(D_CHANNELS[0], D_CHANNELS[1]),
+                        bn2: (!self.spectral_norm).then(|| bn(D_CHANNELS[1])),
+                        out: linear(D_CHANNELS[1] * 7 * 7 + extra, 1),
+                        sn: sn(&[D_CHANNELS[0], D_CHANNELS[1], D_CHANNELS[1] * 7 * 7 + extra]),
                     }),
+                },
+                Architecture::DcganTf => {
+                    // "same" padding for 5×5 kernels: 2 (plus one output row/column when doubling).
+                    let up5 = |a, b, stride: usize| {
+                        ConvTranspose2dConfig::new([a, b], [5, 5]).with_stride([stride, stride]).with_padding([2, 2]).with_padding_out([stride - 1, stride - 1]).init(device)
+                    };
+                    let down5 = |a, b| Conv2dConfig::new([a, b], [5, 5]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2)).init(device);
+                    Gan {
+                        generator: Generator::Tf(TfGenerator {
+                            project: linear(self.latent, 256 * 7 * 7),
+                            bn0: bn(256),
+                            up1: up5(256, 128, 1),
+                            bn1: bn(128),
+                            up2: up5(128, 64, 2),
+                            bn2: bn(64),
+                            up3: up5(64, 1, 2),
+                        }),
+                        discriminator: Discriminator::Tf(TfDiscriminator {
+                            conv1: down5(pack, 64),
+                            conv2: down5(64, 128),
+                            out: linear(128 * 7 * 7 + extra, 1),
+                            sn: sn(&[64, 128, 128 * 7 * 7 + extra]),
+                        }),
+                    }
                 }
+                Architecture::Fc => Gan {
+                    generator: Generator::Fc(FcGenerator {
+                        hidden1: linear(self.latent, 256),
+                        hidden2: linear(256, 512),
+                        out: linear(512, PIXELS),
+                    }),
+                    discriminator: Discriminator::Fc(FcDiscriminator {
+                        hidden1: linear(pack * PIXELS, 512),
+                        hidden2: linear(512, 256),
+                        out: linear(256 + extra, 1),
+                        sn: sn(&[pack * PIXELS, 512, 256 + extra]),
+                    }),
+                },
             }
-            Architecture::Fc => Gan {
-                generator: Generator::Fc(FcGenerator {
-                    hidden1: linear(self.latent, 256),
-                    hidden2: linear(256, 512),
-                    out: linear(512, PIXELS),
-                }),
-                discriminator: Discriminator::Fc(FcDiscriminator {
-                    hidden1: linear(pack * PIXELS, 512),
-                    hidden2: linear(512, 256),
-                    out: linear(256 + extra, 1),
-                    sn: sn(&[pack * PIXELS, 512, 256 + extra]),
-                }),
-            },
-        }
+        })
     }
 
     /// G and D with the weights in `bytes` (burnpack, as the native trainer writes them), and
@@ -456,8 +459,11 @@ fn unit(v: Tensor<1>) -> Tensor<1> {
 
 impl SpectralNorm {
     pub fn new(rows: usize, device: &Device) -> Self {
-        let u = unit(Tensor::random([rows], Distribution::Normal(0.0, 1.0), device));
-        SpectralNorm { u: Param::from_tensor(u).set_require_grad(false) }
+        // A random start: a draw from the device's random stream, one thread at a time.
+        crate::device::drawing(|| {
+            let u = unit(Tensor::random([rows], Distribution::Normal(0.0, 1.0), device));
+            SpectralNorm { u: Param::from_tensor(u).set_require_grad(false) }
+        })
     }
 
     /// One power-iteration step on W ([rows, cols]).

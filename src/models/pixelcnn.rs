@@ -65,28 +65,31 @@ impl PixelCnnConfig {
     }
 
     pub fn init(&self, device: &Device) -> PixelCnn {
-        let h = self.channels;
-        if self.gated {
-            PixelCnn::Gated(GatedPixelCnn {
-                first: GatedLayer::new(1, h, 7, true, device),
-                layers: (0..self.layers).map(|_| GatedLayer::new(h, h, 3, false, device)).collect(),
-                head1: conv(h, 2 * h, 1, 1, device),
-                head2: conv(2 * h, 1, 1, 1, device),
-            })
-        } else {
-            PixelCnn::Plain(PlainPixelCnn {
-                first: MaskedConv::new(1, 2 * h, 7, false, device),
-                blocks: (0..self.layers)
-                    .map(|_| ResidualBlock {
-                        reduce: conv(2 * h, h, 1, 1, device),
-                        masked: MaskedConv::new(h, h, 3, true, device),
-                        expand: conv(h, 2 * h, 1, 1, device),
-                    })
-                    .collect(),
-                head1: MaskedConv::new(2 * h, 2 * h, 1, true, device),
-                head2: MaskedConv::new(2 * h, 1, 1, true, device),
-            })
-        }
+        // The initial weights, drawn in one turn of the device's random stream.
+        crate::device::initialized(|| {
+            let h = self.channels;
+            if self.gated {
+                PixelCnn::Gated(GatedPixelCnn {
+                    first: GatedLayer::new(1, h, 7, true, device),
+                    layers: (0..self.layers).map(|_| GatedLayer::new(h, h, 3, false, device)).collect(),
+                    head1: conv(h, 2 * h, 1, 1, device),
+                    head2: conv(2 * h, 1, 1, 1, device),
+                })
+            } else {
+                PixelCnn::Plain(PlainPixelCnn {
+                    first: MaskedConv::new(1, 2 * h, 7, false, device),
+                    blocks: (0..self.layers)
+                        .map(|_| ResidualBlock {
+                            reduce: conv(2 * h, h, 1, 1, device),
+                            masked: MaskedConv::new(h, h, 3, true, device),
+                            expand: conv(h, 2 * h, 1, 1, device),
+                        })
+                        .collect(),
+                    head1: MaskedConv::new(2 * h, 2 * h, 1, true, device),
+                    head2: MaskedConv::new(2 * h, 1, 1, true, device),
+                })
+            }
+        })
     }
 
     /// A model with the weights in `bytes` (burnpack); the error says what is wrong.

@@ -77,26 +77,29 @@ impl VaeConfig {
     }
 
     pub fn init(&self, device: &Device) -> Vae {
-        let linear = |a, b| LinearConfig::new(a, b).init(device);
-        let second = |width| (self.depth > 1).then(|| linear(width, width));
-        Vae {
-            hidden: linear(PIXELS, self.hidden),
-            hidden2: second(self.hidden),
-            mu: linear(self.hidden, self.latent),
-            log_var: self.variational.then(|| linear(self.hidden, self.latent)),
-            dec_hidden: linear(self.latent, self.hidden),
-            dec_hidden2: second(self.hidden),
-            dec_out: linear(self.hidden, PIXELS),
-            top: self.top.map(|(width, z2)| TopLayer {
-                up: [linear(self.latent, width), linear(width, width)],
-                mu: linear(width, z2),
-                log_var: linear(width, z2),
-                down: [linear(z2, width), linear(width, width)],
-                prior_mu: linear(width, self.latent),
-                prior_log_var: linear(width, self.latent),
-            }),
-            tanh: self.tanh,
-        }
+        // The initial weights, drawn in one turn of the device's random stream.
+        crate::device::initialized(|| {
+            let linear = |a, b| LinearConfig::new(a, b).init(device);
+            let second = |width| (self.depth > 1).then(|| linear(width, width));
+            Vae {
+                hidden: linear(PIXELS, self.hidden),
+                hidden2: second(self.hidden),
+                mu: linear(self.hidden, self.latent),
+                log_var: self.variational.then(|| linear(self.hidden, self.latent)),
+                dec_hidden: linear(self.latent, self.hidden),
+                dec_hidden2: second(self.hidden),
+                dec_out: linear(self.hidden, PIXELS),
+                top: self.top.map(|(width, z2)| TopLayer {
+                    up: [linear(self.latent, width), linear(width, width)],
+                    mu: linear(width, z2),
+                    log_var: linear(width, z2),
+                    down: [linear(z2, width), linear(width, width)],
+                    prior_mu: linear(width, self.latent),
+                    prior_log_var: linear(width, self.latent),
+                }),
+                tanh: self.tanh,
+            }
+        })
     }
 }
 

@@ -280,7 +280,8 @@ impl ModelView for GanView {
 
     async fn handle(&self, lab: &Lab<Self>, event: &Event) -> Result<Value, String> {
         match event.control.as_str() {
-            // Code, not a control: the meter now, its score and rarest digit's share (benchmarks).
+            // The meter's button; it also answers with the score and the rarest digit's share
+            // (benchmarks).
             "measure" => {
                 self.load_classifier().await;
                 let (score, rarest) = self.measure(lab).await?;
@@ -322,10 +323,6 @@ impl ModelView for GanView {
                 self.draw_arithmetic(lab).await?;
                 let sizes = self.pool.borrow().sizes();
                 lab.text("groups", &format!("A {} · B {} · C {}", sizes[0], sizes[1], sizes[2]));
-            }
-            "measure" => {
-                self.load_classifier().await;
-                self.measure(lab).await?;
             }
             other => return Err(format!("the GAN lab has no control '{other}'")),
         }
