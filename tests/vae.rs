@@ -387,3 +387,22 @@ fn pretrained_vaes_model_test_digits() {
         assert!(untrained > 300.0, "the bar is meaningful: untrained {untrained:.2} nats");
     }
 }
+
+/// The manifold's default dimensions: the units whose posterior mean varies most over digits.
+#[test]
+fn the_most_active_units_are_the_ones_whose_mean_varies() {
+    use genlab::models::vae::{most_active_pair, unit_activity};
+    // Four digits, five units: unit 3 varies most, unit 1 next, units 0 and 4 are off.
+    let codes = [
+        [0.0, 0.5, 0.1, 2.0, 0.0], //
+        [0.0, -0.5, 0.1, -2.0, 0.0],
+        [0.0, 0.5, -0.1, 2.0, 0.0],
+        [0.0, -0.5, -0.1, -2.0, 0.0],
+    ];
+    let flat: Vec<f32> = codes.iter().flatten().copied().collect();
+    let activity = unit_activity(&flat, 5);
+    let expected = [0.0, 0.25, 0.01, 4.0, 0.0];
+    assert!(activity.iter().zip(expected).all(|(a, e)| (a - e).abs() < 1e-6), "{activity:?}");
+    assert_eq!(most_active_pair(&activity), (1, 3));
+    assert_eq!(most_active_pair(&[0.0, 0.0]), (0, 1));
+}

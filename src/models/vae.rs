@@ -584,6 +584,28 @@ pub fn manifold_latents(n: usize, latent: usize, dims: (usize, usize)) -> Vec<f3
     z
 }
 
+/// How much each latent unit is used: the variance over digits of its posterior mean,
+/// Cov_x(E_q[z|x]) (Burda et al. 2015, §5.2; a unit counts as active above 0.01). `codes` holds
+/// the means μ(x) of several digits, `latent` values each. A unit the KL term switched off has
+/// μ ≈ 0 for every digit; a manifold drawn along it shows one digit.
+pub fn unit_activity(codes: &[f32], latent: usize) -> Vec<f32> {
+    let n = (codes.len() / latent).max(1) as f32;
+    (0..latent)
+        .map(|j| {
+            let mean = codes.iter().skip(j).step_by(latent).sum::<f32>() / n;
+            codes.iter().skip(j).step_by(latent).map(|z| (z - mean) * (z - mean)).sum::<f32>() / n
+        })
+        .collect()
+}
+
+/// The two most active units (see [`unit_activity`]), the lower index first.
+pub fn most_active_pair(activity: &[f32]) -> (usize, usize) {
+    let mut order: Vec<usize> = (0..activity.len()).collect();
+    order.sort_by(|&a, &b| activity[b].total_cmp(&activity[a]).then(a.cmp(&b)));
+    let (a, b) = (order[0], order.get(1).copied().unwrap_or(order[0]));
+    (a.min(b), a.max(b))
+}
+
 /// Points on the straight line from `a` to `b` in latent space, `steps` of them, ends included.
 pub fn interpolate(a: &[f32], b: &[f32], steps: usize) -> Vec<f32> {
     (0..steps)

@@ -9,7 +9,7 @@ use burn::prelude::*;
 use serde_json::{Value, json};
 
 use crate::data::{Mnist, PIXELS};
-use crate::models::vae::{ElboTerms, Vae, VaeConfig, VaeTrainer, interpolate, iwae_bound, manifold_latents};
+use crate::models::vae::{ElboTerms, Vae, VaeConfig, VaeTrainer, interpolate, iwae_bound, manifold_latents, most_active_pair, unit_activity};
 use crate::render::plots::draw_bounds;
 use crate::render::image_grid;
 use crate::render::scatter::{Frame, cross, ellipse, scatter};
@@ -42,6 +42,9 @@ pub(crate) struct VaeView {
     drawn: Surface,
     /// Latent dimensions shown by the manifold and the scatter.
     dims: Cell<(usize, usize)>,
+    /// Until the user picks dimensions: the two most active units, chosen at every drawing (with
+    /// Burda's 50 most units are off, and a manifold along one of them shows one digit).
+    auto_dims: Cell<bool>,
     /// Test digits interpolated between.
     ends: Cell<(usize, usize)>,
     scatter: RefCell<ScatterState>,
@@ -119,9 +122,11 @@ impl ModelView for VaeView {
                 },
                 Figure {
                     canvases: vec![CanvasSpec::picture("manifold", "the learned 2-D manifold")],
-                    controls: vec![],
-                    caption: "<b>The learned manifold</b> (Kingma &amp; Welling, fig. 4). z₁, z₂ run over evenly spaced quantiles \
-                        of N(0, 1), Φ⁻¹((i + ½)/15), other dimensions 0. Smooth change between classes: the latent space is continuous.",
+                    controls: vec![Control::new("units", "", Input::Info { value: "" })],
+                    caption: "<b>The learned manifold</b> (Kingma &amp; Welling, fig. 4). Two latent dimensions run over evenly \
+                        spaced quantiles of N(0, 1), Φ⁻¹((i + ½)/15), the others 0. Smooth change between classes: the latent \
+                        space is continuous. With more than 2 dimensions the two shown are the most active units (until you pick \
+                        others below): the KL term switches many units off, and a manifold along one of them is one digit.",
                 },
                 Figure {
                     canvases: vec![
@@ -178,6 +183,7 @@ impl ModelView for VaeView {
             bounds: s.take("bounds")?,
             bounds_step: Cell::new(None),
             dims: Cell::new((0, 1)),
+            auto_dims: Cell::new(true),
             ends: Cell::new((0, 1)),
             scatter: RefCell::new(ScatterState::default()),
             hover_busy: Cell::new(false),
@@ -226,12 +232,15 @@ impl ModelView for VaeView {
     fn reset(&self, lab: &Lab<Self>) {
         let latent = lab.trainer.borrow().model.config.latent;
         self.dims.set((0, 1));
+        self.auto_dims.set(true);
         *self.scatter.borrow_mut() = ScatterState::default();
         self.bounds_step.set(None);
         lab.text("bounds-info", "");
         for (name, value) in [("dim-a", 0), ("dim-b", 1)] {
             lab.control(name, json!({ "value": value, "max": latent - 1 }));
         }
+        // Burda's networks have their own latent size: the select would claim one they ignore.
+        lab.control("latent", json!({ "disabled": !LATENTS.contains(&latent.to_string().as_str()) }));
     }
 
     /// Every view. Each piece is its own task, so Pause or a pointer is handled in between
@@ -251,11 +260,6 @@ impl ModelView for VaeView {
         self.samples.show(&image_grid(&read(samples).await?, 10, 2))?;
         yield_now().await;
 
-        let grid = manifold_latents(MANIFOLD, latent, self.dims.get());
-        let manifold = model.decode_probs(tensor(grid, [MANIFOLD * MANIFOLD, latent], &device));
-        self.manifold.show(&image_grid(&read(manifold).await?, MANIFOLD, 0))?;
-        yield_now().await;
-
         let n = SCATTER_DIGITS.min(data.test.len());
         let digits = prepare(data.test.intensities(&(0..n).collect::<Vec<_>>()), Pixels::Binarized, &mut Rng::new(8));
         let mut codes = Vec::with_capacity(n * latent);
@@ -263,7 +267,22 @@ impl ModelView for VaeView {
             codes.extend(read(model.encode(tensor(part.to_vec(), [part.len() / PIXELS, PIXELS], &device)).mu).await?);
             yield_now().await;
         }
+        let activity = unit_activity(&codes, latent);
+        if self.auto_dims.get() {
+            let (a, b) = most_active_pair(&activity);
+            self.dims.set((a, b));
+            lab.control("dim-a", json!({ "value": a }));
+            lab.control("dim-b", json!({ "value": b }));
+        }
         let (a, b) = self.dims.get();
+        let active = activity.iter().filter(|&&v| v > 0.01).count();
+        lab.text("units", &format!("z{a}, z{b} of {latent}; {active} units active (variance of μ over test digits > 0.01)"));
+
+        let grid = manifold_latents(MANIFOLD, latent, (a, b));
+        let manifold = model.decode_probs(tensor(grid, [MANIFOLD * MANIFOLD, latent], &device));
+        self.manifold.show(&image_grid(&read(manifold).await?, MANIFOLD, 0))?;
+        yield_now().await;
+
         {
             let mut s = self.scatter.borrow_mut();
             s.points = codes.chunks(latent).map(|z| (z[a], z[b])).collect();
@@ -290,6 +309,7 @@ impl ModelView for VaeView {
                     return Err(format!("pick two different dimensions below {latent}"));
                 }
                 self.dims.set((a, b));
+                self.auto_dims.set(false);
                 self.scatter.borrow_mut().drawn = None;
                 self.draw(lab).await?;
             }
