@@ -33,7 +33,7 @@ const server = await serve(dist);
 const browser = await launch();
 const open = async (backend) => {
   const page = await browser.newPage();
-  page.on('console', (m) => m.type() === 'error' && console.error('page:', m.text()));
+  page.on('console', (m) => (m.type() === 'error' || m.type() === 'warning' || /shader|wgsl|validation|invalid/i.test(m.text())) && console.error('page:', m.type(), m.text().slice(0, 300)));
   await page.goto(server.url + (backend ? `?backend=${backend}` : ''));
   await page.waitForFunction(() => window.genlab?.ready, null, { timeout: 600_000 });
   return page;
