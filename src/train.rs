@@ -385,7 +385,7 @@ impl<M: Trainable> Trainer<M> {
     /// Test metrics on a fixed held-out slice (a fresh binarization each time, from its own stream).
     pub fn evaluate_test(&mut self) -> Tensor<1> {
         let n = TEST_SIZE.min(self.data.test.len());
-        let intensities = self.data.test.intensities(&(0..n).collect::<Vec<_>>());
+        let intensities = self.data.test.first(n);
         self.model.evaluate(prepare_tensor(intensities, self.model.pixels(), self.test_rng.next_u64()))
     }
 

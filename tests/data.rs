@@ -188,6 +188,10 @@ fn batches_gathered_on_the_device_equal_batches_gathered_on_the_host() {
     assert_eq!(gathered.dims(), [indices.len(), 784]);
     let gathered = values(gathered);
     assert!(host.iter().zip(&gathered).all(|(h, d)| h.to_bits() == d.to_bits()), "device intensities differ from the host's");
+    // The held-out evaluation's slice of the first digits: the host's too.
+    let first = values(on_device.first(9));
+    assert_eq!(first.len(), 9 * 784);
+    assert!(m.train.intensities(&(0..9).collect::<Vec<_>>()).iter().zip(&first).all(|(h, d)| h.to_bits() == d.to_bits()));
     // The same binarization noise gives the same binary pixels.
     let mut rng = Rng::new(5);
     let noise: Vec<f32> = (0..host.len()).map(|_| rng.uniform()).collect();

@@ -214,14 +214,23 @@ impl DeviceSplit {
         let device = self.words.device();
         let n = indices.len();
         let indices: Vec<i32> = indices.iter().map(|&i| i as i32).collect();
-        let words = self.words.clone().select(0, Tensor::<1, Int>::from_data(TensorData::new(indices, [n]), &device));
-        // Byte k of every word (the arithmetic shift's sign bits are masked off), interleaved back
-        // into pixel order.
-        let bytes: Vec<Tensor<3, Int>> = (0..4)
-            .map(|k| words.clone().bitwise_right_shift_scalar(8 * k).bitwise_and_scalar(255).unsqueeze_dim(2))
-            .collect();
-        Tensor::cat(bytes, 2).reshape([n, PIXELS]).float().div_scalar(255.0)
+        unpack(self.words.clone().select(0, Tensor::<1, Int>::from_data(TensorData::new(indices, [n]), &device)))
     }
+
+    /// The same for the first `n` digits, a slice: nothing uploaded (the held-out evaluation).
+    pub fn first(&self, n: usize) -> Tensor<2> {
+        unpack(self.words.clone().slice(0..n.min(self.len())))
+    }
+}
+
+/// Intensities of packed digits ([n, 196] words → [n, 784]).
+fn unpack(words: Tensor<2, Int>) -> Tensor<2> {
+    let n = words.dims()[0];
+    // Byte k of every word (the arithmetic shift's sign bits are masked off), interleaved back
+    // into pixel order.
+    let bytes: Vec<Tensor<3, Int>> =
+        (0..4).map(|k| words.clone().bitwise_right_shift_scalar(8 * k).bitwise_and_scalar(255).unsqueeze_dim(2)).collect();
+    Tensor::cat(bytes, 2).reshape([n, PIXELS]).float().div_scalar(255.0)
 }
 
 /// Draws minibatch indices: a fresh shuffle each epoch, so every digit is seen once per epoch.

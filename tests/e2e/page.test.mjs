@@ -125,11 +125,26 @@ test('VAE: the bound tightens from k = 1 to 5 to 50; two stochastic layers train
   const [b1, b5, b50] = await bounds();
   assert.ok(b1 > b5 && b5 > b50, `−log p̂ for k = 1, 5, 50: ${b1}, ${b5}, ${b50}`);
   assert.ok(await drawn(page, 'vae-bounds'));
-  // Burda's two-stochastic-layer VAE from scratch, trained on the k = 5 bound: a step is finite.
+  // Burda's pretrained VAE: Train would continue at the rate its training ended with (its record
+  // says 1.39e-4; the page's from-scratch 3e-3 undoes it), the latent select it ignores is off, and
+  // the manifold runs along two of its active units.
+  await page.selectOption('#vae-kind', 'burda1');
+  await page.click('#vae-reset');
+  await page.waitForFunction(() => window.genlab.vae.status().model?.config?.latent === 50 && /of 50/.test(document.getElementById('vae-units').textContent), null, { timeout: 120_000 });
+  assert.equal(await page.inputValue('#vae-lr'), '0.00014');
+  assert.equal((await page.evaluate(() => window.genlab.vae.status())).settings.lr, 0.00014);
+  assert.ok(await page.isDisabled('#vae-latent'));
+  const units = await page.textContent('#vae-units');
+  const active = Number(units.match(/(\d+) units active/)[1]);
+  assert.ok(active >= 2 && active < 50, units);
+  assert.notEqual(`${await page.inputValue('#vae-dim-a')},${await page.inputValue('#vae-dim-b')}`, '0,1', units);
+  // Burda's two-stochastic-layer VAE from scratch, trained on the k = 5 bound: a step is finite;
+  // random weights train at the from-scratch rate again.
   await page.selectOption('#vae-kind', 'burda2');
   await page.selectOption('#vae-from', 'scratch');
   await page.click('#vae-reset');
   await page.waitForFunction(() => window.genlab.vae.status().model?.config?.top, null, { timeout: 60_000 });
+  assert.equal(await page.inputValue('#vae-lr'), '0.003');
   await page.selectOption('#vae-objective', '5');
   await page.click('#vae-step');
   await page.waitForFunction(() => window.genlab.vae.status().step === 1, null, { timeout: 60_000 });
