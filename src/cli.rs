@@ -21,10 +21,12 @@ impl Args {
     }
 
     pub fn get<T: std::str::FromStr>(&self, key: &str, default: T) -> T {
-        match self.values.get(key) {
-            None => default,
-            Some(v) => v.parse().unwrap_or_else(|_| fail(&format!("--{key}: cannot parse '{v}'"))),
-        }
+        self.optional(key).unwrap_or(default)
+    }
+
+    /// The value of `--key` when given.
+    pub fn optional<T: std::str::FromStr>(&self, key: &str) -> Option<T> {
+        self.values.get(key).map(|v| v.parse().unwrap_or_else(|_| fail(&format!("--{key}: cannot parse '{v}'"))))
     }
 
     pub fn string(&self, key: &str, default: &str) -> String {

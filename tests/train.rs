@@ -212,4 +212,3 @@ fn seeded_draws_agree_while_other_threads_draw() {
         assert!(checks.into_iter().all(|c| c.join().unwrap()), "a seeded draw saw another thread's draws");
     });
 }
-

@@ -50,12 +50,7 @@ fn round(x: f64, digits: i32) -> f64 {
 
 fn eval_vae(args: &Args, mut data: Mnist) -> serde_json::Value {
     let weights = args.string("weights", "pretrained/vae-z20.bpk");
-    let config = match args.string("arch", "mlp").as_str() {
-        "mlp" => VaeConfig::vae(args.get("latent", 20)),
-        "burda1" => VaeConfig::burda(false),
-        "burda2" => VaeConfig::burda(true),
-        other => fail(&format!("--arch {other}: mlp, burda1 or burda2")),
-    };
+    let config = VaeConfig::named(&args.string("arch", "mlp"), args.optional("latent")).unwrap_or_else(|e| fail(&e));
     let k: usize = args.get("k", 5000);
     let repeats: usize = args.get("repeats", 1);
     let images: usize = args.get("images", data.test.len());

@@ -81,12 +81,9 @@ fn recent_mean<M: Trainable>(trainer: &Trainer<M>, i: usize, n: usize) -> f64 {
 
 fn train_vae(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String, Value) {
     let latent: usize = args.get("latent", 20);
-    let mut config = match (args.command.as_str(), args.string("arch", "mlp").as_str()) {
-        ("ae", _) => VaeConfig::autoencoder(latent),
-        (_, "mlp") => VaeConfig::vae(latent),
-        (_, "burda1") => VaeConfig { latent: args.get("latent", 50), ..VaeConfig::burda(false) },
-        (_, "burda2") => VaeConfig { latent: args.get("latent", 50), ..VaeConfig::burda(true) },
-        (_, other) => fail(&format!("--arch {other}: mlp, burda1 or burda2")),
+    let mut config = match args.command.as_str() {
+        "ae" => VaeConfig::autoencoder(latent),
+        _ => VaeConfig::named(&args.string("arch", "mlp"), args.optional("latent")).unwrap_or_else(|e| fail(&e)),
     };
     config.k = args.get("k", 1);
     config.check().unwrap_or_else(|e| fail(&e));

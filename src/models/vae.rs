@@ -49,6 +49,18 @@ fn one() -> usize {
 }
 
 impl VaeConfig {
+    /// The trainer's and evaluator's `--arch` (mlp: the lecture's network, latent 20 unless
+    /// given; burda1 / burda2: Burda et al.'s, latent 50 unless given).
+    pub fn named(arch: &str, latent: Option<usize>) -> Result<Self, String> {
+        let burda = |two_layers| VaeConfig { latent: latent.unwrap_or(50), ..VaeConfig::burda(two_layers) };
+        match arch {
+            "mlp" => Ok(VaeConfig::vae(latent.unwrap_or(20))),
+            "burda1" => Ok(burda(false)),
+            "burda2" => Ok(burda(true)),
+            other => Err(format!("--arch {other}: mlp, burda1 or burda2")),
+        }
+    }
+
     pub fn vae(latent: usize) -> Self {
         VaeConfig { latent, hidden: 400, variational: true, beta: 1.0, depth: 1, tanh: false, top: None, k: 1 }
     }
@@ -584,8 +596,11 @@ pub fn manifold_latents(n: usize, latent: usize, dims: (usize, usize)) -> Vec<f3
     z
 }
 
+/// A unit is active when its [`unit_activity`] is above this (Burda et al. 2015, §5.2).
+pub const ACTIVE_UNIT: f32 = 0.01;
+
 /// How much each latent unit is used: the variance over digits of its posterior mean,
-/// Cov_x(E_q[z|x]) (Burda et al. 2015, §5.2; a unit counts as active above 0.01). `codes` holds
+/// Cov_x(E_q[z|x]) (Burda et al. 2015, §5.2; active above [`ACTIVE_UNIT`]). `codes` holds
 /// the means μ(x) of several digits, `latent` values each. A unit the KL term switched off has
 /// μ ≈ 0 for every digit; a manifold drawn along it shows one digit.
 pub fn unit_activity(codes: &[f32], latent: usize) -> Vec<f32> {

@@ -307,22 +307,17 @@ impl<V: ModelView> Lab<V> {
     /// worse before they got better (Burda's VAE, trained down to 1.4e-4: −ELBO 91.5 → 98.2 in a
     /// minute at 3e-3, → 90.7 at 1.4e-4). No record, no rate in it: the rate stays as it is.
     async fn continue_at_trained_rate(&self, weights_file: &str) {
-        let record = weights_file.strip_suffix(".bpk").map(|stem| format!("pretrained/{stem}.json"));
-        let Some(Ok(Some(bytes))) = (match &record {
-            Some(path) => Some(fetch_bytes(path, &|_, _| {}).await),
-            None => None,
-        }) else {
+        let Some(stem) = weights_file.strip_suffix(".bpk") else { return };
+        let Ok(Some(bytes)) = fetch_bytes(&format!("pretrained/{stem}.json"), &|_, _| {}).await else { return };
+        let Some(lr) = serde_json::from_slice::<Value>(&bytes).ok().and_then(|r| r["settings"]["lr"].as_f64()) else { return };
+        // Two significant digits, as a person would type it; a rate Train would refuse is ignored.
+        let settings = Settings { lr: format!("{lr:.1e}").parse().unwrap_or(lr), ..self.trainer.borrow().settings.clone() };
+        if settings.check().is_err() {
             return;
-        };
-        let lr = serde_json::from_slice::<Value>(&bytes).ok().and_then(|r| r["settings"]["lr"].as_f64());
-        let Some(lr) = lr.filter(|lr| lr.is_finite() && *lr > 0.0 && *lr <= 1.0) else {
-            return;
-        };
-        // Two significant digits, as a person would type it.
-        let lr = format!("{lr:.1e}").parse::<f64>().unwrap_or(lr);
-        self.trainer.borrow_mut().settings.lr = lr;
-        self.trained_lr.set(Some(lr));
-        self.control("lr", json!({ "step": "any", "value": lr }));
+        }
+        self.trained_lr.set(Some(settings.lr));
+        self.control("lr", json!({ "step": "any", "value": settings.lr }));
+        self.trainer.borrow_mut().settings = settings;
     }
 
     /// On WebGPU: reads the model's tensors back to the host (asynchronously) and keeps them.

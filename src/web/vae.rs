@@ -9,7 +9,7 @@ use burn::prelude::*;
 use serde_json::{Value, json};
 
 use crate::data::{Mnist, PIXELS};
-use crate::models::vae::{ElboTerms, Vae, VaeConfig, VaeTrainer, interpolate, iwae_bound, manifold_latents, most_active_pair, unit_activity};
+use crate::models::vae::{ACTIVE_UNIT, ElboTerms, Vae, VaeConfig, VaeTrainer, interpolate, iwae_bound, manifold_latents, most_active_pair, unit_activity};
 use crate::render::plots::draw_bounds;
 use crate::render::image_grid;
 use crate::render::scatter::{Frame, cross, ellipse, scatter};
@@ -275,8 +275,8 @@ impl ModelView for VaeView {
             lab.control("dim-b", json!({ "value": b }));
         }
         let (a, b) = self.dims.get();
-        let active = activity.iter().filter(|&&v| v > 0.01).count();
-        lab.text("units", &format!("z{a}, z{b} of {latent}; {active} units active (variance of μ over test digits > 0.01)"));
+        let active = activity.iter().filter(|&&v| v > ACTIVE_UNIT).count();
+        lab.text("units", &format!("z{a}, z{b} of {latent}; {active} units active (variance of μ over test digits > {ACTIVE_UNIT})"));
 
         let grid = manifold_latents(MANIFOLD, latent, (a, b));
         let manifold = model.decode_probs(tensor(grid, [MANIFOLD * MANIFOLD, latent], &device));
