@@ -63,6 +63,40 @@ pub trait Trainable {
     fn load_state(&mut self, _parts: Vec<Vec<u8>>) -> Result<(), String> {
         Err("this model cannot be checkpointed".into())
     }
+    /// The weights as the native trainer writes them to pretrained/ (burnpack bytes the model's
+    /// `load` reads): what the page's Save downloads.
+    fn weights(&self) -> Result<Vec<u8>, String> {
+        Err("this model cannot be saved".into())
+    }
+}
+
+/// A weights file saved from the page: this line, the header's length (u64, little-endian), a
+/// JSON header (the lab, the controls it was trained with, the step), then the burnpack bytes.
+/// The header lets a file be refused by name in the wrong lab and restore the choice it needs.
+const WEIGHTS_MAGIC: &[u8] = b"genlab weights 1\n";
+
+/// `burnpack` with `header` in front (see [`WEIGHTS_MAGIC`]).
+pub fn wrap_weights(header: &serde_json::Value, burnpack: &[u8]) -> Vec<u8> {
+    let header = header.to_string().into_bytes();
+    let mut bytes = WEIGHTS_MAGIC.to_vec();
+    bytes.extend((header.len() as u64).to_le_bytes());
+    bytes.extend(header);
+    bytes.extend(burnpack);
+    bytes
+}
+
+/// The header and the burnpack bytes of a [`wrap_weights`] file; a plain burnpack file (as the
+/// native trainer writes) has no header. A damaged header is an error.
+pub fn unwrap_weights(bytes: Vec<u8>) -> Result<(Option<serde_json::Value>, Vec<u8>), String> {
+    let Some(rest) = bytes.strip_prefix(WEIGHTS_MAGIC) else { return Ok((None, bytes)) };
+    let damaged = || "the weights file is damaged (its header is cut or garbled)".to_string();
+    let len = u64::from_le_bytes(rest.get(..8).ok_or_else(damaged)?.try_into().unwrap());
+    let end = usize::try_from(len).ok().and_then(|len| len.checked_add(8)).filter(|&end| end <= rest.len()).ok_or_else(damaged)?;
+    let header: serde_json::Value = serde_json::from_slice(&rest[8..end]).map_err(|_| damaged())?;
+    if !header.is_object() {
+        return Err(damaged());
+    }
+    Ok((Some(header), rest[end..].to_vec()))
 }
 
 /// A module's weights as burnpack bytes (parameter ids included: the optimizer's state is

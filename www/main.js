@@ -102,6 +102,12 @@ function control(lab, c) {
     }
     case 'button':
       return { element: el('button', { id, className: c.primary ? 'primary' : undefined, title }, c.label), on: 'click' };
+    case 'file': {
+      // A button that opens the file picker; the chosen file's bytes go to the worker.
+      const input = el('input', { id, type: 'file', accept: c.accept, style: 'display:none' });
+      const button = el('button', { title, onclick: () => input.click() }, c.label);
+      return { element: el('span', {}, button, input), input, on: 'file' };
+    }
     case 'info':
       return { element: el('span', { id, className: 'status' }, c.value) };
     default:
@@ -113,10 +119,18 @@ function control(lab, c) {
 function buildLab(spec) {
   const id = spec.id;
   const values = {};
+  const linked = [];
   const fire = (name, extra = {}) => send({ lab: id, control: name, values: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v()])), ...extra });
   const wire = (c, made) => {
     if (made.value) values[c.name] = made.value;
-    if (made.on === 'click') {
+    if (made.value && c.linked) linked.push(c.name);
+    if (made.on === 'file') {
+      made.input.addEventListener('change', async () => {
+        const file = made.input.files[0];
+        made.input.value = ''; // the same file chosen again is a new event
+        if (file) report(fire(c.name, { value: file.name, file: new Uint8Array(await file.arrayBuffer()) }));
+      });
+    } else if (made.on === 'click') {
       made.element.addEventListener('click', () => {
         made.element.disabled = true;
         report(fire(c.name)).finally(() => { made.element.disabled = false; });
@@ -127,13 +141,18 @@ function buildLab(spec) {
     return made.element;
   };
   const controls = el('div', { className: 'controls' }, ...spec.controls.map((c) => wire(c, control(id, c))));
+  const linkButton = el('button', { id: `${id}-link`, title: 'a link that opens the page with this lab\'s settings (same seed, same backend: the same curve)' }, 'Copy link');
+  controls.append(linkButton);
   const status = el('div', { id: `${id}-status`, className: 'status' }, 'paused');
   const charts = el('div', { className: 'charts' }, ...spec.charts.map((c) =>
     el('canvas', { id: `${id}-${c.name}`, className: c.width < 500 ? 'chart small' : 'chart', width: c.width, height: c.height, 'aria-label': c.label })));
   const figures = spec.figures.map((f) => {
     const canvases = f.canvases.flatMap((c) => canvas(id, c, fire));
     const row = f.controls.map((c) => wire(c, control(id, c)));
-    return el('figure', {}, ...canvases, ...(row.length ? [el('div', { className: 'controls' }, ...row)] : []), el('figcaption', { html: f.caption }));
+    // The figure's first picture as a PNG file.
+    const first = canvases[0];
+    row.push(el('button', { className: 'small', title: 'download this picture as PNG', onclick: () => first.toBlob((b) => download(`genlab-${first.id}.png`, b)) }, 'PNG'));
+    return el('figure', {}, ...canvases, el('div', { className: 'controls' }, ...row), el('figcaption', { html: f.caption }));
   });
   const section = el('section', { id },
     el('h2', {}, `${spec.title} `, el('small', {}, spec.family)),
@@ -145,6 +164,24 @@ function buildLab(spec) {
   // after the step in flight).
   const train = $(`${id}-train`), step = $(`${id}-step`);
   const lab = { spec, last: null, pausing: false, status: () => lab.last, send: (name, extra) => fire(name, extra) };
+  // This lab's settings (and the backend) as a link to the page.
+  lab.link = () => {
+    const query = new URLSearchParams();
+    if (genlab.backend) query.set('backend', genlab.backend);
+    for (const name of linked) query.set(`${id}.${name}`, String(values[name]()));
+    return `${location.origin}${location.pathname}?${query}`;
+  };
+  lab.values = () => Object.fromEntries(linked.map((name) => [name, String(values[name]())]));
+  linkButton.onclick = async () => {
+    const link = lab.link();
+    history.replaceState(null, '', link);
+    try {
+      await navigator.clipboard.writeText(link);
+      message(`Link copied: ${link}`, 'info');
+    } catch {
+      message(`The link (in the address bar too): ${link}`, 'info');
+    }
+  };
   train.addEventListener('click', () => {
     if (lab.last?.status.state !== 'running') return;
     lab.pausing = true;
@@ -239,12 +276,19 @@ const handlers = {
   text(m) { const e = $(`${m.lab}-${m.name}`); if (e) e.textContent = m.text; },
   control(m) {
     const e = $(`${m.lab}-${m.name}`);
-    if (!e) return;
+    if (!e) {
+      // A radio group has no element of its own: check the input with that value.
+      for (const r of document.getElementsByName(`${m.lab}-${m.name}`)) r.checked = r.value === String(m.properties.value);
+      return;
+    }
     Object.assign(e, m.properties);
     const shown = $(`${m.lab}-${m.name}-value`);
     if (shown) shown.textContent = e.value;
   },
   message(m) { message(m.text, m.kind); },
+  file(m) { download(m.name, new Blob([m.bytes], { type: m.mime })); },
+  // What the worker fetched (the wasm, MNIST, the weights): kept for the next visit, offline.
+  fetched(m) { keepForOffline(m.urls); },
   reply(m) {
     const w = waiting.get(m.id);
     waiting.delete(m.id);
@@ -256,6 +300,66 @@ const handlers = {
 worker.onmessage = ({ data }) => handlers[data.type]?.(data);
 worker.onerror = (e) => message(`The computing worker could not start: ${e.message ?? 'see the console'}`);
 
+// Offers `blob` as a file named `name`.
+function download(name, blob) {
+  const a = el('a', { href: URL.createObjectURL(blob), download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+// The link's settings: `?backend=cpu&vae.latent=20&gan.k=2` → {vae: {latent: '20'}, gan: {k: '2'}}.
+// The worker checks each value against its control; a key that names nothing is a message.
+const query = new URLSearchParams(location.search);
+const given = {};
+for (const [key, value] of query) {
+  const dot = key.indexOf('.');
+  if (dot > 0) (given[key.slice(0, dot)] ??= {})[key.slice(dot + 1)] = value;
+  else if (!['backend', 'projector'].includes(key)) message(`The link's '${key}' is not a setting of this page; it is ignored.`, 'warn');
+}
+
+// Keyboard, for the lab in view: space Train/Pause, s Step, r Reset; p the projector's large type.
+function labInView() {
+  const middle = innerHeight / 2;
+  const sections = [...document.querySelectorAll('#labs > section')];
+  return sections.find((s) => { const r = s.getBoundingClientRect(); return r.top <= middle && r.bottom >= middle; })
+    ?? sections.find((s) => { const r = s.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; });
+}
+addEventListener('keydown', (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey || e.target.closest?.('input, select, textarea')) return;
+  if (e.key === 'p') return toggleProjector();
+  const button = { ' ': 'train', s: 'step', r: 'reset' }[e.key];
+  const section = button && labInView();
+  if (!section) return;
+  e.preventDefault();
+  const target = $(`${section.id}-${button}`);
+  if (target && !target.disabled) target.click();
+});
+function toggleProjector() {
+  document.body.classList.toggle('projector');
+  $('projector').setAttribute('aria-pressed', document.body.classList.contains('projector'));
+}
+$('projector').onclick = toggleProjector;
+if (query.get('projector') === '1') toggleProjector();
+
+// Offline after one visit: a service worker (sw.js) keeps the page, the wasm, MNIST and the
+// weights this visit fetched, and serves them when the network is gone.
+const serviceWorker = 'serviceWorker' in navigator
+  ? navigator.serviceWorker.register('sw.js').then(() => navigator.serviceWorker.ready).catch((e) => { console.warn('service worker:', e); return null; })
+  : Promise.resolve(null);
+async function keepForOffline(workerUrls) {
+  const registration = await serviceWorker;
+  if (!registration?.active) return;
+  const urls = [location.href, ...performance.getEntriesByType('resource').map((e) => e.name), ...workerUrls];
+  const channel = new MessageChannel();
+  const answer = new Promise((resolve) => { channel.port1.onmessage = (e) => resolve(e.data); });
+  registration.active.postMessage({ type: 'cache', urls }, [channel.port2]);
+  const { cached } = await answer;
+  genlab.offline = cached;
+  $('offline').textContent = ` · available offline (${cached} files kept)`;
+}
+
 let digitsSeed = 1;
 $('digits-shuffle').onclick = () => report(send({ lab: 'app', control: 'digits', value: ++digitsSeed }));
-worker.postMessage({ type: 'start', backend: new URLSearchParams(location.search).get('backend') });
+worker.postMessage({ type: 'start', backend: query.get('backend'), given });

@@ -57,10 +57,12 @@ onmessage = async ({ data }) => {
     })();
     const app = await started;
     try {
-      await app.open('data/mnist.bin.gz');
+      await app.open('data/mnist.bin.gz', data.given);
     } catch (e) {
       post({ type: 'data-error', message: e.message ?? String(e) });
     }
+    // What this worker fetched, for the page to keep for an offline visit (main.js).
+    post({ type: 'fetched', urls: performance.getEntriesByType('resource').map((e) => e.name) });
     return;
   }
   const app = await started;

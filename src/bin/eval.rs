@@ -39,8 +39,11 @@ fn main() {
     println!("{result}");
 }
 
+/// A weights file: as the trainer writes it, or as the page's Save does (its header skipped).
 fn load_weights(path: &str) -> ModuleRecord {
-    ModuleRecord::load(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")))
+    let bytes = std::fs::read(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+    let (_, burnpack) = genlab::train::unwrap_weights(bytes).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+    ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(burnpack)).unwrap_or_else(|e| fail(&format!("{path}: {e}")))
 }
 
 fn round(x: f64, digits: i32) -> f64 {

@@ -163,6 +163,7 @@ impl GanConfig {
     /// the running average of G when the file has one. The error says whether the file is
     /// damaged or does not fit this architecture.
     pub fn load(&self, device: &Device, bytes: Vec<u8>) -> Result<(Gan, Option<Generator>), String> {
+        let (_, bytes) = crate::train::unwrap_weights(bytes)?;
         let record = |bytes: Vec<u8>| {
             burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
                 .map_err(|e| format!("the weights file is damaged or not a weights file ({e})"))
@@ -734,6 +735,15 @@ impl Trainable for GanTrainer {
         };
         let counts = serde_json::to_vec(&(self.d_updates, self.g_updates, &self.noise_rng, self.ema_updates)).map_err(|e| e.to_string())?;
         Ok(vec![module_bytes(&self.gan)?, optimizer_bytes(&self.optim_d)?, optimizer_bytes(&self.optim_g)?, ema, counts])
+    }
+
+    /// G and D, and the running average of G when there is one (as the native trainer saves).
+    fn weights(&self) -> Result<Vec<u8>, String> {
+        let gan = self.gan.valid();
+        match &self.ema {
+            Some(average) => crate::train::module_bytes(&GanWithAverage { gan, average: average.clone() }),
+            None => crate::train::module_bytes(&gan),
+        }
     }
 
     fn load_state(&mut self, parts: Vec<Vec<u8>>) -> Result<(), String> {

@@ -94,6 +94,7 @@ impl PixelCnnConfig {
 
     /// A model with the weights in `bytes` (burnpack); the error says what is wrong.
     pub fn load(&self, device: &Device, bytes: Vec<u8>) -> Result<PixelCnn, String> {
+        let (_, bytes) = crate::train::unwrap_weights(bytes)?;
         let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
             .map_err(|e| format!("the weights file is damaged or not a weights file ({e})"))?;
         let name = if self.gated { "a gated PixelCNN" } else { "a PixelCNN" };
@@ -550,6 +551,10 @@ fn metrics(nll: Tensor<1>) -> Tensor<1> {
 }
 
 impl Trainable for PixelCnnTrainer {
+    fn weights(&self) -> Result<Vec<u8>, String> {
+        crate::train::module_bytes(&self.model.valid())
+    }
+
     fn save_state(&self) -> Result<Vec<Vec<u8>>, String> {
         Ok(vec![crate::train::module_bytes(&self.model)?, crate::train::optimizer_bytes(&self.optim)?])
     }

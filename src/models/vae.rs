@@ -119,6 +119,7 @@ impl VaeConfig {
     /// A model with the weights in `bytes` (burnpack, as the native trainer writes them), checked
     /// against this architecture. The error says whether the file is damaged or does not fit.
     pub fn load(&self, device: &Device, bytes: Vec<u8>) -> Result<Vae, String> {
+        let (_, bytes) = crate::train::unwrap_weights(bytes)?;
         let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
             .map_err(|e| format!("the weights file is damaged or not a weights file ({e})"))?;
         let name = match (self.variational, self.top.is_some(), self.depth > 1) {
@@ -502,6 +503,10 @@ impl Trainable for VaeTrainer {
         use crate::train::{module_bytes, optimizer_bytes};
         let clock = serde_json::to_vec(&(self.steps, self.warmup_steps, &self.noise_rng)).map_err(|e| e.to_string())?;
         Ok(vec![module_bytes(&self.model)?, optimizer_bytes(&self.optim)?, clock])
+    }
+
+    fn weights(&self) -> Result<Vec<u8>, String> {
+        crate::train::module_bytes(&self.model.valid())
     }
 
     fn load_state(&mut self, parts: Vec<Vec<u8>>) -> Result<(), String> {

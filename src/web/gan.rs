@@ -133,7 +133,7 @@ impl ModelView for GanView {
                 Figure {
                     canvases: vec![CanvasSpec::picture("filmstrip", "the sample grid earlier in training")],
                     controls: vec![
-                        Control::new("scrub", "", Input::Range { min: 0.0, max: 0.0, value: 0.0 }).live(),
+                        Control::new("scrub", "", Input::Range { min: 0.0, max: 0.0, value: 0.0 }).live().unlinked(),
                         Control::new("frame", "", Input::Info { value: "" }),
                     ],
                     caption: "<b>Filmstrip.</b> The same grid at intervals across training; drag to scrub. Look for oscillation \

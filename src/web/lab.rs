@@ -12,9 +12,9 @@ use std::rc::Rc;
 use serde_json::{Value, json};
 
 use crate::render::chart::draw_history;
-use crate::train::{Settings, Status, Trainable, Trainer, now_ms};
+use crate::train::{Settings, Status, Trainable, Trainer, now_ms, unwrap_weights, wrap_weights};
 
-use super::spec::{ChartSpec, Control, Event, Figure, Input, LabSpec, Values, defaults};
+use super::spec::{ChartSpec, Control, Event, Figure, Input, LabSpec, Values, defaults, with_given};
 use super::{Shared, Surface, fetch_bytes, yield_now};
 
 /// Makes a lab.
@@ -103,8 +103,9 @@ impl Surfaces {
 /// A lab whatever its model: what [`super::App`] needs.
 pub(crate) trait AnyLab {
     fn id(&self) -> &'static str;
-    /// Sends the page the section, loads the default model, draws everything.
-    fn open(self: Rc<Self>) -> Pin<Box<dyn Future<Output = ()>>>;
+    /// Sends the page the section with the controls a link set (`given`: name → value; a value
+    /// the control refuses is a message and its default stays), loads the model, draws everything.
+    fn open(self: Rc<Self>, given: serde_json::Map<String, Value>) -> Pin<Box<dyn Future<Output = ()>>>;
     fn handle(self: Rc<Self>, event: Event) -> Pin<Box<dyn Future<Output = Result<Value, String>>>>;
     /// Moves the model if the device changed (WebGPU was lost).
     fn follow_device(self: Rc<Self>);
@@ -166,7 +167,7 @@ impl<V: ModelView> Lab<V> {
         let device = shared.device().autodiff();
         let view = V::new(shared, Surfaces(surfaces))?;
         let values = defaults(spec.controls.iter().chain(spec.figures.iter().flat_map(|f| &f.controls)));
-        let model = view.build(&values, &device, None)?;
+        let model = random_weights(&view, &values, &device)?;
         let trainer = Trainer::with_dataset(model, s.settings.clone(), shared.dataset(), device);
         Ok(Rc::new(Lab {
             shared: shared.clone(),
@@ -255,6 +256,12 @@ impl<V: ModelView> Lab<V> {
     /// A fresh model as the choice controls say: pretrained weights (fetched by the worker) or
     /// random ones. A missing or damaged file is a message, and the lab goes on with random weights.
     async fn reset(self: &Rc<Self>, values: &Values) -> Result<(), String> {
+        self.reset_keeping(values, false).await
+    }
+
+    /// [`Lab::reset`]; `lr_given`: the learning rate was chosen (by a link), so pretrained
+    /// weights do not replace it with the rate they were trained at.
+    async fn reset_keeping(self: &Rc<Self>, values: &Values, lr_given: bool) -> Result<(), String> {
         self.pause();
         self.apply(values)?;
         let device = self.trainer.borrow().device().clone();
@@ -275,7 +282,7 @@ impl<V: ModelView> Lab<V> {
         }
         let mut trained_from = None;
         let model = match weights {
-            None => self.view.build(values, &device, None)?,
+            None => random_weights(&self.view, values, &device)?,
             Some((bytes, name, file)) => match self.view.build(values, &device, Some(bytes)) {
                 Ok(model) => {
                     trained_from = Some(file);
@@ -283,13 +290,13 @@ impl<V: ModelView> Lab<V> {
                 }
                 Err(e) => {
                     self.message("error", &format!("Pretrained {name} not loaded: {e}. Starting from random weights."));
-                    self.view.build(values, &device, None)?
+                    random_weights(&self.view, values, &device)?
                 }
             },
         };
         self.generation.set(self.generation.get() + 1);
         self.trainer.borrow_mut().reset(model);
-        if let Some(file) = trained_from {
+        if let Some(file) = trained_from.filter(|_| !lr_given) {
             self.continue_at_trained_rate(&file).await;
         }
         *self.built_from.borrow_mut() = values.clone();
@@ -501,6 +508,9 @@ impl<V: ModelView> Lab<V> {
                 self.chunk(Some(1)).await;
             }
             "reset" => self.reset(values).await?,
+            "save" => self.save(values)?,
+            "load" => self.load(&event).await?,
+            "csv" => self.curves_csv(),
             "draw" => {
                 self.draw_charts();
                 self.view.draw(self).await?;
@@ -525,6 +535,102 @@ impl<V: ModelView> Lab<V> {
     fn spec_options(&self) -> impl Iterator<Item = &Control> {
         self.spec.controls.iter().filter(|c| c.live)
     }
+
+    /// Every control of the section, the figures' too.
+    fn all_controls(&self) -> impl Iterator<Item = &Control> {
+        self.spec.controls.iter().chain(self.spec.figures.iter().flat_map(|f| &f.controls))
+    }
+
+    /// The values of the controls a link or a saved file carries.
+    fn linked_values(&self, values: &Values) -> serde_json::Map<String, Value> {
+        self.all_controls().filter(|c| c.linked).filter_map(|c| values.0.get(c.name).map(|v| (c.name.to_string(), v.clone()))).collect()
+    }
+
+    /// Save: the model's weights, with a header naming this lab, the controls and the step, as
+    /// a download (`<lab>-step<N>.bpk`; the native `eval --weights` reads it too).
+    fn save(&self, values: &Values) -> Result<(), String> {
+        let t = self.trainer.borrow();
+        let weights = t.model.weights()?;
+        let header = json!({
+            "lab": self.spec.id, "title": self.spec.title, "values": self.linked_values(values),
+            "step": t.history.step, "epoch": t.history.epoch, "settings": t.settings,
+        });
+        let name = format!("genlab-{}-step{}.bpk", self.spec.id, t.history.step);
+        self.shared.out.file(&name, "application/octet-stream", wrap_weights(&header, &weights));
+        Ok(())
+    }
+
+    /// Load: a saved file (or a pretrained/ one) becomes the lab's model. A file of another lab,
+    /// a damaged one or one that does not fit is an error naming the problem, and the current
+    /// model is kept. A saved file's controls (the network it needs, its settings) come with it.
+    async fn load(self: &Rc<Self>, event: &Event) -> Result<(), String> {
+        let file = event.value.as_str().unwrap_or("the file").to_string();
+        let kept = "the current model is kept";
+        if event.file.is_empty() {
+            return Err(format!("{file} is empty; {kept}"));
+        }
+        let (header, weights) = unwrap_weights(event.file.clone()).map_err(|e| format!("{file}: {e}; {kept}"))?;
+        let mut values = event.values.clone();
+        let mut step = None;
+        if let Some(header) = header {
+            let lab = header["lab"].as_str().unwrap_or("?");
+            if lab != self.spec.id {
+                let title = header["title"].as_str().unwrap_or(lab);
+                return Err(format!("{file} holds weights of the {title} lab, not of the {}; {kept}", self.spec.title));
+            }
+            let given = header["values"].as_object().cloned().unwrap_or_default();
+            let (from_file, refused) = with_given(self.all_controls(), &values, &given);
+            if let Some(e) = refused.first() {
+                return Err(format!("{file} does not fit this page ({e}); {kept}"));
+            }
+            values = from_file;
+            step = header["step"].as_u64();
+        }
+        let device = self.trainer.borrow().device().clone();
+        let model = self.view.build(&values, &device, Some(weights)).map_err(|e| format!("{file} was not loaded: {e}; {kept}"))?;
+        self.pause();
+        self.apply(&values)?;
+        self.generation.set(self.generation.get() + 1);
+        self.trainer.borrow_mut().reset(model);
+        self.trained_lr.set(None);
+        *self.built_from.borrow_mut() = values.clone();
+        *self.host_copy.borrow_mut() = None;
+        self.show_values(&values);
+        self.last_views_ms.set(f64::NEG_INFINITY);
+        self.view.reset(self);
+        self.draw_charts();
+        self.notify();
+        self.keep_host_copy().await;
+        self.view.draw(self).await?;
+        // After the pictures: a page that sees this message has them.
+        let saved_at = step.map_or(String::new(), |s| format!(", saved at step {s}"));
+        self.message("info", &format!("{}: loaded {file}{saved_at}. Train goes on from these weights.", self.spec.title));
+        Ok(())
+    }
+
+    /// Puts `values` into the page's controls.
+    fn show_values(&self, values: &Values) {
+        for c in self.all_controls().filter(|c| c.linked) {
+            if let Some(v) = values.0.get(c.name) {
+                let property = if matches!(c.input, Input::Checkbox { .. }) { "checked" } else { "value" };
+                self.control(c.name, json!({ property: v }));
+            }
+        }
+    }
+
+    /// The curves as CSV (one row per point: split, step, then each metric), as a download.
+    fn curves_csv(&self) {
+        let t = self.trainer.borrow();
+        let h = &t.history;
+        let mut csv = format!("split,step,{}\n", h.names.join(","));
+        for (split, series) in [("train", &h.train), ("test", &h.test)] {
+            for p in series.iter() {
+                let values: Vec<String> = p.values.iter().map(|v| v.to_string()).collect();
+                csv += &format!("{split},{},{}\n", p.step, values.join(","));
+            }
+        }
+        self.shared.out.file(&format!("genlab-{}-curves.csv", self.spec.id), "text/csv", csv.into_bytes());
+    }
 }
 
 impl<V: ModelView> AnyLab for Lab<V> {
@@ -532,12 +638,30 @@ impl<V: ModelView> AnyLab for Lab<V> {
         self.spec.id
     }
 
-    fn open(self: Rc<Self>) -> Pin<Box<dyn Future<Output = ()>>> {
+    fn open(self: Rc<Self>, given: serde_json::Map<String, Value>) -> Pin<Box<dyn Future<Output = ()>>> {
         Box::pin(async move {
-            self.shared.out.send(json!({ "type": "lab", "spec": self.spec }));
+            let (values, refused) = with_given(self.all_controls(), &self.defaults, &given);
+            for e in &refused {
+                self.message("warn", &format!("{}: the link's {e}; the default is used.", self.spec.title));
+            }
+            let mut spec = self.spec.clone();
+            let showing = |c: &Control| values.0.get(c.name).filter(|_| given.contains_key(c.name)).map_or_else(|| c.clone(), |v| c.showing(v));
+            spec.controls = spec.controls.iter().map(showing).collect();
+            spec.figures.iter_mut().for_each(|f| f.controls = f.controls.iter().map(showing).collect());
+            self.shared.out.send(json!({ "type": "lab", "spec": spec }));
             self.notify();
-            if let Err(e) = self.reset(&self.defaults.clone()).await {
+            let lr_given = given.contains_key("lr") && !refused.iter().any(|e| e.starts_with("lr "));
+            if let Err(e) = self.reset_keeping(&values, lr_given).await {
                 self.message("error", &format!("{}: {e}", self.spec.title));
+            }
+            // A view control the link set acts as if the user had set it (e.g. redraws at a temperature).
+            let view_controls: Vec<&'static str> =
+                self.spec.figures.iter().flat_map(|f| &f.controls).filter(|c| c.live && given.contains_key(c.name)).map(|c| c.name).collect();
+            for name in view_controls {
+                let event = Event { lab: self.spec.id.into(), control: name.into(), values: values.clone(), ..Event::default() };
+                if let Err(e) = self.clone().handle_event(event).await {
+                    self.message("warn", &format!("{}: {e}", self.spec.title));
+                }
             }
         })
     }
@@ -549,6 +673,13 @@ impl<V: ModelView> AnyLab for Lab<V> {
     fn follow_device(self: Rc<Self>) {
         Lab::follow_device(&self);
     }
+}
+
+/// The network of the choice with random weights drawn from the seed control's value: a link
+/// (same seed, same backend) starts the same run.
+fn random_weights<V: ModelView>(view: &V, values: &Values, device: &burn::tensor::Device) -> Result<V::Model, String> {
+    let seed = values.count("seed", "seed")? as u64;
+    crate::device::seeded(device, seed, || view.build(values, device, None))
 }
 
 /// The page section: the view's choice, Reset, its options, then batch, learning rate, seed,
@@ -566,5 +697,8 @@ fn lab_spec(s: &ViewSpec) -> LabSpec {
     controls.push(Control::new("seed", "seed", number(0.0, 1e9, 1.0, s.settings.seed as f64)));
     controls.push(Control::new("train", "Train", Input::Button { primary: true }));
     controls.push(Control::new("step", "Step", Input::Button { primary: false }).title("one training step, then every picture redrawn"));
+    controls.push(Control::new("save", "Save weights", Input::Button { primary: false }).title("download this model's weights (load them here again, or into the native eval)"));
+    controls.push(Control::new("load", "Load weights", Input::File { accept: ".bpk" }).title("a weights file saved from this lab (or one from pretrained/)"));
+    controls.push(Control::new("csv", "Curves CSV", Input::Button { primary: false }).title("download the training and test curves as CSV"));
     LabSpec { id: s.id, title: s.title, family: s.family, caption: s.caption, controls, charts: s.charts.clone(), figures: s.figures.clone() }
 }

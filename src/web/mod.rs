@@ -81,6 +81,16 @@ impl Outbox {
         self.send(serde_json::json!({ "type": "control", "lab": lab, "name": name, "properties": properties }));
     }
 
+    /// A file for the user to download (saved weights, curves): the page offers it by `name`.
+    pub fn file(&self, name: &str, mime: &str, bytes: Vec<u8>) {
+        let data = js_sys::Uint8Array::from(bytes.as_slice());
+        let message = js_sys::Object::new();
+        for (k, v) in [("type", JsValue::from("file")), ("name", name.into()), ("mime", mime.into()), ("bytes", data.clone().into())] {
+            let _ = js_sys::Reflect::set(&message, &k.into(), &v);
+        }
+        self.post(&message, &js_sys::Array::of1(&data.buffer()));
+    }
+
     fn bitmap(&self, lab: &str, name: &str, bitmap: web_sys::ImageBitmap) {
         let message = js_sys::Object::new();
         for (k, v) in [("type", JsValue::from("view")), ("lab", lab.into()), ("name", name.into()), ("bitmap", bitmap.clone().into())] {
@@ -205,6 +215,8 @@ pub struct App {
     data: RefCell<Option<Arc<Mnist>>>,
     shared: RefCell<Option<Rc<Shared>>>,
     labs: RefCell<Vec<Rc<dyn AnyLab>>>,
+    /// The controls a link set, by lab.
+    given: RefCell<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[wasm_bindgen]
@@ -234,9 +246,18 @@ impl App {
         }))
     }
 
-    /// Fetches the gzipped MNIST asset (progress messages as it arrives) and opens the labs.
-    /// A missing or damaged file is an error naming the problem; the labs stay closed.
-    pub async fn open(&self, url: String) -> Result<String, JsError> {
+    /// Fetches the gzipped MNIST asset (progress messages as it arrives) and opens the labs with
+    /// the controls a link set (`given`: `{lab: {control: value}}`, or undefined). A missing or
+    /// damaged file is an error naming the problem; the labs stay closed.
+    pub async fn open(&self, url: String, given: JsValue) -> Result<String, JsError> {
+        *self.given.borrow_mut() = if given.is_undefined() || given.is_null() {
+            Default::default()
+        } else {
+            serde_wasm_bindgen::from_value(given).unwrap_or_else(|e| {
+                self.out.message("warn", &format!("The link's settings could not be read ({e}); the defaults are used."));
+                Default::default()
+            })
+        };
         let out = self.out.clone();
         let bytes = fetch_bytes(&url, &move |got, total| {
             out.send(serde_json::json!({ "type": "progress", "got": got, "total": total }));
@@ -257,7 +278,10 @@ impl App {
     /// Handles one event from the page ({lab, control, values, x, y, pixels, value}); the error
     /// is a message for the user. Events for the app itself have lab "app".
     pub async fn handle(&self, event: JsValue) -> Result<JsValue, JsError> {
-        let event: Event = serde_wasm_bindgen::from_value(event).map_err(|e| JsError::new(&format!("a malformed event: {e}")))?;
+        // A file's bytes travel as a Uint8Array beside the event's fields.
+        let file = js_sys::Reflect::get(&event, &"file".into()).ok().and_then(|f| f.dyn_into::<js_sys::Uint8Array>().ok()).map(|f| f.to_vec());
+        let mut event: Event = serde_wasm_bindgen::from_value(event).map_err(|e| JsError::new(&format!("a malformed event: {e}")))?;
+        event.file = file.unwrap_or_default();
         if event.lab == "app" {
             return self.handle_app(event).await.map(|v| to_js(&v)).map_err(|e| JsError::new(&e));
         }
@@ -270,7 +294,15 @@ impl App {
 impl App {
     /// An app on a backend chosen by the caller (browser tests run on both).
     pub fn with_backend(backend: Backend, post: js_sys::Function) -> App {
-        App { backend, out: Outbox(post), notes: Vec::new(), data: RefCell::new(None), shared: RefCell::new(None), labs: RefCell::new(Vec::new()) }
+        App {
+            backend,
+            out: Outbox(post),
+            notes: Vec::new(),
+            data: RefCell::new(None),
+            shared: RefCell::new(None),
+            labs: RefCell::new(Vec::new()),
+            given: RefCell::default(),
+        }
     }
 
     /// Opens one lab (or all) on the small fixture built into the binary (tests).
@@ -289,16 +321,23 @@ impl App {
         let dataset = RefCell::new(Dataset::new(data.clone(), &self.backend.device.clone().autodiff()));
         let shared = Rc::new(Shared { backend: RefCell::new(self.backend.clone()), device_generation: Cell::new(0), data, dataset, out: self.out.clone() });
         *self.shared.borrow_mut() = Some(shared.clone());
+        let mut given = std::mem::take(&mut *self.given.borrow_mut());
         for (id, open) in lab::all() {
+            let mine = given.remove(id).and_then(|v| v.as_object().cloned()).unwrap_or_default();
             if only.is_some_and(|only| only != id) {
                 continue;
             }
             match open(&shared) {
                 Ok(lab) => {
                     self.labs.borrow_mut().push(lab.clone());
-                    lab.open().await;
+                    lab.open(mine).await;
                 }
                 Err(e) => self.out.message("error", &e),
+            }
+        }
+        if only.is_none() {
+            for id in given.keys() {
+                self.out.message("warn", &format!("The link names a lab '{id}' this page does not have; its settings are ignored."));
             }
         }
         self.out.send(serde_json::json!({ "type": "ready" }));

@@ -32,11 +32,20 @@ pub struct Control {
     pub input: Input,
     /// Sent to the lab as soon as it changes (otherwise it is only read, with every event).
     pub live: bool,
+    /// Part of a shared link and a saved file (off for positions the model decides, such as a
+    /// slider over frames recorded so far).
+    pub linked: bool,
 }
 
 impl Control {
     pub fn new(name: &'static str, label: &'static str, input: Input) -> Control {
-        Control { name, label, title: "", input, live: false }
+        let linked = !matches!(input, Input::Button { .. } | Input::File { .. } | Input::Info { .. });
+        Control { name, label, title: "", input, live: false, linked }
+    }
+
+    /// Left out of links and saved files: its range or value follows the model.
+    pub fn unlinked(self) -> Control {
+        Control { linked: false, ..self }
     }
 
     pub fn title(self, title: &'static str) -> Control {
@@ -60,8 +69,95 @@ pub enum Input {
     /// (value, label, colour) options of one group.
     Radio { options: Vec<(&'static str, &'static str, &'static str)>, value: &'static str },
     Button { primary: bool },
+    /// A file picker: the page reads the chosen file and sends its bytes (`accept`: the file
+    /// types it offers, e.g. ".bpk").
+    File { accept: &'static str },
     /// A line of text the lab writes to (results, counts).
     Info { value: &'static str },
+}
+
+impl Control {
+    /// `text` (from a link) as the page would send this control's value, or why it can't be.
+    pub fn accept(&self, text: &str) -> Result<Value, String> {
+        let name = self.name;
+        match &self.input {
+            Input::Select { options, .. } => options
+                .iter()
+                .find(|(value, _)| *value == text)
+                .map(|(value, _)| Value::from(*value))
+                .ok_or_else(|| format!("{name} '{text}' is not one of {}", options.iter().map(|o| o.0).collect::<Vec<_>>().join(", "))),
+            Input::Radio { options, .. } => options
+                .iter()
+                .find(|(value, ..)| *value == text)
+                .map(|(value, ..)| Value::from(*value))
+                .ok_or_else(|| format!("{name} '{text}' is not one of {}", options.iter().map(|o| o.0).collect::<Vec<_>>().join(", "))),
+            Input::Number { min, max, .. } | Input::Range { min, max, .. } => {
+                let whole = matches!(self.input, Input::Range { .. } | Input::Number { step: 1.0, .. });
+                let v: f64 = text.trim().parse().map_err(|_| format!("{name} '{text}' is not a number"))?;
+                if !(v.is_finite() && *min <= v && v <= *max) {
+                    return Err(format!("{name} {text} is outside {min}–{max}"));
+                }
+                if whole && v.fract() != 0.0 {
+                    return Err(format!("{name} {text} is not a whole number"));
+                }
+                Ok(Value::from(text.trim()))
+            }
+            Input::Checkbox { .. } => match text {
+                "true" => Ok(Value::Bool(true)),
+                "false" => Ok(Value::Bool(false)),
+                _ => Err(format!("{name} '{text}' is neither true nor false")),
+            },
+            Input::Button { .. } | Input::File { .. } | Input::Info { .. } => Err(format!("'{name}' is not a setting")),
+        }
+    }
+
+    /// The control shown with `value` (one [`Control::accept`] gave) instead of its default.
+    pub fn showing(&self, value: &Value) -> Control {
+        let mut c = self.clone();
+        let text = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        match &mut c.input {
+            Input::Select { options, value } => {
+                if let Some(o) = options.iter().find(|o| o.0 == text) {
+                    *value = o.0;
+                }
+            }
+            Input::Radio { options, value } => {
+                if let Some(o) = options.iter().find(|o| o.0 == text) {
+                    *value = o.0;
+                }
+            }
+            Input::Number { value, .. } | Input::Range { value, .. } => *value = text.parse().unwrap_or(*value),
+            Input::Checkbox { value: v } => *v = value.as_bool().unwrap_or(*v),
+            Input::Button { .. } | Input::File { .. } | Input::Info { .. } => {}
+        }
+        c
+    }
+}
+
+/// `defaults` with the values of `given` (a link's `lab.name=value` pairs) that `controls`
+/// accept, and a message for each that is refused (its default stays).
+pub fn with_given<'a>(controls: impl IntoIterator<Item = &'a Control>, defaults: &Values, given: &Map<String, Value>) -> (Values, Vec<String>) {
+    let controls: Vec<&Control> = controls.into_iter().collect();
+    let mut values = defaults.clone();
+    let mut refused = Vec::new();
+    for (name, text) in given {
+        let text = match text {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let accepted = match controls.iter().find(|c| c.name == name && c.linked) {
+            None => Err(format!("there is no setting '{name}'")),
+            Some(c) => c.accept(&text),
+        };
+        match accepted {
+            Ok(v) => values.set(name, v),
+            Err(e) => refused.push(e),
+        }
+    }
+    (values, refused)
 }
 
 /// A line chart of some of the training metrics.
@@ -166,6 +262,10 @@ pub struct Event {
     /// A value for commands sent by code rather than by a control (benchmarks, tests).
     #[serde(default)]
     pub value: Value,
+    /// A file's bytes (a file picker), taken from the event's `file` (a Uint8Array) by
+    /// [`super::App::handle`].
+    #[serde(skip)]
+    pub file: Vec<u8>,
 }
 
 /// The inputs of a lab, by name, as the page read them: strings from fields and menus, booleans
@@ -221,7 +321,7 @@ pub fn defaults<'a>(controls: impl IntoIterator<Item = &'a Control>) -> Values {
             Input::Select { value, .. } | Input::Radio { value, .. } => Value::from(*value),
             Input::Number { value, .. } | Input::Range { value, .. } => Value::from(value.to_string()),
             Input::Checkbox { value } => Value::from(*value),
-            Input::Button { .. } | Input::Info { .. } => continue,
+            Input::Button { .. } | Input::File { .. } | Input::Info { .. } => continue,
         };
         values.set(c.name, v);
     }

@@ -134,8 +134,8 @@ impl ModelView for VaeView {
                         CanvasSpec::picture("hover", "the digit decoded under the pointer").style("width:84px"),
                     ],
                     controls: vec![
-                        Control::new("dim-a", "x: dim", number(0.0, 1.0, 1.0, 0.0)).live(),
-                        Control::new("dim-b", "y: dim", number(0.0, 1.0, 1.0, 1.0)).live(),
+                        Control::new("dim-a", "x: dim", number(0.0, 1.0, 1.0, 0.0)).live().unlinked(),
+                        Control::new("dim-b", "y: dim", number(0.0, 1.0, 1.0, 1.0)).live().unlinked(),
                         Control::new("hover-z", "", Input::Info { value: "" }),
                     ],
                     caption: "<b>Latent space.</b> μ(x) for 2000 test digits, coloured by label \

@@ -1,0 +1,177 @@
+// End-to-end: what a teacher relies on — links that carry every setting, saved and loaded
+// weights, keys, and a second visit without the network. The built page (dist/) in headless Chromium.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readFile } from 'node:fs/promises';
+import { serve, launch } from './serve.mjs';
+
+const dist = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist');
+let server, browser;
+before(async () => { server = await serve(dist); browser = await launch(); });
+after(async () => { await browser?.close(); server?.close(); });
+
+async function open(query) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(server.url + query);
+  await page.waitForFunction(() => window.genlab?.ready, null, { timeout: 300_000 });
+  return { page, errors };
+}
+const messages = (page) => page.$$eval('#messages .message', (ms) => ms.map((m) => m.textContent));
+const values = (page) => page.evaluate(() => Object.fromEntries(Object.entries(window.genlab.labs).map(([id, lab]) => [id, lab.values()])));
+const pixels = (page, id) => page.evaluate((id) => { const c = document.getElementById(id); return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }, id);
+const drawn = async (page, id) => new Set(await pixels(page, id)).size > 2;
+// The bytes of the download a click starts.
+async function downloaded(page, selector) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
+  return { name: download.suggestedFilename(), bytes: await readFile(await download.path()) };
+}
+
+// A value other than the default for every linked control, valid for it.
+function otherValues(specs) {
+  const link = {};
+  for (const spec of specs) {
+    const controls = [...spec.controls, ...spec.figures.flatMap((f) => f.controls)].filter((c) => c.linked);
+    for (const c of controls) {
+      let v;
+      if (c.input === 'select' || c.input === 'radio') v = c.options.map((o) => o[0]).find((o) => o !== c.value);
+      else if (c.input === 'checkbox') v = String(!c.value);
+      else if (c.name === 'lr') v = String(c.value / 2); // a rate that trains
+      else if (c.name === 'batch') v = '32';
+      else v = String(c.value === c.min ? c.min + 1 : c.min);
+      if (v !== undefined) link[`${spec.id}.${c.name}`] = v;
+    }
+  }
+  return link;
+}
+
+test('a link with every control set round-trips: page → link → new page → the same controls', async () => {
+  const { page: first, errors } = await open('?backend=cpu');
+  const specs = await first.evaluate(() => Object.values(window.genlab.labs).map((l) => l.spec));
+  const defaults = await values(first);
+  await first.close();
+  const link = otherValues(specs);
+  const { page, errors: errors2 } = await open(`?backend=cpu&${new URLSearchParams(link)}`);
+  const shown = await values(page);
+  for (const [key, v] of Object.entries(link)) {
+    const [lab, name] = key.split('.');
+    assert.equal(shown[lab][name], v, `${key} shows the link's value`);
+    assert.notEqual(defaults[lab][name], v, `${key} differs from its default`);
+  }
+  assert.deepEqual((await messages(page)).filter((m) => /link/.test(m)), [], 'no value refused');
+  // Each lab's "copy link" gives a link that opens the same controls.
+  const links = await page.evaluate(() => Object.values(window.genlab.labs).map((l) => l.link()));
+  const merged = new URLSearchParams();
+  for (const l of links) for (const [k, v] of new URL(l).searchParams) merged.set(k, v);
+  assert.equal(merged.get('backend'), 'cpu');
+  await page.close();
+  const { page: again, errors: errors3 } = await open(`?${merged}`);
+  assert.deepEqual(await values(again), shown);
+  await again.close();
+  assert.deepEqual([...errors, ...errors2, ...errors3], []);
+});
+
+test('training 20 steps from the same link twice gives the same curve; another seed does not', async () => {
+  const run = async (seed) => {
+    const { page } = await open(`?backend=cpu&vae.from=scratch&vae.seed=${seed}&vae.batch=32&vae.latent=20`);
+    const curve = await page.evaluate(async () => {
+      const lab = window.genlab.vae;
+      for (let i = 0; i < 20; i++) await lab.send('step');
+      return { step: lab.status().step, train: lab.status().train, test: lab.status().test };
+    });
+    await page.close();
+    return curve;
+  };
+  const a = await run(5), b = await run(5), c = await run(6);
+  assert.equal(a.step, 20);
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a.train, c.train);
+});
+
+test('bad link values are messages, their defaults stay, the page runs', async () => {
+  const { page, errors } = await open('?backend=cpu&vae.batch=0&vae.kind=nope&vae.lr=abc&vae.seed=1.5&vae.bogus=1&vae.train=1&nolab.x=1&stray=1');
+  const shown = await messages(page);
+  for (const expected of [/batch 0 is outside 1–1024/, /kind 'nope' is not one of/, /lr 'abc' is not a number/, /seed 1.5 is not a whole number/,
+    /no setting 'bogus'/, /no setting 'train'/, /a lab 'nolab'/, /'stray' is not a setting/]) {
+    assert.ok(shown.some((m) => expected.test(m)), `${expected} in ${JSON.stringify(shown)}`);
+  }
+  const v = (await values(page)).vae;
+  assert.deepEqual([v.batch, v.kind, v.seed], ['128', 'vae', '1']);
+  assert.ok(await drawn(page, 'vae-samples'));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('saved weights load back to the same pictures in each lab; a wrong or damaged file is refused by name', async () => {
+  const { page, errors } = await open('?backend=cpu');
+  const views = { vae: 'vae-samples', gan: 'gan-samples', pixelcnn: 'pixelcnn-next' };
+  const saved = {};
+  for (const [lab, view] of Object.entries(views)) {
+    const before = await pixels(page, view);
+    saved[lab] = await downloaded(page, `#${lab}-save`);
+    assert.match(saved[lab].name, new RegExp(`^genlab-${lab}-step0\\.bpk$`));
+    // Random weights, then the saved file: the pictures come back.
+    await page.selectOption(`#${lab}-from`, 'scratch');
+    await page.click(`#${lab}-reset`);
+    await page.waitForFunction((id) => !document.getElementById(id).disabled, `${lab}-reset`);
+    assert.notDeepEqual(await pixels(page, view), before, `${lab}: random weights draw other pictures`);
+    const count = (await messages(page)).length;
+    await page.setInputFiles(`#${lab}-load`, { name: saved[lab].name, mimeType: 'application/octet-stream', buffer: saved[lab].bytes });
+    await page.waitForFunction((n) => document.querySelectorAll('#messages .message').length > n, count, { timeout: 120_000 });
+    assert.match((await messages(page)).at(-1), /loaded genlab-.*saved at step 0/);
+    assert.deepEqual(await pixels(page, view), before, `${lab}: the loaded weights draw the saved pictures`);
+  }
+  // The GAN's file in the VAE lab, a damaged file, an empty one: named errors, the VAE unchanged.
+  const vae = await pixels(page, 'vae-samples');
+  const cut = saved.vae.bytes.subarray(0, 40);
+  const garbage = Buffer.from('this is not a weights file at all');
+  for (const [file, expected] of [[{ name: 'gan.bpk', buffer: saved.gan.bytes }, /gan.bpk holds weights of the Generative adversarial network lab, not of the Variational autoencoder; the current model is kept/],
+    [{ name: 'cut.bpk', buffer: cut }, /cut.bpk: the weights file is damaged .*the current model is kept/],
+    [{ name: 'junk.bpk', buffer: garbage }, /junk.bpk was not loaded: the weights file is damaged or not a weights file.*the current model is kept/]]) {
+    const count = (await messages(page)).length;
+    await page.setInputFiles('#vae-load', { ...file, mimeType: 'application/octet-stream' });
+    await page.waitForFunction((n) => document.querySelectorAll('#messages .message').length > n, count);
+    assert.match((await messages(page)).at(-1), expected);
+    assert.deepEqual(await pixels(page, 'vae-samples'), vae);
+  }
+  // The curves as CSV.
+  await page.evaluate(async () => { for (let i = 0; i < 3; i++) await window.genlab.vae.send('step'); });
+  const csv = await downloaded(page, '#vae-csv');
+  const rows = csv.bytes.toString().trim().split('\n');
+  assert.equal(rows[0], 'split,step,-ELBO,reconstruction,KL');
+  assert.deepEqual(rows.filter((r) => r.startsWith('train,')).map((r) => r.split(',')[1]), ['1', '2', '3']);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('keys drive the lab in view: s steps, space trains and pauses', async () => {
+  const { page, errors } = await open('?backend=cpu');
+  await page.evaluate(() => document.getElementById('vae').scrollIntoView());
+  await page.keyboard.press('s');
+  await page.waitForFunction(() => window.genlab.vae.status().step === 1);
+  await page.keyboard.press(' ');
+  await page.waitForFunction(() => window.genlab.vae.status().step >= 5);
+  await page.keyboard.press(' ');
+  await page.waitForFunction(() => window.genlab.vae.status().status.state === 'paused');
+  assert.equal((await page.evaluate(() => window.genlab.gan.status())).step, 0, 'the GAN, not in view, did not move');
+  await page.keyboard.press('p');
+  assert.ok(await page.evaluate(() => document.body.classList.contains('projector')));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('after one visit, the page opens with the network gone: data grid and pretrained pictures', async () => {
+  const { page, errors } = await open('?backend=cpu');
+  await page.waitForFunction(() => window.genlab.offline > 0, null, { timeout: 60_000 });
+  await page.context().setOffline(true);
+  await page.reload();
+  await page.waitForFunction(() => window.genlab?.ready, null, { timeout: 300_000 });
+  assert.ok(await drawn(page, 'digits'), 'the MNIST grid, offline');
+  for (const view of ['vae-samples', 'gan-samples', 'pixelcnn-next']) assert.ok(await drawn(page, view), `${view}, offline`);
+  assert.deepEqual((await messages(page)).filter((m) => /could not|not loaded|No pretrained/i.test(m)), []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
