@@ -259,8 +259,12 @@ const handlers = {
     progress.querySelector('span').textContent = 'MNIST could not be loaded';
     message(`Could not load MNIST: ${m.message}`);
   },
-  lab(m) { buildLab(m.spec); },
-  status(m) { genlab.labs[m.lab]?.show(m.status); },
+  lab(m) { buildLab(m.spec); addDemos(m.spec); addToMap(m.spec); },
+  status(m) {
+    genlab.labs[m.lab]?.show(m.status);
+    const figure = $(`map-${m.lab}`);
+    if (figure) figure.textContent = m.status.headline ?? 'train or measure to see its figure';
+  },
   view(m) {
     const c = m.lab === 'app' ? $(m.name) : $(`${m.lab}-${m.name}`);
     if (c) {
@@ -294,7 +298,7 @@ const handlers = {
     waiting.delete(m.id);
     if (m.error === undefined) w?.resolve(m.value); else w?.reject(new Error(m.error));
   },
-  ready() { genlab.ready = true; },
+  ready() { genlab.ready = true; runDemoFromLink(); },
   failed(m) { message(`The computing worker stopped: ${m.message}. Reload the page to start again.`); },
 };
 worker.onmessage = ({ data }) => handlers[data.type]?.(data);
@@ -359,6 +363,53 @@ async function keepForOffline(workerUrls) {
   genlab.offline = cached;
   $('offline').textContent = ` · available offline (${cached} files kept)`;
 }
+
+// The lecture's map: the taxonomy of generative models, built from each lab's family
+// ("explicit, tractable density" → explicit density → tractable), each leaf a link to its lab
+// with the figure of the model loaded there and the family's trade-off.
+function addToMap(spec) {
+  const [kind, detail] = spec.family.split(',').map((s) => s.trim());
+  const branch = (parent, name) => {
+    let li = [...parent.children].find((c) => c.dataset.name === name);
+    if (!li) {
+      li = el('li', { 'data-name': name }, el('span', { className: 'branch' }, name), el('ul'));
+      parent.append(li);
+    }
+    return li.querySelector('ul');
+  };
+  let list = branch($('map-tree'), kind.endsWith('density') ? kind : `${kind} density`);
+  if (detail) list = branch(list, detail);
+  list.append(el('li', { className: 'leaf' }, el('a', { href: `#${spec.id}` }, spec.title), ': ',
+    el('span', { id: `map-${spec.id}`, className: 'figure' }, '…'), el('div', { className: 'tradeoff' }, spec.tradeoff)));
+}
+
+// The lecture's demonstrations: each lab lists its own; `#demo=NAME` runs one (sets the lab's
+// controls, presses its buttons) and shows what to watch beside the lab.
+const demos = new Map();
+function addDemos(spec) {
+  for (const demo of spec.demos) {
+    demos.set(demo.name, { ...demo, lab: spec.id });
+    $('demo-list').append(el('li', {}, el('a', { href: `#demo=${demo.name}` }, demo.title)));
+  }
+  $('demos').hidden = demos.size === 0;
+}
+async function runDemo(name) {
+  const demo = demos.get(name);
+  if (!demo) return message(`There is no demo '${name}'. The demos: ${[...demos.keys()].join(', ')}.`, 'warn');
+  const section = $(demo.lab);
+  section.querySelector('.demo-note')?.remove();
+  const note = el('div', { className: 'demo-note', role: 'note' },
+    el('button', { className: 'small close', title: 'close', onclick: () => note.remove() }, '×'),
+    el('b', {}, `${demo.title}. `), el('span', { html: demo.note }));
+  section.querySelector('.controls').before(note);
+  section.scrollIntoView({ behavior: 'smooth', block: 'start' });
+  await report(genlab.labs[demo.lab].send('demo', { value: name }));
+}
+function runDemoFromLink() {
+  const name = new URLSearchParams(location.hash.slice(1)).get('demo');
+  if (name !== null) genlab.demo = runDemo(name);
+}
+addEventListener('hashchange', () => { if (genlab.ready) runDemoFromLink(); });
 
 let digitsSeed = 1;
 $('digits-shuffle').onclick = () => report(send({ lab: 'app', control: 'digits', value: ++digitsSeed }));

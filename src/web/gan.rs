@@ -16,7 +16,7 @@ use crate::rng::Rng;
 use crate::train::{Settings, Trainer};
 
 use super::lab::{Lab, ModelView, Surfaces, ViewSpec};
-use super::spec::{CanvasSpec, ChartSpec, Control, Event, Figure, Input, Pointer, Values};
+use super::spec::{CanvasSpec, ChartSpec, Control, Demo, Event, Figure, Input, Pointer, Values};
 use super::{Shared, Surface, fetch_bytes, read, tensor, yield_now};
 
 const GRID: usize = 64;
@@ -50,6 +50,8 @@ pub(crate) struct GanView {
     classifier: RefCell<Option<Classifier>>,
     classifier_tried: Cell<bool>,
     meter_step: Cell<Option<u64>>,
+    /// The meter's last classifier score (the map's figure for this lab).
+    meter_score: Cell<Option<f64>>,
     /// Pictures from the running average of G (the "average of G" switch).
     averaged: Cell<bool>,
 }
@@ -79,6 +81,7 @@ impl ModelView for GanView {
             id: "gan",
             title: "Generative adversarial network",
             family: "implicit density",
+            tradeoff: "sharp samples, fast sampling, but no density at all",
             caption: "No p(x) to write down: a generator G turns noise z ~ N(0, I) into digits, and a discriminator D tries \
                 to tell them from real ones. The two play min<sub>G</sub> max<sub>D</sub> E[log D(x)] + E[log(1 − D(G(z)))], \
                 alternating k steps of D with one step of G. Curves: the two losses, and D's mean verdict on real digits \
@@ -171,6 +174,41 @@ impl ModelView for GanView {
                         are equally common, 1 if G makes one digit. Real test digits score ≈ 9.7. Updated every 500 steps.",
                 },
             ],
+            demos: vec![
+                Demo {
+                    name: "minimax-vs-non-saturating",
+                    title: "Minimax vs non-saturating generator loss, from scratch",
+                    note: "With the minimax loss log(1 − D(G(z))) G learns slowest exactly when D rejects its samples (D(G(z)) near 0): \
+                        the <b>loss curves</b> plot shows the flat end the batch sits on. Pause, choose the non-saturating loss, Reset and \
+                        Train: the same seed learns digits sooner.",
+                    set: vec![("arch", "dcgan"), ("loss", "minimax"), ("k", "1"), ("from", "scratch")],
+                    then: vec!["reset", "train"],
+                },
+                Demo {
+                    name: "k-steps",
+                    title: "k discriminator steps per generator step",
+                    note: "The lecture's algorithm: k updates of D, then one of G. With k = 5 D stays ahead (D(x) high, D(G(z)) low); \
+                        each G step costs 6 batches. Compare the curves with k = 1.",
+                    set: vec![("arch", "dcgan"), ("loss", "non-saturating"), ("k", "5"), ("from", "scratch")],
+                    then: vec!["reset", "train"],
+                },
+                Demo {
+                    name: "fc-collapse",
+                    title: "Mode collapse: the fully connected GAN, with and without minibatch std",
+                    note: "Trained without minibatch std, this GAN collapsed: the <b>meter</b>'s histogram shows a few digits. Tick \
+                        minibatch std and press Reset: the pair trained with it (D sees the spread of a batch) covers all ten.",
+                    set: vec![("arch", "fc"), ("mbstd", "false"), ("sn", "false"), ("pack", "false"), ("from", "pretrained")],
+                    then: vec!["reset"],
+                },
+                Demo {
+                    name: "dcgan-latent",
+                    title: "DCGAN: interpolation and vector arithmetic in z",
+                    note: "Straight lines between random z give smooth changes of digit (<b>interpolation</b>). For arithmetic, click \
+                        samples into groups A, B and C: the decode of mean A − mean B + mean C mixes their features.",
+                    set: vec![("arch", "dcgan"), ("sn", "true"), ("pack", "true"), ("mbstd", "false"), ("from", "pretrained")],
+                    then: vec!["reset", "new-interpolation", "new-pool"],
+                },
+            ],
         }
     }
 
@@ -192,6 +230,7 @@ impl ModelView for GanView {
             classifier: RefCell::new(None),
             classifier_tried: Cell::new(false),
             meter_step: Cell::new(None),
+            meter_score: Cell::new(None),
             averaged: Cell::new(true),
         })
     }
@@ -228,6 +267,11 @@ impl ModelView for GanView {
         self.draw_loss_curves(lab).await?;
         // The average-of-G switch: every picture comes from the other generator now.
         self.draw(lab).await
+    }
+
+    /// No likelihood to show: the classifier score of the meter's last measurement.
+    fn headline(&self, _trainer: &Trainer<GanTrainer>) -> Option<String> {
+        self.meter_score.get().map(|s| format!("classifier score {s:.2} (real digits ≈ 9.7)"))
     }
 
     fn describe(t: &Trainer<GanTrainer>) -> String {
@@ -522,6 +566,8 @@ impl GanView {
         let score = classifier_score(&probs);
         self.meter_view.paint(|canvas| draw_class_histogram(canvas, &histogram, score))?;
         self.meter_step.set(Some(step));
+        self.meter_score.set(Some(score));
+        lab.notify();
         let least = *histogram.iter().min().unwrap_or(&0) as f64 / histogram.iter().sum::<usize>().max(1) as f64;
         lab.text("meter-info", &format!("step {step} · score {score:.2} · rarest digit {:.1} %", 100.0 * least));
         Ok((score, least))

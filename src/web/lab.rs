@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::render::chart::draw_history;
 use crate::train::{Settings, Status, Trainable, Trainer, now_ms, unwrap_weights, wrap_weights};
 
-use super::spec::{ChartSpec, Control, Event, Figure, Input, LabSpec, Values, defaults, with_given};
+use super::spec::{ChartSpec, Control, Demo, Event, Figure, Input, LabSpec, Values, defaults, with_given};
 use super::{Shared, Surface, fetch_bytes, yield_now};
 
 /// Makes a lab.
@@ -61,6 +61,13 @@ pub(crate) trait ModelView: Sized + 'static {
     /// The model's part of the status line.
     fn describe(trainer: &Trainer<Self::Model>) -> String;
 
+    /// The lab's figure of merit for the lecture's map, when known: by default the first
+    /// held-out metric (a likelihood or a bound, in nats).
+    fn headline(&self, trainer: &Trainer<Self::Model>) -> Option<String> {
+        let h = &trainer.history;
+        h.test.last().map(|p| format!("held-out {} {:.1} nats", h.names[0].trim_end_matches(" (nats)"), p.values[0]))
+    }
+
     /// Redraws every picture.
     fn draw(&self, lab: &Lab<Self>) -> impl Future<Output = Result<(), String>>;
 
@@ -82,12 +89,16 @@ pub(crate) struct ViewSpec {
     pub caption: &'static str,
     pub choice: Vec<Control>,
     pub options: Vec<Control>,
+    /// The lecture's one-line trade-off of this family (the map at the top shows it).
+    pub tradeoff: &'static str,
     /// Batch size, learning rate and seed to start with.
     pub settings: Settings,
     /// What the learning-rate field is called ("learning rate", "lr G").
     pub lr_label: &'static str,
     pub charts: Vec<ChartSpec>,
     pub figures: Vec<Figure>,
+    /// The lecture's demonstrations in this lab.
+    pub demos: Vec<Demo>,
 }
 
 /// The surfaces of a lab's pictures, by canvas name.
@@ -303,10 +314,26 @@ impl<V: ModelView> Lab<V> {
         *self.host_copy.borrow_mut() = None;
         self.last_views_ms.set(f64::NEG_INFINITY);
         self.view.reset(self);
+        self.measure_held_out().await;
         self.draw_charts();
         self.notify();
         self.keep_host_copy().await;
         self.view.draw(self).await
+    }
+
+    /// The held-out metrics of the model as it is now, as a point of the test curve (so a
+    /// pretrained model shows its figure before any training).
+    async fn measure_held_out(&self) {
+        let generation = self.generation.get();
+        let metrics = self.trainer.borrow_mut().evaluate_test();
+        match super::read(metrics.unsqueeze()).await {
+            Ok(values) if generation == self.generation.get() && values.iter().all(|v| v.is_finite()) => {
+                let mut t = self.trainer.borrow_mut();
+                let step = t.history.step;
+                t.history.test.push(crate::train::Point { step, values });
+            }
+            _ => {}
+        }
     }
 
     /// Train continues pretrained weights at the learning rate their training ended with (the
@@ -463,6 +490,7 @@ impl<V: ModelView> Lab<V> {
             }
         };
         json!({
+            "headline": self.view.headline(&t),
             "status": t.status,
             "step": h.step,
             "epoch": h.epoch,
@@ -479,7 +507,8 @@ impl<V: ModelView> Lab<V> {
         })
     }
 
-    fn notify(&self) {
+    /// Sends the page the lab's status (and its map figure).
+    pub fn notify(&self) {
         self.shared.out.send(json!({ "type": "status", "lab": self.spec.id, "status": self.status() }));
     }
 
@@ -508,6 +537,7 @@ impl<V: ModelView> Lab<V> {
                 self.chunk(Some(1)).await;
             }
             "reset" => self.reset(values).await?,
+            "demo" => self.demo(&event).await?,
             "save" => self.save(values)?,
             "load" => self.load(&event).await?,
             "csv" => self.curves_csv(),
@@ -608,6 +638,24 @@ impl<V: ModelView> Lab<V> {
         Ok(())
     }
 
+    /// A demonstration: its controls set (on the page too), then its buttons pressed in order,
+    /// each as if the user pressed it.
+    async fn demo(self: &Rc<Self>, event: &Event) -> Result<(), String> {
+        let name = event.value.as_str().unwrap_or("");
+        let demo = self.spec.demos.iter().find(|d| d.name == name).ok_or_else(|| format!("{} has no demo '{name}'", self.spec.title))?;
+        let given = demo.set.iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect();
+        let (values, refused) = with_given(self.all_controls(), &event.values, &given);
+        if let Some(e) = refused.first() {
+            return Err(format!("demo '{name}': {e}"));
+        }
+        self.show_values(&values);
+        for control in &demo.then {
+            let press = Event { lab: self.spec.id.into(), control: control.to_string(), values: values.clone(), ..Event::default() };
+            Box::pin(self.handle_event(press)).await?;
+        }
+        Ok(())
+    }
+
     /// Puts `values` into the page's controls.
     fn show_values(&self, values: &Values) {
         for c in self.all_controls().filter(|c| c.linked) {
@@ -700,5 +748,15 @@ fn lab_spec(s: &ViewSpec) -> LabSpec {
     controls.push(Control::new("save", "Save weights", Input::Button { primary: false }).title("download this model's weights (load them here again, or into the native eval)"));
     controls.push(Control::new("load", "Load weights", Input::File { accept: ".bpk" }).title("a weights file saved from this lab (or one from pretrained/)"));
     controls.push(Control::new("csv", "Curves CSV", Input::Button { primary: false }).title("download the training and test curves as CSV"));
-    LabSpec { id: s.id, title: s.title, family: s.family, caption: s.caption, controls, charts: s.charts.clone(), figures: s.figures.clone() }
+    LabSpec {
+        id: s.id,
+        title: s.title,
+        tradeoff: s.tradeoff,
+        family: s.family,
+        caption: s.caption,
+        controls,
+        charts: s.charts.clone(),
+        figures: s.figures.clone(),
+        demos: s.demos.clone(),
+    }
 }

@@ -16,7 +16,7 @@ use crate::rng::Rng;
 use crate::train::{Pixels, Settings, Trainer, now_ms, prepare};
 
 use super::lab::{Lab, ModelView, Surfaces, ViewSpec};
-use super::spec::{CanvasSpec, ChartSpec, Control, Event, Figure, Input, Pointer, Values};
+use super::spec::{CanvasSpec, ChartSpec, Control, Demo, Event, Figure, Input, Pointer, Values};
 use super::{Shared, Surface, read, tensor, yield_now};
 
 /// How unknown pixels look: a dim grey, neither ink nor paper.
@@ -54,6 +54,7 @@ impl ModelView for PixelCnnView {
             id: "pixelcnn",
             title: "PixelCNN",
             family: "explicit, tractable density",
+            tradeoff: "exact likelihood, but sampling is sequential: 784 network passes per digit",
             caption: "The chain rule gives p(x) exactly: p(x) = Π<sub>i</sub> p(x<sub>i</sub> | x<sub>1</sub>, …, x<sub>i−1</sub>), \
                 pixels in raster order. One network outputs all 784 conditionals at once; its convolutions are <i>masked</i> \
                 so pixel i never sees itself or later pixels. Training maximises the exact likelihood — the curve is −log p(x) \
@@ -122,6 +123,33 @@ impl ModelView for PixelCnnView {
                     caption: "<b>Receptive field</b>, from the gradient of the clicked pixel's logit (red) with respect to the \
                         input: blue pixels can change it. Left: stacked masked 3×3 convolutions miss a wedge above and to the \
                         right — the blind spot. Right: the gated network's vertical stack sees every row above.",
+                },
+            ],
+            demos: vec![
+                Demo {
+                    name: "blind-spot",
+                    title: "The PixelCNN blind spot: plain vs gated",
+                    note: "The <b>receptive field</b> figures: pixels the marked pixel's prediction depends on. The plain network's \
+                        stacked masked convolutions miss a wedge up and to the right — the blind spot; the gated network's vertical \
+                        stack sees every row above. Click the next-pixel map to move the marked pixel.",
+                    set: vec![("variant", "plain"), ("from", "pretrained")],
+                    then: vec!["reset"],
+                },
+                Demo {
+                    name: "temperature",
+                    title: "Sampling temperature",
+                    note: "Sampling divides the logits by the temperature: below 1 the samples are bolder and more alike, above 1 \
+                        noisier. Sampling is sequential — one pixel per network pass, 784 passes — the price of an exact likelihood.",
+                    set: vec![("temperature", "0.5"), ("from", "pretrained")],
+                    then: vec!["sample"],
+                },
+                Demo {
+                    name: "complete-digit",
+                    title: "Completing a half-hidden digit",
+                    note: "The lower half of a test digit is hidden; the model fills it pixel by pixel from p(x<sub>i</sub> | x<sub>&lt;i</sub>), \
+                        each completion a different plausible digit. Change the digit, the row or the temperature and press Complete.",
+                    set: vec![("digit", "7"), ("row", "14"), ("n", "4"), ("temperature", "1"), ("from", "pretrained")],
+                    then: vec!["complete"],
                 },
             ],
         }

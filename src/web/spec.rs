@@ -13,6 +13,8 @@ pub struct LabSpec {
     pub title: &'static str,
     /// The lecture's family, e.g. "explicit, approximate density".
     pub family: &'static str,
+    /// The family's trade-off in one line, for the lecture's map.
+    pub tradeoff: &'static str,
     /// HTML (the project's own text).
     pub caption: &'static str,
     /// The controls row, in order: the model's choice, the shared Reset, its options, the
@@ -20,6 +22,21 @@ pub struct LabSpec {
     pub controls: Vec<Control>,
     pub charts: Vec<ChartSpec>,
     pub figures: Vec<Figure>,
+    pub demos: Vec<Demo>,
+}
+
+/// One of the lecture's demonstrations, opened by the link `#demo=<name>`: the lab's controls
+/// are set, then its buttons pressed in order, and the page shows the note beside the lab.
+#[derive(Clone, Debug, Serialize)]
+pub struct Demo {
+    pub name: &'static str,
+    pub title: &'static str,
+    /// What to watch (HTML, the project's own text).
+    pub note: &'static str,
+    /// Control values, as a link gives them.
+    pub set: Vec<(&'static str, &'static str)>,
+    /// Controls to press after setting, in order (e.g. "reset", "train").
+    pub then: Vec<&'static str>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -17,7 +17,7 @@ use crate::rng::Rng;
 use crate::train::{Pixels, Settings, Trainer, prepare};
 
 use super::lab::{Lab, ModelView, Surfaces, ViewSpec};
-use super::spec::{CanvasSpec, ChartSpec, Control, Event, Figure, Input, Pointer, Values};
+use super::spec::{CanvasSpec, ChartSpec, Control, Demo, Event, Figure, Input, Pointer, Values};
 use super::{Shared, Surface, read, tensor, yield_now};
 
 const SHOWN: usize = 10;
@@ -52,6 +52,8 @@ pub(crate) struct VaeView {
     bounds: Surface,
     /// The step the bounds figure was measured at.
     bounds_step: Cell<Option<u64>>,
+    /// The tightest bound measured (step, k, −log p̂(x)): the map's figure for this lab.
+    best_bound: Cell<Option<(u64, usize, f64)>>,
 }
 
 #[derive(Default)]
@@ -72,6 +74,7 @@ impl ModelView for VaeView {
             id: "vae",
             title: "Variational autoencoder",
             family: "explicit, approximate density",
+            tradeoff: "fast sampling, a latent code, but only a bound on the likelihood",
             caption: "An encoder q(z|x) maps a digit to a Gaussian over a small latent z; a decoder p(x|z) maps z back \
                 to pixel probabilities. Training maximises the ELBO = E[log p(x|z)] − KL(q(z|x) ‖ N(0, I)), a lower \
                 bound on log p(x); the curves show −ELBO and its two terms, in nats per digit.",
@@ -167,6 +170,34 @@ impl ModelView for VaeView {
                         Reparameterization: z = μ + σ·ε draws from that ellipse.",
                 },
             ],
+            demos: vec![
+                Demo {
+                    name: "ae-vs-vae",
+                    title: "Autoencoder vs VAE: samples from the prior",
+                    note: "The plain autoencoder's codes are not pulled toward N(0, I): decoding z ~ N(0, I) (<b>samples from the prior</b>) \
+                        gives blurs and non-digits, and its codes (the <b>latent scatter</b>) sit off the prior's disc. Choose model VAE and \
+                        press Reset: the KL term keeps its codes on the disc, and its prior samples are digits.",
+                    set: vec![("kind", "ae"), ("latent", "2"), ("from", "pretrained")],
+                    then: vec!["reset"],
+                },
+                Demo {
+                    name: "beta-vae",
+                    title: "β-VAE: weigh the KL term more",
+                    note: "With β = 4 the KL term costs four times as much: the <b>KL curve</b> stays low, codes huddle inside the \
+                        prior's disc, reconstructions blur. Pause, set β to 1, Reset and Train to compare.",
+                    set: vec![("kind", "vae"), ("latent", "2"), ("beta", "4"), ("objective", "1"), ("from", "scratch")],
+                    then: vec!["reset", "train"],
+                },
+                Demo {
+                    name: "iwae-bound",
+                    title: "The IWAE bound tightens with k",
+                    note: "The same test digits, the same network: the bound on log p(x) with k = 1 (the ELBO), 5 and 50 importance \
+                        samples (<b>bounds</b> chart). More samples, a tighter (higher) bound: the gap the ELBO leaves is the posterior's \
+                        mismatch.",
+                    set: vec![("kind", "burda1"), ("from", "pretrained")],
+                    then: vec!["reset", "measure-bounds"],
+                },
+            ],
         }
     }
 
@@ -182,6 +213,7 @@ impl ModelView for VaeView {
             drawn: s.take("drawn")?,
             bounds: s.take("bounds")?,
             bounds_step: Cell::new(None),
+            best_bound: Cell::new(None),
             dims: Cell::new((0, 1)),
             auto_dims: Cell::new(true),
             ends: Cell::new((0, 1)),
@@ -222,6 +254,15 @@ impl ModelView for VaeView {
         Ok(())
     }
 
+    /// The importance-weighted bound (k = 50) when measured at this step, else the held-out −ELBO.
+    fn headline(&self, trainer: &Trainer<VaeTrainer>) -> Option<String> {
+        let h = &trainer.history;
+        match self.best_bound.get() {
+            Some((step, k, bound)) if step == h.step => Some(format!("−log p(x) ≤ {bound:.1} nats (IW bound, k = {k})")),
+            _ => h.test.last().map(|p| format!("held-out −ELBO {:.1} nats", p.values[0])),
+        }
+    }
+
     fn describe(t: &Trainer<VaeTrainer>) -> String {
         let h = &t.history;
         let train = h.train.last().map(|p| h.names.iter().zip(&p.values).map(|(n, v)| format!("{n} {v:.2}")).collect::<Vec<_>>().join("  "));
@@ -235,6 +276,7 @@ impl ModelView for VaeView {
         self.auto_dims.set(true);
         *self.scatter.borrow_mut() = ScatterState::default();
         self.bounds_step.set(None);
+        self.best_bound.set(None);
         lab.text("bounds-info", "");
         for (name, value) in [("dim-a", 0), ("dim-b", 1)] {
             lab.control(name, json!({ "value": value, "max": latent - 1 }));
@@ -394,6 +436,8 @@ impl VaeView {
         let text: Vec<String> = bounds.iter().map(|(k, b)| format!("k = {k}: {b:.2}")).collect();
         lab.text("bounds-info", &format!("−log p̂(x), nats, {n} test digits · {} · step {step}", text.join(" · ")));
         self.bounds_step.set(Some(step));
+        self.best_bound.set(bounds.last().map(|&(k, b)| (step, k, b)));
+        lab.notify();
         Ok(())
     }
 

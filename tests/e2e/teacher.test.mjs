@@ -175,3 +175,45 @@ test('after one visit, the page opens with the network gone: data grid and pretr
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the map shows each lab\'s figure; each demo link sets its controls, runs, and shows its note; a bogus demo is a message', async () => {
+  const { page, errors } = await open('?backend=cpu');
+  await page.waitForFunction(() => /classifier score \d/.test(document.getElementById('map-gan').textContent), null, { timeout: 120_000 });
+  assert.match(await page.textContent('#map-vae'), /^−log p\(x\) ≤ \d+\.\d nats \(IW bound, k = 50\)$/);
+  assert.match(await page.textContent('#map-pixelcnn'), /^held-out NLL \d+\.\d nats$/);
+  for (const [path, lab] of [[['explicit density', 'tractable density'], 'pixelcnn'], [['explicit density', 'approximate density'], 'vae'], [['implicit density'], 'gan']]) {
+    const selector = `#map-tree ${path.map((p) => `li[data-name="${p}"]`).join(' ')} a[href="#${lab}"]`;
+    assert.ok(await page.$(selector), `${lab} under ${path.join(' → ')}`);
+  }
+
+  const list = await page.evaluate(() => Object.values(window.genlab.labs).flatMap((l) => l.spec.demos.map((d) => ({ ...d, lab: l.spec.id }))));
+  assert.ok(list.length >= 10, `${list.length} demos`);
+  for (const demo of list) {
+    const before = (await messages(page)).length;
+    await page.evaluate(async (name) => {
+      const changed = new Promise((resolve) => addEventListener('hashchange', resolve, { once: true }));
+      location.hash = `demo=${name}`;
+      await changed;
+      await window.genlab.demo;
+    }, demo.name);
+    const shown = (await values(page))[demo.lab];
+    for (const [name, value] of demo.set) assert.equal(shown[name], value, `${demo.name}: ${name}`);
+    assert.match(await page.textContent(`#${demo.lab} .demo-note`), new RegExp(demo.title.replace(/[()]/g, '.')));
+    assert.deepEqual((await messages(page)).slice(before).filter((m) => !/goes on|loaded/.test(m)), [], `${demo.name}: no message`);
+    if (demo.then.includes('train')) {
+      await page.waitForFunction((lab) => window.genlab.labs[lab].status().step > 0, demo.lab, { timeout: 120_000 });
+      await page.evaluate((lab) => window.genlab.labs[lab].send('pause'), demo.lab);
+    }
+    if (demo.then.includes('measure-bounds')) {
+      assert.match(await page.textContent('#vae-bounds-info'), /k = 50/);
+      assert.match(await page.textContent('#map-vae'), /IW bound, k = 50/);
+    }
+    assert.ok(await drawn(page, `${demo.lab}-chart`), `${demo.name}: chart`);
+  }
+  await page.click(`#pixelcnn .demo-note .close`);
+  assert.equal(await page.$('#pixelcnn .demo-note'), null, 'the note closes');
+  await page.evaluate(() => { location.hash = 'demo=nope'; });
+  await page.waitForFunction(() => [...document.querySelectorAll('#messages .message')].some((m) => /There is no demo 'nope'/.test(m.textContent)));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
