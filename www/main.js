@@ -298,7 +298,11 @@ const handlers = {
     waiting.delete(m.id);
     if (m.error === undefined) w?.resolve(m.value); else w?.reject(new Error(m.error));
   },
-  ready() { genlab.ready = true; runDemoFromLink(); },
+  ready() {
+    genlab.ready = true;
+    $('compare-measure').disabled = $('compare-speed').disabled = false;
+    runDemoFromLink();
+  },
   failed(m) { message(`The computing worker stopped: ${m.message}. Reload the page to start again.`); },
 };
 worker.onmessage = ({ data }) => handlers[data.type]?.(data);
@@ -410,6 +414,21 @@ function runDemoFromLink() {
   if (name !== null) genlab.demo = runDemo(name);
 }
 addEventListener('hashchange', () => { if (genlab.ready) runDemoFromLink(); });
+
+// The comparison panel: rows the worker measures, as tables.
+function fillTable(id, rows, columns) {
+  $(id).querySelector('tbody').replaceChildren(...rows.map((r) => el('tr', {}, ...columns.map((c) => el('td', {}, String(r[c] ?? '—'))))));
+}
+async function pressed(button, work) {
+  button.disabled = true;
+  try { await report(work()); } finally { button.disabled = false; }
+}
+genlab.compare = (k = Number($('compare-k').value)) => send({ lab: 'app', control: 'compare', value: { k, digits: 1000 } })
+  .then((rows) => { fillTable('compare-table', rows, ['lab', 'model', 'measure', 'ours', 'paper']); return rows; });
+genlab.speed = (backends) => send({ lab: 'app', control: 'speed', value: backends ? { backends } : {} })
+  .then((rows) => { fillTable('speed-table', rows, ['lab', 'backend', 'workload', 'images_per_s']); return rows; });
+$('compare-measure').onclick = () => pressed($('compare-measure'), () => genlab.compare());
+$('compare-speed').onclick = () => pressed($('compare-speed'), () => genlab.speed());
 
 let digitsSeed = 1;
 $('digits-shuffle').onclick = () => report(send({ lab: 'app', control: 'digits', value: ++digitsSeed }));

@@ -164,6 +164,10 @@ fn eval_pixelcnn(args: &Args, data: &Mnist) -> serde_json::Value {
     config.layers = args.get("layers", config.layers);
     let model = config.init(&Device::flex()).try_load_record(load_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
     let binarizations: usize = args.get("binarizations", 5);
+    let mut data = data.clone();
+    let images: usize = args.get("images", data.test.len());
+    data.test.images.truncate(images * PIXELS);
+    data.test.labels.truncate(images);
     let nll = evaluate_split(&model, &data.test, binarizations, &mut Rng::new(args.get("seed", 1)), &Device::flex());
     // One binarization made with a seed that never changes: the same 0/1 test set every time,
     // for comparison with papers that evaluate on a fixed binarization (not Larochelle's file:

@@ -542,26 +542,46 @@ impl Trainable for VaeTrainer {
 /// mean −ELBO (one z per image) and, when `k` > 0, the mean negative importance-weighted
 /// bound −log p̂(x) with `k` samples. Nats per image.
 pub fn evaluate_split(model: &Vae, split: &crate::data::Split, k: usize, rng: &mut crate::rng::Rng, device: &Device) -> (f64, Option<f64>) {
+    let (mut elbo_sum, mut iwae_sum) = (0.0f64, 0.0f64);
+    for (elbo, iwae) in bound_sums(model, split, split.len(), k, rng, device) {
+        elbo_sum += scalar(elbo);
+        iwae_sum += iwae.map_or(0.0, scalar);
+    }
+    let n = split.len() as f64;
+    (elbo_sum / n, (k > 0).then(|| iwae_sum / n))
+}
+
+/// The first `n` digits of `split` in the chunks [`evaluate_split`] takes them, each binarized
+/// and given its noise from `rng` in one fixed order: per chunk, the summed −ELBO and (k > 0) the
+/// summed −(k-sample bound), as tensors still on the device. The native evaluator reads them at
+/// once, the page without blocking — the same digits, binarizations and noise, so the same figure.
+pub fn bound_sums<'a>(
+    model: &'a Vae,
+    split: &'a crate::data::Split,
+    n: usize,
+    k: usize,
+    rng: &'a mut crate::rng::Rng,
+    device: &'a Device,
+) -> impl Iterator<Item = (Tensor<1>, Option<Tensor<1>>)> + 'a {
     use crate::train::{Pixels, prepare};
     use burn::tensor::TensorData;
     let latent = model.noise_size();
     let batch = if k > 0 { (20_000 / k).clamp(1, 500) } else { 500 };
-    let (mut elbo_sum, mut iwae_sum) = (0.0f64, 0.0f64);
-    let indices: Vec<usize> = (0..split.len()).collect();
-    for chunk in indices.chunks(batch) {
-        let n = chunk.len();
-        let x = prepare(split.intensities(chunk), Pixels::Binarized, rng);
-        let x = Tensor::<2>::from_data(TensorData::new(x, [n, PIXELS]), device);
-        let eps = rng.normal_tensor([n, latent], device);
+    let n = n.min(split.len());
+    (0..n).step_by(batch).map(move |start| {
+        let chunk: Vec<usize> = (start..(start + batch).min(n)).collect();
+        let m = chunk.len();
+        let x = prepare(split.intensities(&chunk), Pixels::Binarized, rng);
+        let x = Tensor::<2>::from_data(TensorData::new(x, [m, PIXELS]), device);
+        let eps = rng.normal_tensor([m, latent], device);
         let ElboTerms { reconstruction, kl } = model.elbo_terms(x.clone(), eps);
-        elbo_sum += scalar(reconstruction.sum() + kl.sum());
-        if k > 0 {
-            let eps = rng.normal_tensor([n * k, latent], device);
-            iwae_sum -= scalar(iwae_bound(model.log_importance_weights(x, eps, k)).sum());
-        }
-    }
-    let n = split.len() as f64;
-    (elbo_sum / n, (k > 0).then(|| iwae_sum / n))
+        let elbo = reconstruction.sum() + kl.sum();
+        let iwae = (k > 0).then(|| {
+            let eps = rng.normal_tensor([m * k, latent], device);
+            -iwae_bound(model.log_importance_weights(x, eps, k)).sum()
+        });
+        (elbo, iwae)
+    })
 }
 
 /// Burda et al.'s schedule: stage i = 0, 1, 2, … runs 3^i epochs at `burda_lr(i)`. The stage of

@@ -15,7 +15,7 @@ use crate::render::plots::{draw_class_histogram, draw_generator_losses};
 use crate::rng::Rng;
 use crate::train::{Settings, Trainer};
 
-use super::lab::{Lab, ModelView, Surfaces, ViewSpec};
+use super::lab::{Lab, ModelView, Surfaces, ViewSpec, comparison_row};
 use super::spec::{CanvasSpec, ChartSpec, Control, Demo, Event, Figure, Input, Pointer, Values};
 use super::{Shared, Surface, fetch_bytes, read, tensor, yield_now};
 
@@ -82,6 +82,7 @@ impl ModelView for GanView {
             title: "Generative adversarial network",
             family: "implicit density",
             tradeoff: "sharp samples, fast sampling, but no density at all",
+            bench: "dcgan",
             caption: "No p(x) to write down: a generator G turns noise z ~ N(0, I) into digits, and a discriminator D tries \
                 to tell them from real ones. The two play min<sub>G</sub> max<sub>D</sub> E[log D(x)] + E[log(1 − D(G(z)))], \
                 alternating k steps of D with one step of G. Curves: the two losses, and D's mean verdict on real digits \
@@ -320,6 +321,39 @@ impl ModelView for GanView {
             self.measure(lab).await?;
         }
         Ok(())
+    }
+
+    /// The classifier score of `digits` samples and the Fréchet distance of their classifier
+    /// features to as many test digits' (the native `eval gan` uses 10 000 of each).
+    async fn compare(&self, lab: &Lab<Self>, _k: usize, digits: usize) -> Result<Vec<Value>, String> {
+        self.load_classifier().await;
+        let Some(classifier) = self.classifier.borrow().clone() else { return Err("no classifier: nothing to judge the samples with".into()) };
+        let (generator, latent) = self.generator(lab);
+        let device = lab.device();
+        let n = digits.min(self.shared.data.test.len());
+        let mut rng = Rng::new(1);
+        let (mut probs, mut features, mut reference) = (Vec::new(), Vec::new(), Vec::new());
+        for start in (0..n).step_by(250) {
+            let m = 250.min(n - start);
+            let x = generator.sample(rng.normal_tensor([m, latent], &device));
+            features.extend(read(classifier.features(x.clone())).await?);
+            probs.extend(read(classifier.probs(x)).await?);
+            let real = tensor(self.shared.data.test.intensities(&(start..start + m).collect::<Vec<_>>()), [m, crate::data::PIXELS], &device);
+            reference.extend(read(classifier.features(real)).await?);
+            yield_now().await;
+        }
+        let name = lab.trainer.borrow().model.config.describe();
+        let name = if self.averaged.get() { format!("{name}, average of G") } else { name };
+        Ok(vec![
+            comparison_row("gan", &name, &format!("classifier score, {n} samples"), classifier_score(&probs), "real test digits: 9.71 (this classifier)"),
+            comparison_row(
+                "gan",
+                &name,
+                &format!("Fréchet distance to {n} test digits (classifier features)"),
+                classifier::frechet_distance(&features, &reference, classifier::FEATURES),
+                "training vs test digits: 3.55",
+            ),
+        ])
     }
 
     async fn handle(&self, lab: &Lab<Self>, event: &Event) -> Result<Value, String> {

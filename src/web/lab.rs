@@ -79,6 +79,12 @@ pub(crate) trait ModelView: Sized + 'static {
 
     /// A control of the view's own was used (a button, a pointer on a picture, a drawing).
     fn handle(&self, lab: &Lab<Self>, event: &Event) -> impl Future<Output = Result<Value, String>>;
+
+    /// The comparison panel's rows for the model loaded now, measured on the first `digits`
+    /// test digits (`k`: importance samples for a bound): [`comparison_row`]s.
+    fn compare(&self, _lab: &Lab<Self>, _k: usize, _digits: usize) -> impl Future<Output = Result<Vec<Value>, String>> {
+        async { Ok(Vec::new()) }
+    }
 }
 
 /// What a view file declares; [`Lab`] adds the shared controls around it.
@@ -91,6 +97,8 @@ pub(crate) struct ViewSpec {
     pub options: Vec<Control>,
     /// The lecture's one-line trade-off of this family (the map at the top shows it).
     pub tradeoff: &'static str,
+    /// The benchmark workload (src/bench.rs) that times this lab's training step.
+    pub bench: &'static str,
     /// Batch size, learning rate and seed to start with.
     pub settings: Settings,
     /// What the learning-rate field is called ("learning rate", "lr G").
@@ -120,6 +128,15 @@ pub(crate) trait AnyLab {
     fn handle(self: Rc<Self>, event: Event) -> Pin<Box<dyn Future<Output = Result<Value, String>>>>;
     /// Moves the model if the device changed (WebGPU was lost).
     fn follow_device(self: Rc<Self>);
+    /// The comparison panel's rows for this lab's model (see [`ModelView::compare`]).
+    fn compare(self: Rc<Self>, k: usize, digits: usize) -> Pin<Box<dyn Future<Output = Result<Vec<Value>, String>>>>;
+    /// The benchmark workload of this lab's training step.
+    fn bench(&self) -> &'static str;
+}
+
+/// A row of the comparison panel: which model, what was measured, our figure and the paper's.
+pub(crate) fn comparison_row(lab: &str, model: &str, measure: &str, ours: f64, paper: &str) -> Value {
+    json!({ "lab": lab, "model": model, "measure": measure, "ours": (ours * 100.0).round() / 100.0, "paper": paper })
 }
 
 pub(crate) struct Lab<V: ModelView> {
@@ -149,6 +166,8 @@ pub(crate) struct Lab<V: ModelView> {
     /// of training, so a lost GPU costs those seconds and not the run.
     host_copy: RefCell<Option<(u64, Vec<Vec<f32>>)>>,
     copied_ms: Cell<f64>,
+    /// The benchmark workload of this lab's training step.
+    bench: &'static str,
     /// The learning rate the lab set from pretrained weights' record, while the control still
     /// shows it (a rate the user typed is theirs).
     trained_lr: Cell<Option<f64>>,
@@ -198,11 +217,17 @@ impl<V: ModelView> Lab<V> {
             host_copy: RefCell::new(None),
             copied_ms: Cell::new(f64::NEG_INFINITY),
             trained_lr: Cell::new(None),
+            bench: s.bench,
         }))
     }
 
     pub fn device(&self) -> burn::tensor::Device {
         self.shared.device()
+    }
+
+    /// The control values the model was built from.
+    pub fn built_values(&self) -> Values {
+        self.built_from.borrow().clone()
     }
 
     /// Writes an info line of this lab.
@@ -720,6 +745,17 @@ impl<V: ModelView> AnyLab for Lab<V> {
 
     fn follow_device(self: Rc<Self>) {
         Lab::follow_device(&self);
+    }
+
+    fn compare(self: Rc<Self>, k: usize, digits: usize) -> Pin<Box<dyn Future<Output = Result<Vec<Value>, String>>>> {
+        Box::pin(async move {
+            Lab::follow_device(&self);
+            self.view.compare(&self, k, digits).await
+        })
+    }
+
+    fn bench(&self) -> &'static str {
+        self.bench
     }
 }
 

@@ -360,6 +360,44 @@ impl App {
                 let result = crate::bench::run(&workload, device, steps, &crate::train::now_ms, &calls).await?;
                 Ok(serde_json::to_value(result.with_backend(&backend)).unwrap_or_default())
             }
+            // The comparison panel: every lab's model measured on the same test digits.
+            "compare" => {
+                let k = event.value.get("k").and_then(|v| v.as_u64()).unwrap_or(50) as usize;
+                let digits = event.value.get("digits").and_then(|v| v.as_u64()).unwrap_or(1000) as usize;
+                if !(1..=5000).contains(&k) || !(1..=10_000).contains(&digits) {
+                    return Err(format!("k = {k} or {digits} digits is out of range (k 1–5000, digits 1–10 000)"));
+                }
+                let mut rows = Vec::new();
+                for lab in self.labs.borrow().clone() {
+                    let id = lab.id();
+                    match lab.compare(k, digits).await {
+                        Ok(r) => rows.extend(r),
+                        Err(e) => self.out.message("warn", &format!("Compare: {id}: {e}")),
+                    }
+                }
+                Ok(serde_json::Value::from(rows))
+            }
+            // Each lab's training speed on each backend this page has (or those asked for).
+            "speed" => {
+                let asked: Vec<String> = event.value.get("backends").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_else(|| vec!["cpu".into(), "webgpu".into()]);
+                let mut rows = Vec::new();
+                for backend in asked {
+                    let device = match backend.as_str() {
+                        "cpu" => burn::tensor::Device::flex(),
+                        "webgpu" => match self.backend.gpu.clone() {
+                            Some(gpu) => gpu,
+                            None => continue,
+                        },
+                        other => return Err(format!("backend '{other}' is not available here")),
+                    };
+                    for lab in self.labs.borrow().clone() {
+                        let result = crate::bench::run(lab.bench(), device.clone(), 3, &crate::train::now_ms, &|| None).await?;
+                        rows.push(serde_json::json!({ "lab": lab.id(), "backend": backend, "workload": lab.bench(), "images_per_s": result.images_per_s.round() }));
+                        yield_now().await;
+                    }
+                }
+                Ok(serde_json::Value::from(rows))
+            }
             // The worker saw its WebGPU device lost (worker.js watches `GPUDevice.lost`).
             "gpu-lost" => {
                 let reason = event.value.as_str().unwrap_or("the device was lost").to_string();

@@ -10,14 +10,14 @@ use burn::prelude::*;
 use serde_json::Value;
 
 use crate::data::{PIXELS, SIDE};
-use crate::models::pixelcnn::{Completion, PixelCnn, PixelCnnConfig, PixelCnnTrainer, bits_per_dim, set_sampled};
+use crate::models::pixelcnn::{Completion, PixelCnn, PixelCnnConfig, PixelCnnTrainer, bits_per_dim, nll_sums, set_sampled};
 use crate::render::{Rgba, heat_color, image_grid};
 use crate::rng::Rng;
 use crate::train::{Pixels, Settings, Trainer, now_ms, prepare};
 
-use super::lab::{Lab, ModelView, Surfaces, ViewSpec};
+use super::lab::{Lab, ModelView, Surfaces, ViewSpec, comparison_row};
 use super::spec::{CanvasSpec, ChartSpec, Control, Demo, Event, Figure, Input, Pointer, Values};
-use super::{Shared, Surface, read, tensor, yield_now};
+use super::{Shared, Surface, fetch_bytes, read, tensor, yield_now};
 
 /// How unknown pixels look: a dim grey, neither ink nor paper.
 const UNKNOWN: f32 = 0.3;
@@ -55,6 +55,7 @@ impl ModelView for PixelCnnView {
             title: "PixelCNN",
             family: "explicit, tractable density",
             tradeoff: "exact likelihood, but sampling is sequential: 784 network passes per digit",
+            bench: "pixelcnn",
             caption: "The chain rule gives p(x) exactly: p(x) = Π<sub>i</sub> p(x<sub>i</sub> | x<sub>1</sub>, …, x<sub>i−1</sub>), \
                 pixels in raster order. One network outputs all 784 conditionals at once; its convolutions are <i>masked</i> \
                 so pixel i never sees itself or later pixels. Training maximises the exact likelihood — the curve is −log p(x) \
@@ -227,6 +228,35 @@ impl ModelView for PixelCnnView {
             self.receptive_field(lab).await?;
         }
         Ok(())
+    }
+
+    /// The exact NLL of the first test digits for the network loaded now and for the other
+    /// variant's pretrained one: the digits and binarization of `eval pixelcnn --images N
+    /// --binarizations 1 --seed 1` (both use [`nll_sums`]).
+    async fn compare(&self, lab: &Lab<Self>, _k: usize, digits: usize) -> Result<Vec<Value>, String> {
+        let values = lab.built_values();
+        let loaded = values.text("variant")?;
+        let mut other = values.clone();
+        other.set("variant", Value::from(if loaded == "gated" { "plain" } else { "gated" }));
+        let device = lab.trainer.borrow().device().clone();
+        let (file, _) = Self::pretrained(&other)?;
+        let other_model = match fetch_bytes(&format!("pretrained/{file}"), &|_, _| {}).await {
+            Ok(Some(bytes)) => Some(self.build(&other, &device, Some(bytes))?.model.valid()),
+            _ => None,
+        };
+        let mut rows = Vec::new();
+        let n = digits.min(self.shared.data.test.len());
+        for (variant, model, note) in [(loaded.as_str(), Some(model(lab)), "loaded now"), (other.text("variant")?.as_str(), other_model, "pretrained")] {
+            let Some(model) = model else { continue };
+            let mut nll = 0.0f64;
+            for sum in nll_sums(&model, &self.shared.data.test, n, &mut Rng::new(1), &lab.device()) {
+                nll += read(sum.unsqueeze()).await?[0] as f64;
+                yield_now().await;
+            }
+            let paper = if variant == "plain" { "van den Oord et al. 2016, PixelCNN: 81.30" } else { "(no MNIST figure in the gated PixelCNN paper)" };
+            rows.push(comparison_row("pixelcnn", &format!("{variant} PixelCNN ({note})"), &format!("−log p(x), exact, {n} test digits (nats)"), nll / n as f64, paper));
+        }
+        Ok(rows)
     }
 
     async fn handle(&self, lab: &Lab<Self>, event: &Event) -> Result<Value, String> {

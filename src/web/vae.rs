@@ -9,14 +9,16 @@ use burn::prelude::*;
 use serde_json::{Value, json};
 
 use crate::data::{Mnist, PIXELS};
-use crate::models::vae::{ACTIVE_UNIT, ElboTerms, Vae, VaeConfig, VaeTrainer, interpolate, iwae_bound, manifold_latents, most_active_pair, unit_activity};
+use crate::models::vae::{
+    ACTIVE_UNIT, ElboTerms, Vae, VaeConfig, VaeTrainer, bound_sums, interpolate, iwae_bound, manifold_latents, most_active_pair, unit_activity,
+};
 use crate::render::plots::draw_bounds;
 use crate::render::image_grid;
 use crate::render::scatter::{Frame, cross, ellipse, scatter};
 use crate::rng::Rng;
 use crate::train::{Pixels, Settings, Trainer, prepare};
 
-use super::lab::{Lab, ModelView, Surfaces, ViewSpec};
+use super::lab::{Lab, ModelView, Surfaces, ViewSpec, comparison_row};
 use super::spec::{CanvasSpec, ChartSpec, Control, Demo, Event, Figure, Input, Pointer, Values};
 use super::{Shared, Surface, read, tensor, yield_now};
 
@@ -75,6 +77,7 @@ impl ModelView for VaeView {
             title: "Variational autoencoder",
             family: "explicit, approximate density",
             tradeoff: "fast sampling, a latent code, but only a bound on the likelihood",
+            bench: "vae_mlp",
             caption: "An encoder q(z|x) maps a digit to a Gaussian over a small latent z; a decoder p(x|z) maps z back \
                 to pixel probabilities. Training maximises the ELBO = E[log p(x|z)] − KL(q(z|x) ‖ N(0, I)), a lower \
                 bound on log p(x); the curves show −ELBO and its two terms, in nats per digit.",
@@ -339,6 +342,33 @@ impl ModelView for VaeView {
             self.measure_bounds(lab).await?;
         }
         Ok(())
+    }
+
+    /// −ELBO and the k-sample bound of the first test digits: the same digits, binarization and
+    /// noise as `eval vae --images N --k K --seed 1` (both use [`bound_sums`]).
+    async fn compare(&self, lab: &Lab<Self>, k: usize, digits: usize) -> Result<Vec<Value>, String> {
+        let (model, latent) = model(lab);
+        let values = lab.built_values();
+        let name = format!("{} (latent {latent})", values.text("kind")?);
+        if !model.is_variational() {
+            return Ok(vec![]);
+        }
+        let device = lab.device();
+        let mut rng = Rng::new(1);
+        let (mut elbo, mut bound) = (0.0f64, 0.0f64);
+        for (e, b) in bound_sums(&model, &self.shared.data.test, digits, k, &mut rng, &device) {
+            elbo += read(e.unsqueeze()).await?[0] as f64;
+            bound += match b {
+                Some(b) => read(b.unsqueeze()).await?[0] as f64,
+                None => 0.0,
+            };
+            yield_now().await;
+        }
+        let n = digits.min(self.shared.data.test.len()) as f64;
+        Ok(vec![
+            comparison_row("vae", &name, &format!("−ELBO, {n} test digits (nats)"), elbo / n, "Burda et al. 2015, 1-layer VAE: 86.76 (k = 5000)"),
+            comparison_row("vae", &name, &format!("−log p(x) bound, k = {k} (nats)"), bound / n, "Burda et al. 2015: VAE 86.76, 2-layer IWAE 82.90"),
+        ])
     }
 
     async fn handle(&self, lab: &Lab<Self>, event: &Event) -> Result<Value, String> {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { serve, launch } from './serve.mjs';
 
 const dist = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist');
@@ -214,6 +215,38 @@ test('the map shows each lab\'s figure; each demo link sets its controls, runs, 
   assert.equal(await page.$('#pixelcnn .demo-note'), null, 'the note closes');
   await page.evaluate(() => { location.hash = 'demo=nope'; });
   await page.waitForFunction(() => [...document.querySelectorAll('#messages .message')].some((m) => /There is no demo 'nope'/.test(m.textContent)));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+// The native evaluator's figure (the same model file, digits, binarization and noise).
+function nativeEval(args) {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const out = execFileSync('cargo', ['run', '--release', '--quiet', '--bin', 'eval', '--', ...args], { cwd: root, encoding: 'utf8', timeout: 1_800_000 });
+  return JSON.parse(out.trim().split('\n').at(-1));
+}
+
+test('the comparison panel measures every loaded model; its VAE and PixelCNN figures agree with the native eval', async () => {
+  const { page, errors } = await open('?backend=cpu');
+  const rows = await page.evaluate(() => window.genlab.compare(50));
+  const figure = (lab, measure, model = '') => rows.find((r) => r.lab === lab && r.measure.includes(measure) && r.model.includes(model))?.ours;
+  const vae = nativeEval(['vae', '--weights', 'pretrained/vae-z2.bpk', '--latent', '2', '--k', '50', '--images', '1000', '--seed', '1']);
+  const plain = nativeEval(['pixelcnn', '--weights', 'pretrained/pixelcnn.bpk', '--images', '1000', '--binarizations', '1', '--seed', '1']);
+  const gated = nativeEval(['gated-pixelcnn', '--weights', 'pretrained/gated-pixelcnn.bpk', '--images', '1000', '--binarizations', '1', '--seed', '1']);
+  console.log(JSON.stringify({ measure: 'compare_panel_vs_native', rows, native: { vae: [vae.test_negative_elbo_nats, vae.test_negative_iwae_bound_nats], plain: plain.test_nll_nats, gated: gated.test_nll_nats } }));
+  // The issue asks for 0.5 nats; the same digits, binarization and noise agree to rounding.
+  const close = (ours, native, what) => assert.ok(Math.abs(ours - native) <= 0.05, `${what}: page ${ours}, native ${native}`);
+  close(figure('vae', '−ELBO'), vae.test_negative_elbo_nats, 'VAE −ELBO');
+  close(figure('vae', 'k = 50'), vae.test_negative_iwae_bound_nats, 'VAE bound, k = 50');
+  close(figure('pixelcnn', 'exact', 'plain'), plain.test_nll_nats, 'plain PixelCNN');
+  close(figure('pixelcnn', 'exact', 'gated'), gated.test_nll_nats, 'gated PixelCNN');
+  assert.ok(figure('gan', 'classifier score') > 5, 'the GAN is judged');
+  assert.ok(figure('gan', 'Fréchet') > 0);
+  assert.equal(await page.$$eval('#compare-table tbody tr', (r) => r.length), rows.length);
+  // Speed on the CPU (WebGPU here is SwiftShader: minutes per step).
+  const speed = await page.evaluate(() => window.genlab.speed(['cpu']));
+  assert.deepEqual(speed.map((r) => r.lab).sort(), ['gan', 'pixelcnn', 'vae']);
+  assert.ok(speed.every((r) => r.images_per_s > 0));
   assert.deepEqual(errors, []);
   await page.close();
 });
