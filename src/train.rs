@@ -542,6 +542,34 @@ impl<M: Trainable> Trainer<M> {
     }
 }
 
+/// The first `n` digits of `split` in chunks of 500, binarized from `rng`: each chunk's summed
+/// −log p(x) by `nll` (an exact-likelihood model's), still on the device. The native evaluator
+/// reads them at once, the page without blocking: the same digits and binarization either way.
+pub fn nll_sums<'a>(
+    nll: impl Fn(Tensor<2>) -> Tensor<1> + 'a,
+    split: &'a crate::data::Split,
+    n: usize,
+    rng: &'a mut crate::rng::Rng,
+    device: &'a Device,
+) -> impl Iterator<Item = Tensor<1>> + 'a {
+    let n = n.min(split.len());
+    (0..n).step_by(500).map(move |start| {
+        let chunk: Vec<usize> = (start..(start + 500).min(n)).collect();
+        let x = prepare(split.intensities(&chunk), Pixels::Binarized, rng);
+        nll(Tensor::<2>::from_data(burn::tensor::TensorData::new(x, [chunk.len(), crate::data::PIXELS]), device)).sum()
+    })
+}
+
+/// Exact −log p(x) in nats per image over a whole split, averaged over `binarizations` draws
+/// of its dynamic binarization (synchronous reads: native evaluation).
+pub fn exact_nll(nll: impl Fn(Tensor<2>) -> Tensor<1>, split: &crate::data::Split, binarizations: usize, rng: &mut crate::rng::Rng, device: &Device) -> f64 {
+    let mut sum = 0.0f64;
+    for _ in 0..binarizations.max(1) {
+        sum += nll_sums(&nll, split, split.len(), rng, device).map(|t| t.into_scalar::<f32>() as f64).sum::<f64>();
+    }
+    sum / (split.len() * binarizations.max(1)) as f64
+}
+
 /// Turns intensities on the device into what the model trains on, binarizing with noise drawn
 /// there from the device's random stream seeded with `seed` (each batch gets its seed from the
 /// run's host stream, so a resumed run draws what an unbroken one does).

@@ -21,7 +21,8 @@ use serde_json::json;
 const USAGE: &str = "usage: eval vae --weights FILE [--arch mlp|burda1|burda2] [--latent 20] [--k 5000] [--repeats 1] [--seed 1] [--images 10000]\n\
                      \x20      eval gan --weights FILE [--architecture dcgan|fc] [--minibatch-std false] [--spectral-norm false] [--pack 1] [--average true] [--samples 10000] [--batchnorm running|batch] [--temperature 1] [--classifier pretrained/classifier.bpk]\n\
                      \x20      eval classifier --weights FILE\n\
-                     \x20      eval pixelcnn|gated-pixelcnn --weights FILE [--binarizations 5] [--seed 1] [--channels N] [--layers N]\n\
+                     \x20      eval pixelcnn|gated-pixelcnn --weights FILE [--binarizations 5] [--seed 1] [--channels N] [--layers N] [--images 10000]\n\
+                     \x20      eval nade --weights FILE [--hidden 500] [--binarizations 5] [--seed 1] [--images 10000]\n\
                      all take [--data www/data/mnist.bin.gz]";
 
 fn main() {
@@ -33,6 +34,7 @@ fn main() {
         "gan" => eval_gan(&args, &data),
         "classifier" => eval_classifier(&args, &data),
         "pixelcnn" | "gated-pixelcnn" => eval_pixelcnn(&args, &data),
+        "nade" => eval_nade(&args, &data),
         _ => fail(USAGE),
     };
     result["seconds"] = json!(start.elapsed().as_secs());
@@ -178,5 +180,24 @@ fn eval_pixelcnn(args: &Args, data: &Mnist) -> serde_json::Value {
         "test_nll_nats": round(nll, 2), "test_bits_per_dim": round(bits_per_dim(nll), 4),
         "fixed_binarization_nll_nats": round(fixed, 2),
         "receptive_field_rows_above": config.rows_above(),
+    })
+}
+
+fn eval_nade(args: &Args, data: &Mnist) -> serde_json::Value {
+    use genlab::models::nade::{NadeConfig, evaluate_split};
+    use genlab::models::pixelcnn::bits_per_dim;
+    let weights = args.string("weights", "pretrained/nade.bpk");
+    let config = NadeConfig { hidden: args.get("hidden", NadeConfig::paper().hidden) };
+    let bytes = std::fs::read(&weights).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    let model = config.load(&Device::flex(), bytes).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    let mut data = data.clone();
+    let images: usize = args.get("images", data.test.len());
+    data.test.images.truncate(images * PIXELS);
+    data.test.labels.truncate(images);
+    let binarizations: usize = args.get("binarizations", 5);
+    let nll = evaluate_split(&model, &data.test, binarizations, &mut Rng::new(args.get("seed", 1)), &Device::flex());
+    json!({
+        "weights": weights, "config": config, "test_images": data.test.len(), "binarizations": binarizations,
+        "test_nll_nats": round(nll, 2), "test_bits_per_dim": round(bits_per_dim(nll), 4),
     })
 }

@@ -14,13 +14,14 @@ use genlab::data::{Mnist, PIXELS};
 use genlab::device::seeded;
 use genlab::models::classifier::{self, CLASSES, ClassifierTrainer};
 use genlab::models::gan::{GanConfig, GanTrainer, GanWithAverage, GeneratorLoss};
+use genlab::models::nade::{NadeConfig, NadeTrainer, evaluate_split as nade_nll};
 use genlab::models::pixelcnn::{PixelCnnConfig, PixelCnnTrainer, evaluate_split as pixelcnn_nll};
 use genlab::models::vae::{VaeConfig, VaeTrainer, burda_lr, burda_stage, evaluate_split};
 use genlab::rng::Rng;
 use genlab::train::{Settings, Trainable, Trainer};
 use serde_json::{Value, json};
 
-const USAGE: &str = "usage: train vae|ae|dcgan|fc-gan|classifier|pixelcnn|gated-pixelcnn [--latent 20] [--epochs 100] [--batch 128] [--lr 0.001] \
+const USAGE: &str = "usage: train vae|ae|dcgan|fc-gan|classifier|pixelcnn|gated-pixelcnn|nade [--hidden 500] [--latent 20] [--epochs 100] [--batch 128] [--lr 0.001] \
                      [--seed 1] [--k 1] [--loss non-saturating|minimax|feature-matching] [--minibatch-std false] [--spectral-norm false] [--pack 1] [--classifier FILE] [--d-lr LR] [--init FILE] \
                      [--lr-decay 1] [--arch mlp|burda1|burda2] [--schedule constant|burda] [--warmup-epochs 0] [--adam-eps 1e-8] [--output-bias false] [--eval-k 50] [--checkpoint checkpoints/NAME.ckpt] [--resume false] [--channels N] [--layers N] \
                      [--data www/data/mnist.bin.gz] [--out pretrained/NAME.bpk]";
@@ -35,6 +36,7 @@ fn main() {
         "dcgan" | "fc-gan" => train_gan(&args, data, seed, epochs),
         "classifier" => train_classifier(&args, &data, seed, epochs),
         "pixelcnn" | "gated-pixelcnn" => train_pixelcnn(&args, data, seed, epochs),
+        "nade" => train_nade(&args, data, seed, epochs),
         _ => fail(USAGE),
     };
     write_note(&out, note);
@@ -272,20 +274,46 @@ fn train_pixelcnn(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (S
     let mut config = if args.command == "pixelcnn" { PixelCnnConfig::plain() } else { PixelCnnConfig::gated() };
     config.channels = args.get("channels", config.channels);
     config.layers = args.get("layers", config.layers);
-    let settings = Settings { batch_size: args.get("batch", 64), lr: args.get("lr", 1e-3), seed, lr_decay: args.get("lr-decay", 1.0) };
-    settings.check().unwrap_or_else(|e| fail(&e));
-    let out = args.string("out", &format!("pretrained/{}.bpk", args.command));
     let device = Device::flex().autodiff();
     let model = match init_weights(args, |bytes| config.load(&device, bytes)) {
         Some(model) => PixelCnnTrainer::from_model(config.clone(), model),
         None => seeded(&device, seed, || PixelCnnTrainer::new(config.clone(), &device)),
     };
+    train_exact(args, data, seed, epochs, model, json!(config), device, |t, split, rng| pixelcnn_nll(&t.model.valid(), split, 1, rng, &Device::flex()))
+}
+
+fn train_nade(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String, Value) {
+    let config = NadeConfig { hidden: args.get("hidden", NadeConfig::paper().hidden) };
+    let device = Device::flex().autodiff();
+    let model = match init_weights(args, |bytes| config.load(&device, bytes)) {
+        Some(model) => NadeTrainer::from_model(config.clone(), model),
+        None => seeded(&device, seed, || NadeTrainer::new(config.clone(), &device)),
+    };
+    train_exact(args, data, seed, epochs, model, json!(config), device, |t, split, rng| nade_nll(&t.model.valid(), split, 1, rng, &Device::flex()))
+}
+
+/// The loop of the exact-likelihood models (PixelCNN, NADE): epochs of steps, then the test NLL
+/// on a fresh binarization; weights, checkpoint and record written after every epoch.
+#[allow(clippy::too_many_arguments)]
+fn train_exact<M: Trainable>(
+    args: &Args,
+    data: Arc<Mnist>,
+    seed: u64,
+    epochs: usize,
+    model: M,
+    config: Value,
+    device: Device,
+    test_nll: impl Fn(&M, &genlab::data::Split, &mut Rng) -> f64,
+) -> (String, Value) {
+    let settings = Settings { batch_size: args.get("batch", 64), lr: args.get("lr", 1e-3), seed, lr_decay: args.get("lr-decay", 1.0) };
+    settings.check().unwrap_or_else(|e| fail(&e));
+    let out = args.string("out", &format!("pretrained/{}.bpk", args.command));
     let mut trainer = Trainer::new(model, settings.clone(), data.clone(), device);
     let (checkpoint, mut log) = open_checkpoint(args, &mut trainer, json!({ "config": config, "init": args.string("init", ""), "epochs": [] }));
-    if log["config"] != json!(config) {
-        fail(&format!("{checkpoint} holds a {} network; pass the same --channels/--layers", log["config"]));
+    if log["config"] != config {
+        fail(&format!("{checkpoint} holds a {} network; pass the same network flags", log["config"]));
     }
-    let note = |trainer: &Trainer<PixelCnnTrainer>, log: &Value| {
+    let note = |trainer: &Trainer<M>, log: &Value| {
         let last = log["epochs"].as_array().and_then(|e| e.last().cloned()).unwrap_or(Value::Null);
         json!({
             "config": config, "settings": trainer.settings, "epochs": trainer.history.epoch, "init": log["init"], "steps": trainer.history.step,
@@ -308,13 +336,14 @@ fn train_pixelcnn(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (S
         let train = recent_mean(&trainer, 0, steps_per_epoch);
         // A fresh binarization of the test digits each epoch, from a stream fixed by the epoch.
         let mut rng = Rng::new(seed ^ 0x91C ^ ((epoch as u64) << 32));
-        let test = pixelcnn_nll(&trainer.model.model.valid(), &data.test, 1, &mut rng, &Device::flex());
+        let test = test_nll(&trainer.model, &data.test, &mut rng);
         let lr = trainer.settings.lr_at(trainer.history.step);
         println!("epoch {epoch:3}  train NLL {train:7.2}  test NLL {test:7.2} nats  lr {lr:.2e}  ({:.0} s)", trainer.history.elapsed_s);
         log["epochs"].as_array_mut().unwrap().push(json!({
             "epoch": epoch, "train_nll": round2(train), "test_nll": round2(test), "lr": lr, "seconds": trainer.history.elapsed_s.round(),
         }));
-        save(trainer.model.model.valid(), &out);
+        let weights = trainer.model.weights().unwrap_or_else(|e| fail(&e));
+        std::fs::write(&out, weights).unwrap_or_else(|e| fail(&format!("{out}: {e}")));
         save_checkpoint(&checkpoint, &trainer, &log);
         write_note(&out, note(&trainer, &log));
     }

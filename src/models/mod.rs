@@ -3,4 +3,5 @@
 pub mod vae;
 pub mod classifier;
 pub mod gan;
+pub mod nade;
 pub mod pixelcnn;

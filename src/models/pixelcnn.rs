@@ -601,23 +601,5 @@ impl Trainable for PixelCnnTrainer {
 /// Exact test NLL in nats per image over a whole split, averaged over `binarizations` dynamic
 /// binarizations drawn with `rng` (native evaluation; synchronous reads).
 pub fn evaluate_split(model: &PixelCnn, split: &crate::data::Split, binarizations: usize, rng: &mut Rng, device: &Device) -> f64 {
-    let mut sum = 0.0f64;
-    for _ in 0..binarizations.max(1) {
-        sum += nll_sums(model, split, split.len(), rng, device).map(|t| t.into_scalar::<f32>() as f64).sum::<f64>();
-    }
-    sum / (split.len() * binarizations.max(1)) as f64
-}
-
-/// The first `n` digits of `split` in chunks of 500, binarized from `rng`: each chunk's summed
-/// exact −log p(x), still on the device (the native evaluator reads at once, the page without
-/// blocking; the same digits and binarization either way).
-pub fn nll_sums<'a>(model: &'a PixelCnn, split: &'a crate::data::Split, n: usize, rng: &'a mut Rng, device: &'a Device) -> impl Iterator<Item = Tensor<1>> + 'a {
-    use crate::train::prepare;
-    let n = n.min(split.len());
-    (0..n).step_by(500).map(move |start| {
-        let chunk: Vec<usize> = (start..(start + 500).min(n)).collect();
-        let x = prepare(split.intensities(&chunk), Pixels::Binarized, rng);
-        let x = Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), PIXELS]), device);
-        model.nll(x).sum()
-    })
+    crate::train::exact_nll(|x| model.nll(x), split, binarizations, rng, device)
 }

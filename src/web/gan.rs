@@ -271,7 +271,7 @@ impl ModelView for GanView {
     }
 
     /// No likelihood to show: the classifier score of the meter's last measurement.
-    fn headline(&self, _trainer: &Trainer<GanTrainer>) -> Option<String> {
+    fn headline(&self, _trainer: &Trainer<GanTrainer>, _record: Option<&Value>) -> Option<String> {
         self.meter_score.get().map(|s| format!("classifier score {s:.2} (real digits ≈ 9.7)"))
     }
 

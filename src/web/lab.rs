@@ -62,10 +62,16 @@ pub(crate) trait ModelView: Sized + 'static {
     fn describe(trainer: &Trainer<Self::Model>) -> String;
 
     /// The lab's figure of merit for the lecture's map, when known: by default the first
-    /// held-out metric (a likelihood or a bound, in nats).
-    fn headline(&self, trainer: &Trainer<Self::Model>) -> Option<String> {
+    /// held-out metric (a likelihood or a bound, in nats), else the test NLL in the training
+    /// record of the pretrained weights loaded (`record`, the .json beside them).
+    fn headline(&self, trainer: &Trainer<Self::Model>, record: Option<&Value>) -> Option<String> {
         let h = &trainer.history;
-        h.test.last().map(|p| format!("held-out {} {:.1} nats", h.names[0].trim_end_matches(" (nats)"), p.values[0]))
+        let name = h.names[0].trim_end_matches(" (nats)");
+        match (h.test.last(), record.and_then(|r| r["test_nll_nats"].as_f64())) {
+            (Some(p), _) => Some(format!("held-out {name} {:.1} nats", p.values[0])),
+            (None, Some(nll)) => Some(format!("test {name} {nll:.1} nats (its training record)")),
+            _ => None,
+        }
     }
 
     /// Redraws every picture.
@@ -168,6 +174,8 @@ pub(crate) struct Lab<V: ModelView> {
     copied_ms: Cell<f64>,
     /// The benchmark workload of this lab's training step.
     bench: &'static str,
+    /// The training record (.json) of the pretrained weights loaded, if any.
+    record: RefCell<Option<Value>>,
     /// The learning rate the lab set from pretrained weights' record, while the control still
     /// shows it (a rate the user typed is theirs).
     trained_lr: Cell<Option<f64>>,
@@ -218,6 +226,7 @@ impl<V: ModelView> Lab<V> {
             copied_ms: Cell::new(f64::NEG_INFINITY),
             trained_lr: Cell::new(None),
             bench: s.bench,
+            record: RefCell::new(None),
         }))
     }
 
@@ -317,6 +326,7 @@ impl<V: ModelView> Lab<V> {
             self.control("lr", json!({ "value": lr }));
         }
         let mut trained_from = None;
+        *self.record.borrow_mut() = None;
         let model = match weights {
             None => random_weights(&self.view, values, &device)?,
             Some((bytes, name, file)) => match self.view.build(values, &device, Some(bytes)) {
@@ -332,43 +342,28 @@ impl<V: ModelView> Lab<V> {
         };
         self.generation.set(self.generation.get() + 1);
         self.trainer.borrow_mut().reset(model);
-        if let Some(file) = trained_from.filter(|_| !lr_given) {
-            self.continue_at_trained_rate(&file).await;
+        if let Some(file) = trained_from {
+            *self.record.borrow_mut() = training_record(&file).await;
+            if !lr_given {
+                self.continue_at_trained_rate();
+            }
         }
         *self.built_from.borrow_mut() = values.clone();
         *self.host_copy.borrow_mut() = None;
         self.last_views_ms.set(f64::NEG_INFINITY);
         self.view.reset(self);
-        self.measure_held_out().await;
         self.draw_charts();
         self.notify();
         self.keep_host_copy().await;
         self.view.draw(self).await
     }
 
-    /// The held-out metrics of the model as it is now, as a point of the test curve (so a
-    /// pretrained model shows its figure before any training).
-    async fn measure_held_out(&self) {
-        let generation = self.generation.get();
-        let metrics = self.trainer.borrow_mut().evaluate_test();
-        match super::read(metrics.unsqueeze()).await {
-            Ok(values) if generation == self.generation.get() && values.iter().all(|v| v.is_finite()) => {
-                let mut t = self.trainer.borrow_mut();
-                let step = t.history.step;
-                t.history.test.push(crate::train::Point { step, values });
-            }
-            _ => {}
-        }
-    }
-
     /// Train continues pretrained weights at the learning rate their training ended with (the
     /// `settings.lr` of the record beside the weights): at the page's from-scratch rate they got
     /// worse before they got better (Burda's VAE, trained down to 1.4e-4: −ELBO 91.5 → 98.2 in a
     /// minute at 3e-3, → 90.7 at 1.4e-4). No record, no rate in it: the rate stays as it is.
-    async fn continue_at_trained_rate(&self, weights_file: &str) {
-        let Some(stem) = weights_file.strip_suffix(".bpk") else { return };
-        let Ok(Some(bytes)) = fetch_bytes(&format!("pretrained/{stem}.json"), &|_, _| {}).await else { return };
-        let Some(lr) = serde_json::from_slice::<Value>(&bytes).ok().and_then(|r| r["settings"]["lr"].as_f64()) else { return };
+    fn continue_at_trained_rate(&self) {
+        let Some(lr) = self.record.borrow().as_ref().and_then(|r| r["settings"]["lr"].as_f64()) else { return };
         // Two significant digits, as a person would type it; a rate Train would refuse is ignored.
         let settings = Settings { lr: format!("{lr:.1e}").parse().unwrap_or(lr), ..self.trainer.borrow().settings.clone() };
         if settings.check().is_err() {
@@ -515,7 +510,7 @@ impl<V: ModelView> Lab<V> {
             }
         };
         json!({
-            "headline": self.view.headline(&t),
+            "headline": self.view.headline(&t, self.record.borrow().as_ref()),
             "status": t.status,
             "step": h.step,
             "epoch": h.epoch,
@@ -757,6 +752,13 @@ impl<V: ModelView> AnyLab for Lab<V> {
     fn bench(&self) -> &'static str {
         self.bench
     }
+}
+
+/// The training record beside a pretrained weights file (`x.bpk` → `x.json`), if it is there.
+async fn training_record(weights_file: &str) -> Option<Value> {
+    let stem = weights_file.strip_suffix(".bpk")?;
+    let bytes = fetch_bytes(&format!("pretrained/{stem}.json"), &|_, _| {}).await.ok()??;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// The network of the choice with random weights drawn from the seed control's value: a link

@@ -10,7 +10,7 @@ use burn::prelude::*;
 use serde_json::Value;
 
 use crate::data::{PIXELS, SIDE};
-use crate::models::pixelcnn::{Completion, PixelCnn, PixelCnnConfig, PixelCnnTrainer, bits_per_dim, nll_sums, set_sampled};
+use crate::models::pixelcnn::{Completion, PixelCnn, PixelCnnConfig, PixelCnnTrainer, bits_per_dim, set_sampled};
 use crate::render::{Rgba, heat_color, image_grid};
 use crate::rng::Rng;
 use crate::train::{Pixels, Settings, Trainer, now_ms, prepare};
@@ -232,7 +232,7 @@ impl ModelView for PixelCnnView {
 
     /// The exact NLL of the first test digits for the network loaded now and for the other
     /// variant's pretrained one: the digits and binarization of `eval pixelcnn --images N
-    /// --binarizations 1 --seed 1` (both use [`nll_sums`]).
+    /// --binarizations 1 --seed 1` (both use [`crate::train::nll_sums`]).
     async fn compare(&self, lab: &Lab<Self>, _k: usize, digits: usize) -> Result<Vec<Value>, String> {
         let values = lab.built_values();
         let loaded = values.text("variant")?;
@@ -249,7 +249,7 @@ impl ModelView for PixelCnnView {
         for (variant, model, note) in [(loaded.as_str(), Some(model(lab)), "loaded now"), (other.text("variant")?.as_str(), other_model, "pretrained")] {
             let Some(model) = model else { continue };
             let mut nll = 0.0f64;
-            for sum in nll_sums(&model, &self.shared.data.test, n, &mut Rng::new(1), &lab.device()) {
+            for sum in crate::train::nll_sums(|x| model.nll(x), &self.shared.data.test, n, &mut Rng::new(1), &lab.device()) {
                 nll += read(sum.unsqueeze()).await?[0] as f64;
                 yield_now().await;
             }

@@ -258,7 +258,7 @@ impl ModelView for VaeView {
     }
 
     /// The importance-weighted bound (k = 50) when measured at this step, else the held-out −ELBO.
-    fn headline(&self, trainer: &Trainer<VaeTrainer>) -> Option<String> {
+    fn headline(&self, trainer: &Trainer<VaeTrainer>, _record: Option<&Value>) -> Option<String> {
         let h = &trainer.history;
         match self.best_bound.get() {
             Some((step, k, bound)) if step == h.step => Some(format!("−log p(x) ≤ {bound:.1} nats (IW bound, k = {k})")),

@@ -1,0 +1,198 @@
+//! NADE, the neural autoregressive distribution estimator (Larochelle & Murray 2011): an
+//! explicit, tractable density, the lecture's first autoregressive model.
+//!
+//! The chain rule again: p(x) = Π_i p(x_i | x_<i), pixels in raster order. Each conditional is
+//! a one-hidden-layer network of x_<i, and all 784 share one weight matrix W:
+//!
+//!   h_i = σ(c + W_{<i} x_{<i}),   p(x_i = 1 | x_<i) = σ(b_i + V_i · h_i).
+//!
+//! Sharing W makes the pre-activations a running sum, a_{i+1} = a_i + W_i x_i: every conditional
+//! costs O(H) on top of the last, O(HD) for all of them, not O(HD²). Training computes all the
+//! a_i at once (a cumulative sum over pixels); sampling walks the recursion pixel by pixel.
+
+use burn::module::Param;
+use burn::nn::Initializer;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::activation::sigmoid;
+use serde::{Deserialize, Serialize};
+
+use crate::data::PIXELS;
+use crate::models::vae::bernoulli_nll;
+use crate::train::{Pixels, Trainable};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NadeConfig {
+    /// Hidden units H (the paper: 500).
+    pub hidden: usize,
+}
+
+impl NadeConfig {
+    pub fn paper() -> Self {
+        NadeConfig { hidden: 500 }
+    }
+
+    pub fn init(&self, device: &Device) -> Nade {
+        let h = self.hidden;
+        crate::device::initialized(|| Nade {
+            // Small uniform weights, zero biases (as in the paper's code).
+            w: Initializer::Uniform { min: -0.01, max: 0.01 }.init([PIXELS, h], device),
+            c: Initializer::Zeros.init([h], device),
+            v: Initializer::Uniform { min: -0.01, max: 0.01 }.init([PIXELS, h], device),
+            b: Initializer::Zeros.init([PIXELS], device),
+        })
+    }
+
+    /// A NADE with the weights in `bytes` (burnpack, the trainer's or the page's file); the error
+    /// says whether the file is damaged or does not fit.
+    pub fn load(&self, device: &Device, bytes: Vec<u8>) -> Result<Nade, String> {
+        let (_, bytes) = crate::train::unwrap_weights(bytes)?;
+        let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+            .map_err(|e| format!("the weights file is damaged or not a weights file ({e})"))?;
+        self.init(device).try_load_record(record).map_err(|e| format!("the weights do not fit a NADE with {} hidden units ({e})", self.hidden))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Nade {
+    /// Row i is W_i, what pixel i adds to every later conditional's pre-activation: [784, H].
+    w: Param<Tensor<2>>,
+    /// The pre-activation before any pixel: [H].
+    c: Param<Tensor<1>>,
+    /// Row i reads conditional i's hidden layer: [784, H].
+    v: Param<Tensor<2>>,
+    /// [784].
+    b: Param<Tensor<1>>,
+}
+
+impl Nade {
+    /// Every conditional's pre-activation a_i = c + Σ_{d<i} W_d x_d at once, [batch, 784, H]: the
+    /// pixels' contributions summed cumulatively, shifted one pixel so a_i stops before x_i.
+    pub fn preactivations(&self, x: Tensor<2>) -> Tensor<3> {
+        let [n, d] = x.dims();
+        let h = self.c.dims()[0];
+        let added = (x.unsqueeze_dim::<3>(2) * self.w.val().unsqueeze_dim(0)).cumsum(1);
+        let before = Tensor::cat(vec![Tensor::zeros([n, 1, h], &added.device()), added.slice([0..n, 0..d - 1, 0..h])], 1);
+        before + self.c.val().reshape([1, 1, h])
+    }
+
+    /// The logits of p(x_i = 1 | x_<i) for every pixel, [batch, 784] (teacher forcing: all from
+    /// the real x_<i).
+    pub fn logits(&self, x: Tensor<2>) -> Tensor<2> {
+        let hidden = sigmoid(self.preactivations(x));
+        (hidden * self.v.val().unsqueeze_dim(0)).sum_dim(2).squeeze_dim(2) + self.b.val().unsqueeze_dim(0)
+    }
+
+    /// −log p(x) in nats per image: the sum of each conditional's binary cross-entropy — exact.
+    pub fn nll(&self, x: Tensor<2>) -> Tensor<1> {
+        bernoulli_nll(self.logits(x.clone()), x)
+    }
+
+    /// The recursion a_{i+1} = a_i + W_i x_i, one pixel after the other from a = c: `choose(i,
+    /// logit_i)` gives pixel i ([batch, 1]) once its logit is known. Returns every logit and every
+    /// pixel, [batch, 784] each. O(H) per pixel: the trick that makes NADE cheap.
+    pub fn one_by_one(&self, batch: usize, mut choose: impl FnMut(usize, Tensor<2>) -> Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let h = self.c.dims()[0];
+        let (w, v, b) = (self.w.val(), self.v.val(), self.b.val());
+        let mut a = self.c.val().unsqueeze_dim::<2>(0).repeat_dim(0, batch);
+        let (mut logits, mut pixels) = (Vec::with_capacity(PIXELS), Vec::with_capacity(PIXELS));
+        for i in 0..PIXELS {
+            let v_i = v.clone().slice([i..i + 1, 0..h]);
+            let logit = sigmoid(a.clone()).matmul(v_i.transpose()) + b.clone().slice([i..i + 1]).unsqueeze_dim(0);
+            let x_i = choose(i, logit.clone());
+            a = a + x_i.clone().matmul(w.clone().slice([i..i + 1, 0..h]));
+            logits.push(logit);
+            pixels.push(x_i);
+        }
+        (Tensor::cat(logits, 1), Tensor::cat(pixels, 1))
+    }
+
+    /// Samples, pixel by pixel: x_i = [u_i < σ(logit_i / temperature)] for uniforms u [batch,
+    /// 784] (drawn by the caller, so a seed fixes the samples on every backend). One graph, read
+    /// back once.
+    pub fn sample(&self, uniforms: Tensor<2>, temperature: f32) -> Tensor<2> {
+        let n = uniforms.dims()[0];
+        let (_, pixels) = self.one_by_one(n, |i, logit| {
+            let u = uniforms.clone().slice([0..n, i..i + 1]);
+            u.lower(sigmoid(logit / temperature)).float()
+        });
+        pixels
+    }
+}
+
+/// Exact test NLL in nats per image over a whole split, averaged over `binarizations` dynamic
+/// binarizations drawn with `rng` (native evaluation; synchronous reads).
+pub fn evaluate_split(model: &Nade, split: &crate::data::Split, binarizations: usize, rng: &mut crate::rng::Rng, device: &Device) -> f64 {
+    crate::train::exact_nll(|x| model.nll(x), split, binarizations, rng, device)
+}
+
+/// A NADE with its optimizer: what the training loop drives.
+pub struct NadeTrainer {
+    pub config: NadeConfig,
+    pub model: Nade,
+    optim: ModuleOptimizer,
+}
+
+impl NadeTrainer {
+    pub fn new(config: NadeConfig, device: &Device) -> Self {
+        let model = config.init(device);
+        Self::from_model(config, model)
+    }
+
+    pub fn from_model(config: NadeConfig, model: Nade) -> Self {
+        NadeTrainer { config, model, optim: AdamConfig::new().with_epsilon(1e-8).init() }
+    }
+}
+
+/// [NLL in nats, bits/dim], batch means.
+fn metrics(nll: Tensor<1>) -> Tensor<1> {
+    let nats = nll.mean().detach();
+    Tensor::cat(vec![nats.clone(), nats / (PIXELS as f32 * std::f32::consts::LN_2)], 0)
+}
+
+impl Trainable for NadeTrainer {
+    fn metric_names(&self) -> &'static [&'static str] {
+        &["NLL (nats)", "bits/dim"]
+    }
+
+    fn pixels(&self) -> Pixels {
+        Pixels::Binarized
+    }
+
+    /// Maximum likelihood, all 784 conditionals at once from the real image.
+    fn step(&mut self, x: Tensor<2>, lr: f64) -> Tensor<1> {
+        let nll = self.model.nll(x);
+        let grads = GradientsParams::from_grads(nll.clone().mean().backward(), &self.model);
+        self.model = self.optim.step(lr, self.model.clone(), grads);
+        metrics(nll)
+    }
+
+    fn evaluate(&self, x: Tensor<2>) -> Tensor<1> {
+        metrics(self.model.valid().nll(x.without_autodiff()))
+    }
+
+    fn weights(&self) -> Result<Vec<u8>, String> {
+        crate::train::module_bytes(&self.model.valid())
+    }
+
+    fn save_state(&self) -> Result<Vec<Vec<u8>>, String> {
+        Ok(vec![crate::train::module_bytes(&self.model)?, crate::train::optimizer_bytes(&self.optim)?])
+    }
+
+    fn load_state(&mut self, parts: Vec<Vec<u8>>) -> Result<(), String> {
+        let [model, optim]: [Vec<u8>; 2] = parts.try_into().map_err(|_| "the checkpoint is not a NADE's".to_string())?;
+        let model = crate::train::load_module_bytes(self.model.clone(), model)?;
+        self.optim = crate::train::load_optimizer_bytes(self.optim.clone(), optim)?;
+        self.model = model;
+        Ok(())
+    }
+
+    fn tensors(&self) -> Vec<Tensor<1>> {
+        crate::train::module_tensors(&self.model.valid())
+    }
+
+    fn set_tensors(&mut self, values: Vec<Vec<f32>>) -> Result<(), String> {
+        self.model = crate::train::with_tensors(self.model.clone(), values)?;
+        Ok(())
+    }
+}
