@@ -348,6 +348,17 @@ async fn pixelcnn_views_draw(backend: genlab::device::Backend) {
         assert!(drawn(&posted, "pixelcnn", name), "the {name} view is blank");
     }
     assert!(send(&app, "pixelcnn", "reset", json!({ "values": { "variant": "wavenet" } })).await.is_err());
+
+    // NADE in the same lab: it trains, and completes with its running sum (O(H) per pixel).
+    let nade = json!({ "variant": "nade", "from": "scratch", "batch": "8" });
+    send(&app, "pixelcnn", "reset", json!({ "values": nade })).await.unwrap();
+    send(&app, "pixelcnn", "step", json!({ "values": nade })).await.unwrap();
+    let status: Value = serde_wasm_bindgen::from_value(send(&app, "pixelcnn", "status", json!({ "values": nade })).await.unwrap()).unwrap();
+    let loss = status["train"][0].as_f64().unwrap();
+    assert!(status["step"] == 1 && loss.is_finite() && loss > 100.0, "{status}");
+    send(&app, "pixelcnn", "complete", json!({ "values": { "variant": "nade", "row": "27", "n": "2" } })).await.unwrap();
+    let info = last_text(&posted, "pixelcnn", "completion-info");
+    assert!(info.starts_with("28 pixel steps (one column of W"), "{info}");
 }
 
 #[wasm_bindgen_test]
@@ -484,6 +495,12 @@ async fn webgpu_and_cpu_agree_over_20_steps_of_every_gan() {
     agree("DCGAN, spectral norm + packing", |d| GanTrainer::new(sn_pack.clone(), d), 4, 2e-4, 1e-3, 0.05, &[1, 7]).await;
     agree("fully connected GAN", |d| GanTrainer::new(GanConfig::fc(), d), 4, 2e-4, 1e-4, 0.01, &[]).await;
     agree("fully connected GAN, minibatch std", |d| GanTrainer::new(GanConfig { minibatch_std: true, ..GanConfig::fc() }, d), 4, 2e-4, 1e-4, 0.01, &[]).await;
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_and_cpu_agree_over_20_steps_of_nade() {
+    use genlab::models::nade::{NadeConfig, NadeTrainer};
+    agree("NADE", |d| NadeTrainer::new(NadeConfig { hidden: 32 }, d), 2, 1e-3, 1e-3, 0.05, &[]).await;
 }
 
 #[wasm_bindgen_test]

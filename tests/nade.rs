@@ -58,6 +58,24 @@ fn the_running_sum_equals_the_direct_computation() {
     assert!(direct.iter().any(|l| l.abs() > 1e-3));
 }
 
+/// The page's sampler (the running sum moved a few pixels at a time, as a completion does over
+/// observed pixels) gives the conditionals of the direct computation.
+#[test]
+fn the_running_sampler_gives_the_direct_conditionals() {
+    let device = Device::flex();
+    let nade = model(32).valid();
+    let x = images(2);
+    let direct = host(nade.logits(Tensor::from_data(TensorData::new(x.clone(), [2, PIXELS]), &device)));
+    let mut running = nade.running(2);
+    for i in [0, 1, 5, 300, 301, 783] {
+        let probs: Vec<f32> = nade.running_probs(&mut running, &x, 2, i, 1.0, &device).into_data().iter::<f32>().collect();
+        for b in 0..2 {
+            let p = 1.0 / (1.0 + (-direct[b * PIXELS + i]).exp());
+            assert!((probs[b] - p).abs() < 1e-5, "pixel {i}, image {b}: {} vs {p}", probs[b]);
+        }
+    }
+}
+
 /// −log p(x) is the sum over pixels of −log p(x_i | x_<i), computed here on the host from the
 /// logits; and it is a probability: the 2 values of one pixel's conditional sum to 1.
 #[test]

@@ -120,6 +120,36 @@ impl Nade {
     }
 }
 
+/// Sampling state of the recursion for a batch of images: the running pre-activation a after
+/// the pixels before `next` ([batch, H]).
+pub struct Running {
+    a: Tensor<2>,
+    next: usize,
+}
+
+impl Nade {
+    pub fn running(&self, batch: usize) -> Running {
+        Running { a: self.c.val().unsqueeze_dim::<2>(0).repeat_dim(0, batch), next: 0 }
+    }
+
+    /// p(x_i = 1 | x_<i) for each image ([batch]) at `temperature`: the running sum first takes
+    /// in pixels next..i of `images` ([batch · 784], final by now) — one column of W each, the
+    /// O(H) per pixel of NADE — then one hidden layer gives the conditional.
+    pub fn running_probs(&self, r: &mut Running, images: &[f32], batch: usize, i: usize, temperature: f32, device: &Device) -> Tensor<1> {
+        assert!(i >= r.next, "the running sum only moves forward");
+        let h = self.c.dims()[0];
+        if i > r.next {
+            let k = i - r.next;
+            let seen: Vec<f32> = (0..batch).flat_map(|b| images[b * PIXELS + r.next..b * PIXELS + i].iter().copied()).collect();
+            let seen = Tensor::<2>::from_data(burn::tensor::TensorData::new(seen, [batch, k]), device);
+            r.a = r.a.clone() + seen.matmul(self.w.val().slice([r.next..i, 0..h]));
+            r.next = i;
+        }
+        let logit = sigmoid(r.a.clone()).matmul(self.v.val().slice([i..i + 1, 0..h]).transpose()) + self.b.val().slice([i..i + 1]).unsqueeze_dim(0);
+        sigmoid(logit / temperature.max(1e-3)).reshape([batch])
+    }
+}
+
 /// Exact test NLL in nats per image over a whole split, averaged over `binarizations` dynamic
 /// binarizations drawn with `rng` (native evaluation; synchronous reads).
 pub fn evaluate_split(model: &Nade, split: &crate::data::Split, binarizations: usize, rng: &mut crate::rng::Rng, device: &Device) -> f64 {

@@ -10,10 +10,11 @@ use burn::prelude::*;
 use serde_json::Value;
 
 use crate::data::{PIXELS, SIDE};
-use crate::models::pixelcnn::{Completion, PixelCnn, PixelCnnConfig, PixelCnnTrainer, bits_per_dim, set_sampled};
+use crate::models::nade::{Nade, NadeConfig, NadeTrainer, Running};
+use crate::models::pixelcnn::{Completion, PixelCnn, PixelCnnConfig, PixelCnnTrainer, RowCache, bits_per_dim, set_sampled};
 use crate::render::{Rgba, heat_color, image_grid};
 use crate::rng::Rng;
-use crate::train::{Pixels, Settings, Trainer, now_ms, prepare};
+use crate::train::{Pixels, Settings, Trainable, Trainer, now_ms, prepare};
 
 use super::lab::{Lab, ModelView, Surfaces, ViewSpec, comparison_row};
 use super::spec::{CanvasSpec, ChartSpec, Control, Demo, Event, Figure, Input, Pointer, Values};
@@ -45,14 +46,14 @@ pub(crate) struct PixelCnnView {
 }
 
 impl ModelView for PixelCnnView {
-    type Model = PixelCnnTrainer;
+    type Model = Autoregressive;
 
     fn spec() -> ViewSpec {
         let number = |min: f64, max: f64, step: f64, value: f64| Input::Number { min, max, step, value };
         let button = |primary| Input::Button { primary };
         ViewSpec {
             id: "pixelcnn",
-            title: "PixelCNN",
+            title: "PixelCNN and NADE",
             family: "explicit, tractable density",
             tradeoff: "exact likelihood, but sampling is sequential: 784 network passes per digit",
             bench: "pixelcnn",
@@ -60,12 +61,18 @@ impl ModelView for PixelCnnView {
                 pixels in raster order. One network outputs all 784 conditionals at once; its convolutions are <i>masked</i> \
                 so pixel i never sees itself or later pixels. Training maximises the exact likelihood — the curve is −log p(x) \
                 in nats per digit (bits per pixel beside it) — with every pixel in parallel from the real image, the reason \
-                PixelCNN trains faster than PixelRNN.",
+                PixelCNN trains faster than PixelRNN. <b>NADE</b> (choose it as the network), the older model, gives each \
+                conditional one hidden layer h<sub>i</sub> = σ(c + W<sub>&lt;i</sub>x<sub>&lt;i</sub>), all sharing W: each pixel \
+                adds one column of W to a running sum, so sampling costs O(H) per pixel.",
             choice: vec![Control::new(
                 "variant",
                 "network",
-                Input::Select { options: vec![("plain", "PixelCNN (masks A, B)"), ("gated", "gated PixelCNN")], value: "plain" },
-            )],
+                Input::Select {
+                    options: vec![("plain", "PixelCNN (masks A, B)"), ("gated", "gated PixelCNN"), ("nade", "NADE (Larochelle & Murray 2011)")],
+                    value: "plain",
+                },
+            )
+            .title("NADE: one hidden layer per conditional, all sharing one weight matrix W, so each pixel adds one column of W to a running sum: O(H) per pixel when sampling")],
             options: vec![],
             // Batch 16: the most updates in a lecture's minutes (README: time to quality); lr 1e-3 as
             // before, not the 3e-3 that won from scratch: Train usually continues pretrained weights.
@@ -175,22 +182,31 @@ impl ModelView for PixelCnnView {
         })
     }
 
-    fn build(&self, values: &Values, device: &Device, weights: Option<Vec<u8>>) -> Result<PixelCnnTrainer, String> {
+    fn build(&self, values: &Values, device: &Device, weights: Option<Vec<u8>>) -> Result<Autoregressive, String> {
         let config = match values.text("variant")?.as_str() {
             "plain" => PixelCnnConfig::plain(),
             "gated" => PixelCnnConfig::gated(),
-            other => return Err(format!("unknown PixelCNN variant '{other}' (plain or gated)")),
+            "nade" => {
+                let config = NadeConfig::paper();
+                let model = match weights {
+                    None => config.init(device),
+                    Some(bytes) => config.load(device, bytes)?,
+                };
+                return Ok(Autoregressive::Nade(NadeTrainer::from_model(config, model)));
+            }
+            other => return Err(format!("unknown network '{other}' (plain, gated or nade)")),
         };
         let model = match weights {
             None => config.init(device),
             Some(bytes) => config.load(device, bytes)?,
         };
-        Ok(PixelCnnTrainer::from_model(config, model))
+        Ok(Autoregressive::PixelCnn(PixelCnnTrainer::from_model(config, model)))
     }
 
     fn pretrained(values: &Values) -> Result<(String, String), String> {
         Ok(match values.text("variant")?.as_str() {
             "gated" => ("gated-pixelcnn.bpk".into(), "gated PixelCNN".into()),
+            "nade" => ("nade.bpk".into(), "NADE".into()),
             _ => ("pixelcnn.bpk".into(), "PixelCNN".into()),
         })
     }
@@ -199,7 +215,7 @@ impl ModelView for PixelCnnView {
         Ok(())
     }
 
-    fn describe(t: &Trainer<PixelCnnTrainer>) -> String {
+    fn describe(t: &Trainer<Autoregressive>) -> String {
         let h = &t.history;
         let train = h.train.last().map(|p| format!("NLL {:.2} nats · {:.4} bits/dim", p.values[0], p.values[1]));
         let test = h.test.last().map(|p| format!(" · test {:.2} nats", p.values[0]));
@@ -231,30 +247,36 @@ impl ModelView for PixelCnnView {
     }
 
     /// The exact NLL of the first test digits for the network loaded now and for the other
-    /// variant's pretrained one: the digits and binarization of `eval pixelcnn --images N
-    /// --binarizations 1 --seed 1` (both use [`crate::train::nll_sums`]).
+    /// networks' pretrained weights (those that exist): the digits and binarization of `eval
+    /// pixelcnn|gated-pixelcnn|nade --images N --binarizations 1 --seed 1` (both use
+    /// [`crate::train::nll_sums`]).
     async fn compare(&self, lab: &Lab<Self>, _k: usize, digits: usize) -> Result<Vec<Value>, String> {
         let values = lab.built_values();
         let loaded = values.text("variant")?;
-        let mut other = values.clone();
-        other.set("variant", Value::from(if loaded == "gated" { "plain" } else { "gated" }));
         let device = lab.trainer.borrow().device().clone();
-        let (file, _) = Self::pretrained(&other)?;
-        let other_model = match fetch_bytes(&format!("pretrained/{file}"), &|_, _| {}).await {
-            Ok(Some(bytes)) => Some(self.build(&other, &device, Some(bytes))?.model.valid()),
-            _ => None,
-        };
+        let mut networks = vec![(loaded.clone(), model(lab), "loaded now")];
+        for variant in ["plain", "gated", "nade"].into_iter().filter(|v| *v != loaded) {
+            let mut other = values.clone();
+            other.set("variant", Value::from(variant));
+            let (file, _) = Self::pretrained(&other)?;
+            if let Ok(Some(bytes)) = fetch_bytes(&format!("pretrained/{file}"), &|_, _| {}).await {
+                networks.push((variant.to_string(), self.build(&other, &device, Some(bytes))?.network(), "pretrained"));
+            }
+        }
         let mut rows = Vec::new();
         let n = digits.min(self.shared.data.test.len());
-        for (variant, model, note) in [(loaded.as_str(), Some(model(lab)), "loaded now"), (other.text("variant")?.as_str(), other_model, "pretrained")] {
-            let Some(model) = model else { continue };
+        for (variant, network, note) in networks {
             let mut nll = 0.0f64;
-            for sum in crate::train::nll_sums(|x| model.nll(x), &self.shared.data.test, n, &mut Rng::new(1), &lab.device()) {
+            for sum in crate::train::nll_sums(|x| network.nll(x), &self.shared.data.test, n, &mut Rng::new(1), &lab.device()) {
                 nll += read(sum.unsqueeze()).await?[0] as f64;
                 yield_now().await;
             }
-            let paper = if variant == "plain" { "van den Oord et al. 2016, PixelCNN: 81.30" } else { "(no MNIST figure in the gated PixelCNN paper)" };
-            rows.push(comparison_row("pixelcnn", &format!("{variant} PixelCNN ({note})"), &format!("−log p(x), exact, {n} test digits (nats)"), nll / n as f64, paper));
+            let (name, paper) = match variant.as_str() {
+                "plain" => ("plain PixelCNN", "van den Oord et al. 2016, PixelCNN: 81.30"),
+                "gated" => ("gated PixelCNN", "(no MNIST figure in the gated PixelCNN paper)"),
+                _ => ("NADE", "Larochelle & Murray 2011 (as in van den Oord et al. 2016): 88.33"),
+            };
+            rows.push(comparison_row("pixelcnn", &format!("{name} ({note})"), &format!("−log p(x), exact, {n} test digits (nats)"), nll / n as f64, paper));
         }
         Ok(rows)
     }
@@ -332,8 +354,121 @@ fn structure(device: &Device) -> [PixelCnn; 2] {
     [PixelCnnConfig::plain().init(device), PixelCnnConfig::gated().init(device)]
 }
 
-fn model(lab: &Lab<PixelCnnView>) -> PixelCnn {
-    lab.trainer.borrow().model.model.valid()
+fn model(lab: &Lab<PixelCnnView>) -> Network {
+    lab.trainer.borrow().model.network()
+}
+
+/// The lab's model: a PixelCNN (plain or gated) or NADE — exact likelihoods in raster order, so
+/// every view of the lab works for each. The training loop drives whichever it is.
+pub(crate) enum Autoregressive {
+    PixelCnn(PixelCnnTrainer),
+    Nade(NadeTrainer),
+}
+
+impl Autoregressive {
+    /// The network off the autodiff graph, for the views.
+    fn network(&self) -> Network {
+        match self {
+            Autoregressive::PixelCnn(t) => Network::PixelCnn(t.model.valid()),
+            Autoregressive::Nade(t) => Network::Nade(t.model.valid()),
+        }
+    }
+
+    fn trainable(&self) -> &dyn Trainable {
+        match self {
+            Autoregressive::PixelCnn(t) => t,
+            Autoregressive::Nade(t) => t,
+        }
+    }
+
+    fn trainable_mut(&mut self) -> &mut dyn Trainable {
+        match self {
+            Autoregressive::PixelCnn(t) => t,
+            Autoregressive::Nade(t) => t,
+        }
+    }
+}
+
+impl Trainable for Autoregressive {
+    fn metric_names(&self) -> &'static [&'static str] {
+        self.trainable().metric_names()
+    }
+    fn pixels(&self) -> Pixels {
+        self.trainable().pixels()
+    }
+    fn step(&mut self, images: Tensor<2>, lr: f64) -> Tensor<1> {
+        self.trainable_mut().step(images, lr)
+    }
+    fn evaluate(&self, images: Tensor<2>) -> Tensor<1> {
+        self.trainable().evaluate(images)
+    }
+    fn tensors(&self) -> Vec<Tensor<1>> {
+        self.trainable().tensors()
+    }
+    fn set_tensors(&mut self, values: Vec<Vec<f32>>) -> Result<(), String> {
+        self.trainable_mut().set_tensors(values)
+    }
+    fn save_state(&self) -> Result<Vec<Vec<u8>>, String> {
+        self.trainable().save_state()
+    }
+    fn load_state(&mut self, parts: Vec<Vec<u8>>) -> Result<(), String> {
+        self.trainable_mut().load_state(parts)
+    }
+    fn weights(&self) -> Result<Vec<u8>, String> {
+        self.trainable().weights()
+    }
+}
+
+/// A network of the lab, for pictures: logits, exact NLL, and sampling pixel by pixel.
+enum Network {
+    PixelCnn(PixelCnn),
+    Nade(Nade),
+}
+
+/// What sampling keeps between pixels: the PixelCNN's rows above, NADE's running sum.
+enum Sampler {
+    PixelCnn(RowCache),
+    Nade(Running),
+}
+
+impl Network {
+    fn logits(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            Network::PixelCnn(m) => m.logits(x),
+            Network::Nade(m) => m.logits(x),
+        }
+    }
+
+    fn nll(&self, x: Tensor<2>) -> Tensor<1> {
+        match self {
+            Network::PixelCnn(m) => m.nll(x),
+            Network::Nade(m) => m.nll(x),
+        }
+    }
+
+    fn sampler(&self, batch: usize, device: &Device) -> Sampler {
+        match self {
+            Network::PixelCnn(m) => Sampler::PixelCnn(m.row_cache(batch, device)),
+            Network::Nade(m) => Sampler::Nade(m.running(batch)),
+        }
+    }
+
+    /// p(x_i = 1 | x_<i) for each image of the batch ([batch]); pixels before i are final.
+    fn probs(&self, sampler: &mut Sampler, images: &[f32], batch: usize, i: usize, temperature: f32, device: &Device) -> Tensor<1> {
+        match (self, sampler) {
+            (Network::PixelCnn(m), Sampler::PixelCnn(cache)) => m.cached_probs(cache, images, batch, i, temperature, device),
+            (Network::Nade(m), Sampler::Nade(running)) => m.running_probs(running, images, batch, i, temperature, device),
+            _ => unreachable!("a sampler is made by its own network"),
+        }
+    }
+
+    /// What one pixel step costs, for the info line.
+    fn per_pixel(&self) -> &'static str {
+        match self {
+            Network::PixelCnn(_) => "a pass over the rows a pixel sees",
+            Network::Nade(_) => "one column of W added to the running sum, O(H)",
+        }
+    }
 }
 
 impl PixelCnnView {
@@ -395,14 +530,14 @@ impl PixelCnnView {
         let (mut pixels, mut compute_ms, started) = (0usize, 0.0, now_ms());
         let mut frame_start = now_ms();
         let mut stopped = false;
-        let mut cache = model.row_cache(c.batch, &device);
+        let mut cache = model.sampler(c.batch, &device);
         while let Some(i) = (c.next..PIXELS).find(|&i| !c.observed[i]) {
             if self.sampling.get() != run {
                 stopped = true;
                 break;
             }
             let t = now_ms();
-            let probs = model.cached_probs(&mut cache, &c.images, c.batch, i, temperature, &device);
+            let probs = model.probs(&mut cache, &c.images, c.batch, i, temperature, &device);
             let probs = read(probs.unsqueeze()).await?;
             set_sampled(&mut c, i, &probs, &mut rng);
             compute_ms += now_ms() - t;
@@ -421,7 +556,8 @@ impl PixelCnnView {
         lab.text(
             info,
             &format!(
-                "{pixels} pixel steps · {:.1} ms per step · {:.1} s{}",
+                "{pixels} pixel steps ({}) · {:.1} ms per step · {:.1} s{}",
+                model.per_pixel(),
                 compute_ms / pixels.max(1) as f64,
                 total / 1000.0,
                 if stopped { " · stopped" } else { "" }

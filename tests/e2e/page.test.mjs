@@ -441,7 +441,7 @@ test('PixelCNN: likelihood, completion that keeps the top rows, receptive fields
   await page.waitForFunction(() => document.getElementById('pixelcnn-completion-info').textContent.includes('ms per step'), null, { timeout: 120_000 });
   const info = await page.textContent('#pixelcnn-completion-info');
   console.log(JSON.stringify({ measure: 'pixelcnn_completion_cpu', info }));
-  assert.match(info, /^56 pixel steps · [\d.]+ ms per step/);
+  assert.match(info, /^56 pixel steps \(a pass over the rows a pixel sees\) · [\d.]+ ms per step/);
   // The observed rows of every completion equal the source's.
   const same = await page.evaluate(() => {
     const c = document.getElementById('pixelcnn-completion');

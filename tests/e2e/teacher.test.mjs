@@ -40,7 +40,7 @@ function otherValues(specs) {
       let v;
       if (c.input === 'select' || c.input === 'radio') v = c.options.map((o) => o[0]).find((o) => o !== c.value);
       else if (c.input === 'checkbox') v = String(!c.value);
-      else if (c.name === 'lr') v = String(c.value / 2); // a rate that trains
+      else if (c.name === 'lr') v = '0.000123'; // a rate that trains, unlike any default or trained rate
       else if (c.name === 'batch') v = '32';
       else v = String(c.value === c.min ? c.min + 1 : c.min);
       if (v !== undefined) link[`${spec.id}.${c.name}`] = v;
