@@ -212,6 +212,15 @@ async fn vae_views_draw(backend: genlab::device::Backend) {
         assert!(drawn(&posted, "vae", name), "the {name} view is blank");
     }
     assert_eq!(step_of(&app, "vae").await, 3.0);
+    // The adversarial autoencoder: its three phases train in the lab, its curves are its own.
+    let aae = json!({ "kind": "aae", "latent": "2", "from": "scratch", "batch": "32" });
+    send(&app, "vae", "reset", json!({ "values": aae.clone() })).await.unwrap();
+    send(&app, "vae", "step", json!({ "values": aae })).await.unwrap();
+    let status = send(&app, "vae", "status", json!({})).await.unwrap();
+    let names: Vec<String> = js_sys::Array::from(&field(&status, "names")).iter().filter_map(|v| v.as_string()).collect();
+    assert_eq!(names, ["reconstruction + adversarial", "reconstruction", "adversarial −log D(z)"]);
+    let train: Vec<f64> = js_sys::Array::from(&field(&status, "train")).iter().filter_map(|v| v.as_f64()).collect();
+    assert!(train.len() == 3 && train.iter().all(|v| v.is_finite()), "{train:?}");
 }
 
 #[wasm_bindgen_test]
@@ -273,7 +282,7 @@ async fn gan_views_draw(backend: genlab::device::Backend) {
     let app = App::with_backend(backend, post);
     app.open_fixture(Some("gan")).await;
     assert!(send(&app, "gan", "step", json!({ "values": { "k": "0" } })).await.unwrap_err().contains("k = 0"), "k = 0 is refused");
-    assert!(send(&app, "gan", "loss", json!({ "values": { "loss": "wasserstein" } })).await.is_err(), "an unknown loss is refused");
+    assert!(send(&app, "gan", "loss", json!({ "values": { "loss": "hinge" } })).await.is_err(), "an unknown loss is refused");
     send(&app, "gan", "step", json!({ "values": { "batch": "32" } })).await.unwrap();
     send(&app, "gan", "step", json!({ "values": { "batch": "32", "k": "2", "loss": "minimax" } })).await.unwrap();
     // One sample into each group (pool cells are 64 canvas pixels apart).
@@ -292,6 +301,18 @@ async fn gan_views_draw(backend: genlab::device::Backend) {
     let updates = field(&field(&status, "model"), "updates");
     assert_eq!((field(&updates, "d").as_f64(), field(&updates, "g").as_f64()), (Some(3.0), Some(2.0)), "k = 1 then k = 2: three D updates, two G updates");
     assert!(send(&app, "gan", "reset", json!({ "values": { "arch": "pixelgan" } })).await.is_err());
+    // The Wasserstein game: a critic, its own curves, and a penalty or clipping between steps.
+    let wgan = json!({ "game": "wasserstein", "mbstd": "false", "from": "scratch", "batch": "16", "k": "2" });
+    send(&app, "gan", "reset", json!({ "values": wgan.clone() })).await.unwrap();
+    send(&app, "gan", "step", json!({ "values": wgan.clone() })).await.unwrap();
+    let mut clipping = wgan.clone();
+    clipping["lipschitz"] = json!("clipping");
+    send(&app, "gan", "step", json!({ "values": clipping })).await.unwrap();
+    let status = send(&app, "gan", "status", json!({})).await.unwrap();
+    let names: Vec<String> = js_sys::Array::from(&field(&status, "names")).iter().filter_map(|v| v.as_string()).collect();
+    assert_eq!(names, ["critic loss", "G loss", "W estimate", "‖∇critic‖"]);
+    let train: Vec<f64> = js_sys::Array::from(&field(&status, "train")).iter().filter_map(|v| v.as_f64()).collect();
+    assert!(train.len() == 4 && train.iter().all(|v| v.is_finite()), "{train:?}");
 }
 
 #[wasm_bindgen_test]
@@ -483,11 +504,12 @@ async fn webgpu_and_cpu_agree_over_20_steps_of_every_vae() {
     agree("VAE z20", |d| VaeTrainer::new(VaeConfig::vae(20), d), 8, 1e-3, 1e-3, 0.05, &[]).await;
     agree("autoencoder z20", |d| VaeTrainer::new(VaeConfig::autoencoder(20), d), 8, 1e-3, 1e-3, 0.05, &[]).await;
     agree("two-layer VAE, IWAE k 5", |d| VaeTrainer::new(VaeConfig { k: 5, ..VaeConfig::burda(true) }, d), 4, 1e-3, 1e-3, 0.05, &[]).await;
+    agree("adversarial autoencoder z2", |d| VaeTrainer::new(VaeConfig::adversarial(2), d), 8, 1e-3, 1e-3, 0.05, &[]).await;
 }
 
 #[wasm_bindgen_test]
 async fn webgpu_and_cpu_agree_over_20_steps_of_every_gan() {
-    use genlab::models::gan::{GanConfig, GanTrainer};
+    use genlab::models::gan::{GanConfig, GanTrainer, Lipschitz};
     // Tensors 1, 7: G's dense and first transposed-conv biases (before bn0, bn1); 17: D's conv2
     // bias (before bn2).
     agree("DCGAN", |d| GanTrainer::new(GanConfig::dcgan(), d), 4, 2e-4, 5e-2, 0.5, &[1, 7, 17]).await;
@@ -495,6 +517,16 @@ async fn webgpu_and_cpu_agree_over_20_steps_of_every_gan() {
     agree("DCGAN, spectral norm + packing", |d| GanTrainer::new(sn_pack.clone(), d), 4, 2e-4, 1e-3, 0.05, &[1, 7]).await;
     agree("fully connected GAN", |d| GanTrainer::new(GanConfig::fc(), d), 4, 2e-4, 1e-4, 0.01, &[]).await;
     agree("fully connected GAN, minibatch std", |d| GanTrainer::new(GanConfig { minibatch_std: true, ..GanConfig::fc() }, d), 4, 2e-4, 1e-4, 0.01, &[]).await;
+    // The Wasserstein critic: the hand-written input gradient of the penalty, and clipping.
+    let critic = |config: GanConfig, lipschitz: Lipschitz| {
+        move |d: &Device| {
+            let mut t = GanTrainer::new(GanConfig { wasserstein: true, ..config.clone() }, d);
+            (t.options.k, t.options.lipschitz) = (2, lipschitz);
+            t
+        }
+    };
+    agree("Wasserstein DCGAN, gradient penalty", critic(GanConfig::dcgan(), Lipschitz::GradientPenalty), 4, 2e-4, 1e-3, 0.05, &[]).await;
+    agree("Wasserstein fully connected GAN, clipping", critic(GanConfig::fc(), Lipschitz::Clipping), 4, 2e-4, 1e-4, 0.01, &[]).await;
 }
 
 #[wasm_bindgen_test]

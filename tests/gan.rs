@@ -1,5 +1,6 @@
 //! The GAN's math and its game: loss gradients, k : 1 updates, the loss toggle, minibatch std,
-//! weights; and the classifier that judges the samples (score, histogram, Fréchet distance).
+//! weights, the Wasserstein critic (its hand-written input gradient, penalty and clipping); and
+//! the classifier that judges the samples (score, histogram, Fréchet distance).
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::sync::Arc;
@@ -10,8 +11,8 @@ use genlab::data::{Mnist, PIXELS};
 use genlab::device::seeded;
 use genlab::models::classifier::{self, class_histogram, classifier_score, frechet_distance, jacobi_eigen};
 use genlab::models::gan::{
-    GanConfig, GanTrainer, GanWithAverage, GeneratorLoss, SpectralNorm, discriminator_loss, ema_update, feature_matching_loss,
-    latent_arithmetic, minimax_loss, non_saturating_loss, with_minibatch_std,
+    CLIP, GanConfig, GanTrainer, GanWithAverage, GeneratorLoss, Lipschitz, SpectralNorm, discriminator_loss, ema_update,
+    feature_matching_loss, gradient_norms, gradient_penalty, latent_arithmetic, minimax_loss, non_saturating_loss, with_minibatch_std,
 };
 use genlab::rng::Rng;
 use genlab::train::{Settings, Trainable, Trainer, module_tensors};
@@ -428,4 +429,105 @@ fn unsure_share_counts_samples_below_ninety_percent() {
     let unsure = [[0.5f32, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]];
     let probs: Vec<f32> = [sure, sure, sure, unsure].iter().flat_map(|r| r[0]).collect();
     assert!((classifier::unsure_share(&probs) - 0.25).abs() < 1e-12);
+}
+
+fn wasserstein(config: GanConfig) -> GanConfig {
+    GanConfig { wasserstein: true, ..config }
+}
+
+/// The critic's input gradient, written out layer by layer for the gradient penalty, is the one
+/// autodiff finds, for both architectures, with and without spectral norm and packing.
+#[test]
+fn the_critics_hand_written_input_gradient_is_autodiffs() {
+    let device = Device::flex().autodiff();
+    for (base, sn, pack) in [(GanConfig::fc(), false, 1), (GanConfig::fc(), true, 2), (GanConfig::dcgan(), false, 1), (GanConfig::dcgan(), true, 2)] {
+        let config = GanConfig { spectral_norm: sn, pack, ..wasserstein(base) };
+        let critic = seeded(&device, 7, || config.init(&device)).discriminator.power_iteration();
+        let x = Tensor::<2>::from_data(TensorData::new(Rng::new(8).normals(4 * PIXELS), [4, PIXELS]), &device).tanh().detach().require_grad();
+        let grads = critic.forward(x.clone()).sum().backward();
+        let want = vec(x.grad(&grads).unwrap());
+        let got = vec(critic.input_gradient(x.detach()).reshape([4, PIXELS]));
+        let scale = want.iter().map(|g| g.abs()).fold(0f32, f32::max);
+        assert!(scale > 0.0, "{}: no gradient reached the input", config.describe());
+        let worst = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst < 1e-4 * scale, "{}: input gradients differ by {worst} (largest {scale})", config.describe());
+    }
+}
+
+/// Minimising the penalty alone drives the critic's gradient norm at the mixed points to 1:
+/// the hand-written gradient is differentiable in the critic's weights, with the right sign.
+#[test]
+fn the_gradient_penalty_pulls_the_critics_gradient_norm_to_one() {
+    use burn::optim::{AdamConfig, GradientsParams};
+    let device = Device::flex().autodiff();
+    let config = wasserstein(GanConfig::fc());
+    let mut critic = seeded(&device, 7, || config.init(&device)).discriminator;
+    let x = Tensor::<2>::from_data(TensorData::new(Rng::new(8).normals(16 * PIXELS), [16, PIXELS]), &device).tanh();
+    let norm = |c: &genlab::models::gan::Discriminator| vec(gradient_norms(c.input_gradient(x.clone())).mean())[0];
+    let start = norm(&critic);
+    assert!((start - 1.0).abs() > 0.2, "the test needs a critic whose gradient norm starts away from 1, not {start}");
+    let mut adam = AdamConfig::new().init();
+    for _ in 0..100 {
+        let loss = gradient_penalty(critic.input_gradient(x.clone())).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &critic);
+        critic = adam.step(1e-3, critic, grads);
+    }
+    let end = norm(&critic);
+    assert!((end - 1.0).abs() < 0.05, "gradient norm {start} → {end}, not 1");
+}
+
+fn wgan_trainer(config: GanConfig, lipschitz: Lipschitz) -> Trainer<GanTrainer> {
+    let mut t = trainer(wasserstein(config), 5, GeneratorLoss::NonSaturating);
+    t.model.options.lipschitz = lipschitz;
+    t
+}
+
+#[test]
+fn clipping_keeps_every_critic_weight_within_c_and_leaves_power_iteration_alone() {
+    let mut t = wgan_trainer(GanConfig { spectral_norm: true, ..GanConfig::fc() }, Lipschitz::Clipping);
+    t.run_blocking(1).unwrap();
+    let critic = t.model.gan.discriminator.valid();
+    let values: Vec<Vec<f32>> = module_tensors(&critic).into_iter().map(vec).collect();
+    // Weights and biases of three layers, then the three unit power-iteration vectors.
+    assert_eq!(values.len(), 9);
+    for w in &values[..6] {
+        let largest = w.iter().map(|v| v.abs()).fold(0f32, f32::max);
+        assert!(largest <= CLIP, "a weight of {largest} survived clipping");
+    }
+    assert!(values[..6].iter().flatten().any(|v| v.abs() > 0.999 * CLIP), "nothing was near the bound: clipping untested");
+    for u in &values[6..] {
+        let length = u.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((length - 1.0).abs() < 1e-4, "a power-iteration vector was clipped: length {length}");
+    }
+}
+
+/// From scratch the critic soon tells data from G's noise: its Wasserstein estimate
+/// E critic(x) − E critic(G(z)) grows positive, its loss is the estimate's negative (plus the
+/// penalty), and the penalty holds the gradient norm near 1.
+#[test]
+fn the_critic_learns_a_positive_wasserstein_estimate() {
+    for config in [GanConfig::fc(), GanConfig { pack: 2, ..GanConfig::dcgan() }] {
+        let mut t = wgan_trainer(config, Lipschitz::GradientPenalty);
+        assert_eq!(t.history.names, ["critic loss", "G loss", "W estimate", "‖∇critic‖"]);
+        t.run_blocking(6).unwrap();
+        assert_eq!((t.model.d_updates, t.model.g_updates), (30, 6), "k = 5 critic updates per G update");
+        assert!(t.model.last_fake_probs.is_none(), "a critic's score is not a probability");
+        let first = &t.history.train.first().unwrap().values;
+        let last = &t.history.train.last().unwrap().values;
+        assert!(last.iter().all(|v| v.is_finite()), "{last:?}");
+        assert!(last[2] > 0.5 && last[2] > first[2], "W estimate {} → {}", first[2], last[2]);
+        assert!(last[0] < -0.5 * last[2], "critic loss {} vs estimate {}", last[0], last[2]);
+        let test = vec(t.evaluate_test());
+        assert!(test.len() == 4 && test.iter().all(|v| v.is_finite()), "{test:?}");
+    }
+}
+
+#[test]
+fn a_wasserstein_critic_has_no_batchnorm() {
+    assert!(wasserstein(GanConfig::dcgan_tf()).check().is_err());
+    let device = Device::flex();
+    let plain = module_tensors(&GanConfig::dcgan().init(&device).discriminator).len();
+    let critic = module_tensors(&wasserstein(GanConfig::dcgan()).init(&device).discriminator).len();
+    assert_eq!(plain - critic, 4, "BatchNorm's γ, β and running mean and variance are gone");
+    assert_eq!(wasserstein(GanConfig::dcgan()).describe(), "Wasserstein DCGAN");
 }

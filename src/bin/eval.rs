@@ -14,12 +14,12 @@ use genlab::cli::{Args, fail, load_mnist};
 use genlab::data::{Mnist, PIXELS, Split};
 use genlab::models::classifier::{self, Classifier, FEATURES};
 use genlab::models::gan::GanConfig;
-use genlab::models::vae::{VaeConfig, evaluate_split};
+use genlab::models::vae::{VaeConfig, evaluate_split, prior_moment_distance};
 use genlab::rng::Rng;
 use serde_json::json;
 
-const USAGE: &str = "usage: eval vae --weights FILE [--arch mlp|burda1|burda2] [--latent 20] [--k 5000] [--repeats 1] [--seed 1] [--images 10000]\n\
-                     \x20      eval gan --weights FILE [--architecture dcgan|fc] [--minibatch-std false] [--spectral-norm false] [--pack 1] [--average true] [--samples 10000] [--batchnorm running|batch] [--temperature 1] [--classifier pretrained/classifier.bpk]\n\
+const USAGE: &str = "usage: eval vae --weights FILE [--arch mlp|burda1|burda2|ae|aae] [--codes FILE.csv] [--latent 20] [--k 5000] [--repeats 1] [--seed 1] [--images 10000]\n\
+                     \x20      eval gan --weights FILE [--architecture dcgan|fc] [--minibatch-std false] [--spectral-norm false] [--pack 1] [--wasserstein false] [--average true] [--samples 10000] [--batchnorm running|batch] [--temperature 1] [--classifier pretrained/classifier.bpk]\n\
                      \x20      eval classifier --weights FILE\n\
                      \x20      eval pixelcnn|gated-pixelcnn --weights FILE [--binarizations 5] [--seed 1] [--channels N] [--layers N] [--images 10000]\n\
                      \x20      eval nade --weights FILE [--hidden 500] [--binarizations 5] [--seed 1] [--images 10000]\n\
@@ -63,6 +63,23 @@ fn eval_vae(args: &Args, mut data: Mnist) -> serde_json::Value {
     data.test.labels.truncate(images);
     let device = Device::flex();
     let model = config.init(&device).try_load_record(load_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    if !config.variational {
+        // A point code: no bound to importance-sample; the reconstruction, and how far the codes
+        // of the test digits are from the prior N(0, I).
+        let (reconstruction, _) = evaluate_split(&model, &data.test, 0, &mut Rng::new(args.get("seed", 1)), &device);
+        let codes = model.encode(Tensor::from_data(TensorData::new(all(&data.test), [data.test.len(), PIXELS]), &device)).mu;
+        let codes = codes.into_data().try_into_vec::<f32>().unwrap();
+        let distance = prior_moment_distance(&codes, config.latent);
+        if let Some(path) = args.optional::<String>("codes") {
+            // One row per test digit: its label, then its code.
+            let rows: Vec<String> = codes.chunks(config.latent).zip(&data.test.labels).map(|(z, y)| format!("{y},{}", z.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","))).collect();
+            std::fs::write(&path, rows.join("\n") + "\n").unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+        }
+        return json!({
+            "weights": weights, "arch": args.string("arch", "mlp"), "latent": config.latent, "test_images": data.test.len(),
+            "test_reconstruction_nats": round(reconstruction, 2), "test_codes_moment_distance_from_prior": round(distance, 3),
+        });
+    }
     let mut rng = Rng::new(args.get("seed", 1));
     let (mut elbo, mut iwae) = (0.0, 0.0);
     for _ in 0..repeats {
@@ -95,6 +112,7 @@ fn eval_gan(args: &Args, data: &Mnist) -> serde_json::Value {
     config.minibatch_std = args.get("minibatch-std", false);
     config.spectral_norm = args.get("spectral-norm", false);
     config.pack = args.get("pack", 1);
+    config.wasserstein = args.get("wasserstein", false);
     config.latent = args.get("latent", config.latent);
     config.check().unwrap_or_else(|e| fail(&e));
     let samples: usize = args.get("samples", 10_000);

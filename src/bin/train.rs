@@ -13,7 +13,7 @@ use genlab::cli::{Args, fail, load_mnist};
 use genlab::data::{Mnist, PIXELS};
 use genlab::device::seeded;
 use genlab::models::classifier::{self, CLASSES, ClassifierTrainer};
-use genlab::models::gan::{GanConfig, GanTrainer, GanWithAverage, GeneratorLoss};
+use genlab::models::gan::{GanConfig, GanTrainer, GanWithAverage, GeneratorLoss, Lipschitz};
 use genlab::models::nade::{NadeConfig, NadeTrainer, evaluate_split as nade_nll};
 use genlab::models::pixelcnn::{PixelCnnConfig, PixelCnnTrainer, evaluate_split as pixelcnn_nll};
 use genlab::models::vae::{VaeConfig, VaeTrainer, burda_lr, burda_stage, evaluate_split};
@@ -21,9 +21,9 @@ use genlab::rng::Rng;
 use genlab::train::{Settings, Trainable, Trainer};
 use serde_json::{Value, json};
 
-const USAGE: &str = "usage: train vae|ae|dcgan|fc-gan|classifier|pixelcnn|gated-pixelcnn|nade [--hidden 500] [--latent 20] [--epochs 100] [--batch 128] [--lr 0.001] \
-                     [--seed 1] [--k 1] [--loss non-saturating|minimax|feature-matching] [--minibatch-std false] [--spectral-norm false] [--pack 1] [--classifier FILE] [--d-lr LR] [--init FILE] \
-                     [--lr-decay 1] [--arch mlp|burda1|burda2] [--schedule constant|burda] [--warmup-epochs 0] [--adam-eps 1e-8] [--output-bias false] [--eval-k 50] [--checkpoint checkpoints/NAME.ckpt] [--resume false] [--channels N] [--layers N] \
+const USAGE: &str = "usage: train vae|ae|aae|dcgan|fc-gan|classifier|pixelcnn|gated-pixelcnn|nade [--hidden 500] [--latent 20] [--epochs 100] [--batch 128] [--lr 0.001] \
+                     [--seed 1] [--k 1] [--loss non-saturating|minimax|feature-matching] [--minibatch-std false] [--spectral-norm false] [--pack 1] [--wasserstein false] [--lipschitz penalty|clipping] [--classifier FILE] [--d-lr LR] [--init FILE] \
+                     [--lr-decay 1] [--arch mlp|burda1|burda2] [--schedule constant|burda] [--warmup-epochs 0] [--adversarial-lr 0.1] [--adam-eps 1e-8] [--output-bias false] [--eval-k 50] [--checkpoint checkpoints/NAME.ckpt] [--resume false] [--channels N] [--layers N] \
                      [--data www/data/mnist.bin.gz] [--out pretrained/NAME.bpk]";
 
 fn main() {
@@ -32,7 +32,7 @@ fn main() {
     let seed = args.get("seed", 1);
     let epochs: usize = args.get("epochs", 10);
     let (out, note) = match args.command.as_str() {
-        "vae" | "ae" => train_vae(&args, data, seed, epochs),
+        "vae" | "ae" | "aae" => train_vae(&args, data, seed, epochs),
         "dcgan" | "fc-gan" => train_gan(&args, data, seed, epochs),
         "classifier" => train_classifier(&args, &data, seed, epochs),
         "pixelcnn" | "gated-pixelcnn" => train_pixelcnn(&args, data, seed, epochs),
@@ -85,6 +85,7 @@ fn train_vae(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     let latent: usize = args.get("latent", 20);
     let mut config = match args.command.as_str() {
         "ae" => VaeConfig::autoencoder(latent),
+        "aae" => VaeConfig::adversarial(latent),
         _ => VaeConfig::named(&args.string("arch", "mlp"), args.optional("latent")).unwrap_or_else(|e| fail(&e)),
     };
     config.k = args.get("k", 1);
@@ -110,6 +111,7 @@ fn train_vae(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     }
     let mut vae = VaeTrainer::from_model(config.clone(), model).with_adam_epsilon(args.get("adam-eps", 1e-8));
     vae.warmup_steps = args.get::<u64>("warmup-epochs", 0) * steps_per_epoch as u64;
+    vae.adversarial_lr = args.get("adversarial-lr", genlab::models::vae::ADVERSARIAL_LR);
     let mut trainer = Trainer::new(vae, settings.clone(), data.clone(), device);
     let fresh = json!({ "config": config, "init": "", "epochs": [], "stages": [] });
     let (checkpoint, mut log) = open_checkpoint(args, &mut trainer, fresh);
@@ -121,14 +123,15 @@ fn train_vae(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
             "config": config, "settings": trainer.settings, "epochs": trainer.history.epoch, "steps": trainer.history.step,
             "commands": log["commands"],
             "schedule": if burda_schedule { "burda: stage i runs 3^i epochs at lr 1e-3·10^(−i/7)" } else { "constant" },
-            "warmup_epochs": args.get::<u64>("warmup-epochs", 0), "adam_epsilon": args.get("adam-eps", 1e-8), "output_bias": args.get("output-bias", false),
+            "warmup_epochs": args.get::<u64>("warmup-epochs", 0), "adversarial_lr_fraction": config.adversarial.map(|_| args.get("adversarial-lr", genlab::models::vae::ADVERSARIAL_LR)), "adam_epsilon": args.get("adam-eps", 1e-8), "output_bias": args.get("output-bias", false),
             "test_negative_elbo_nats": round2(test),
             "per_epoch": log["epochs"], "per_stage": log["stages"],
             "train_seconds": trainer.history.elapsed_s.round(),
             "checkpoint": checkpoint,
         })
     };
-    let eval_k: usize = args.get("eval-k", 50);
+    // A point code has no posterior to importance-sample: no bound for the autoencoders.
+    let eval_k: usize = if config.variational { args.get("eval-k", 50) } else { 0 };
     let mut test = f64::NAN;
     for epoch in trainer.history.epoch + 1..=epochs {
         let stage = burda_stage(epoch);
@@ -171,6 +174,7 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     config.minibatch_std = args.get("minibatch-std", false);
     config.spectral_norm = args.get("spectral-norm", false);
     config.pack = args.get("pack", 1);
+    config.wasserstein = args.get("wasserstein", false);
     config.check().unwrap_or_else(|e| fail(&e));
     let settings = Settings { batch_size: args.get("batch", 64), lr: args.get("lr", 2e-4), seed, lr_decay: args.get("lr-decay", 1.0) };
     settings.check().unwrap_or_else(|e| fail(&e));
@@ -180,7 +184,13 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
         Some((gan, average)) => GanTrainer::from_gan(config.clone(), gan).with_average(average),
         None => seeded(&device, seed, || GanTrainer::new(config.clone(), &device)),
     };
-    gan.options.k = args.get("k", 1);
+    // The Wasserstein critic is trained ahead of G: 5 critic steps per G step, as in both papers.
+    gan.options.k = args.get("k", if config.wasserstein { 5 } else { 1 });
+    gan.options.lipschitz = match args.string("lipschitz", "penalty").as_str() {
+        "penalty" => Lipschitz::GradientPenalty,
+        "clipping" => Lipschitz::Clipping,
+        other => fail(&format!("--lipschitz {other}: penalty or clipping")),
+    };
     gan.options.d_lr = args.get("d-lr", settings.lr);
     gan.options.generator_loss = match args.string("loss", "non-saturating").as_str() {
         "non-saturating" => GeneratorLoss::NonSaturating,

@@ -16,6 +16,13 @@
 //! Stabilisers the lecture names, each a switch: spectral normalisation of D's layers, packing
 //! (D judges samples two at a time), minibatch std, feature matching as G's objective, and an
 //! exponential moving average of G's weights for the pictures.
+//!
+//! The Wasserstein GAN (Arjovsky et al. 2017) changes the game: D becomes a critic with no
+//! sigmoid, and E critic(x) − E critic(G(z)) estimates the Wasserstein-1 distance between the
+//! data and G's samples — as long as the critic is 1-Lipschitz. Two ways to keep it so: clip
+//! every weight to [−c, c] (the original), or penalise the critic's gradient norm away from 1
+//! at points between real and fake samples (WGAN-GP, Gulrajani et al. 2017). Unlike the minimax
+//! loss, the estimate falls as the samples improve.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::module::{ModuleMapper, Param};
@@ -24,8 +31,8 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::{leaky_relu, log_sigmoid, relu, sigmoid, tanh};
-use burn::tensor::module::{conv2d, linear};
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::module::{conv_transpose2d, conv2d, linear};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{PIXELS, SIDE};
@@ -60,6 +67,10 @@ pub struct GanConfig {
     /// so a pair of near-identical fakes (collapse) looks unlike a pair of real digits. 1: off.
     #[serde(default = "one")]
     pub pack: usize,
+    /// The Wasserstein game: D is a critic (a score, no sigmoid, and no BatchNorm, which would make
+    /// each score depend on the rest of the batch) and G maximises its score.
+    #[serde(default)]
+    pub wasserstein: bool,
 }
 
 fn one() -> usize {
@@ -68,7 +79,7 @@ fn one() -> usize {
 
 impl GanConfig {
     pub fn dcgan() -> Self {
-        GanConfig { architecture: Architecture::Dcgan, latent: 64, minibatch_std: false, spectral_norm: false, pack: 1 }
+        GanConfig { architecture: Architecture::Dcgan, latent: 64, minibatch_std: false, spectral_norm: false, pack: 1, wasserstein: false }
     }
 
     pub fn fc() -> Self {
@@ -83,6 +94,9 @@ impl GanConfig {
     pub fn check(&self) -> Result<(), String> {
         if !(1..=4).contains(&self.pack) {
             return Err(format!("packing {} samples is outside 1–4", self.pack));
+        }
+        if self.wasserstein && self.architecture == Architecture::DcganTf {
+            return Err("the TF-tutorial DCGAN has no Wasserstein critic".into());
         }
         Ok(())
     }
@@ -113,7 +127,7 @@ impl GanConfig {
                     discriminator: Discriminator::Dcgan(DcDiscriminator {
                         conv1: down(pack, D_CHANNELS[0]),
                         conv2: down(D_CHANNELS[0], D_CHANNELS[1]),
-                        bn2: (!self.spectral_norm).then(|| bn(D_CHANNELS[1])),
+                        bn2: (!self.spectral_norm && !self.wasserstein).then(|| bn(D_CHANNELS[1])),
                         out: linear(D_CHANNELS[1] * 7 * 7 + extra, 1),
                         sn: sn(&[D_CHANNELS[0], D_CHANNELS[1], D_CHANNELS[1] * 7 * 7 + extra]),
                     }),
@@ -196,7 +210,8 @@ impl GanConfig {
         if self.minibatch_std {
             with.push("minibatch std".to_string());
         }
-        if with.is_empty() { name.to_string() } else { format!("{name} with {}", with.join(" and ")) }
+        let name = if self.wasserstein { format!("Wasserstein {name}") } else { name.to_string() };
+        if with.is_empty() { name } else { format!("{name} with {}", with.join(" and ")) }
     }
 }
 
@@ -364,6 +379,54 @@ impl Discriminator {
         }
     }
 
+    /// ∂ score / ∂ input for each judged input ([batch / pack, pack · 784]), written out layer by
+    /// layer as the chain rule gives it — backwards through the output layer, each LeakyReLU
+    /// (slope 1 or 0.2) and each strided convolution (its transpose). burn differentiates once,
+    /// so the gradient penalty needs this gradient as an ordinary expression of D's weights,
+    /// which autodiff can then differentiate. Only for a critic (no BatchNorm); with minibatch std
+    /// the batch's spread is held fixed, so this is each sample's own gradient.
+    pub fn input_gradient(&self, x: Tensor<2>) -> Tensor<2> {
+        let x = self.packed(x);
+        let n = x.dims()[0];
+        let pack = self.pack();
+        // LeakyReLU(a) and its slope at a.
+        let leaky = |a: Tensor<2>| (leaky_relu(a.clone(), 0.2), a.greater_elem(0.0).float() * 0.8 + 0.2);
+        let leaky4 = |a: Tensor<4>| (leaky_relu(a.clone(), 0.2), a.greater_elem(0.0).float() * 0.8 + 0.2);
+        match self {
+            Discriminator::Fc(d) => {
+                let (w1, w2, w3) = (
+                    normalised(&d.sn, 0, d.hidden1.weight.val()),
+                    normalised(&d.sn, 1, d.hidden2.weight.val()),
+                    normalised(&d.sn, 2, d.out.weight.val()),
+                );
+                let (h1, slope1) = leaky(linear_with(&d.hidden1, w1.clone(), x));
+                let (_, slope2) = leaky(linear_with(&d.hidden2, w2.clone(), h1));
+                // Linear weights are [inputs, outputs]: back through a layer is a product with Wᵀ.
+                let hidden = w2.dims()[1];
+                let g2 = slope2 * w3.slice([0..hidden, 0..1]).transpose();
+                let g1 = g2.matmul(w2.transpose()) * slope1;
+                g1.matmul(w1.transpose())
+            }
+            Discriminator::Dcgan(d) => {
+                assert!(d.bn2.is_none(), "a critic has no BatchNorm");
+                let (w1, w2, w3) = (
+                    normalised(&d.sn, 0, d.conv1.weight.val()),
+                    normalised(&d.sn, 1, d.conv2.weight.val()),
+                    normalised(&d.sn, 2, d.out.weight.val()),
+                );
+                let (h1, slope1) = leaky4(conv_with(&d.conv1, w1.clone(), x.reshape([n, pack, SIDE, SIDE])));
+                let (_, slope2) = leaky4(conv_with(&d.conv2, w2.clone(), h1));
+                let features = D_CHANNELS[1] * 7 * 7;
+                let g2 = slope2 * w3.slice([0..features, 0..1]).reshape([1, D_CHANNELS[1], 7, 7]);
+                // Back through a stride-2 convolution: the transposed convolution with its weights.
+                let back = ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1);
+                let g1 = conv_transpose2d(g2, w2, None, back.clone()) * slope1;
+                conv_transpose2d(g1, w1, None, back).reshape([n, pack * PIXELS])
+            }
+            Discriminator::Tf(_) => panic!("the TF-tutorial DCGAN has no Wasserstein critic"),
+        }
+    }
+
     /// How many samples D judges at once (its first layer's input says).
     pub fn pack(&self) -> usize {
         match self {
@@ -503,6 +566,56 @@ pub fn discriminator_loss(real_logits: Tensor<1>, fake_logits: Tensor<1>) -> Ten
     -log_sigmoid(real_logits) - log_sigmoid(-fake_logits)
 }
 
+/// The critic's loss (Arjovsky et al. 2017), per pair: critic(G(z)) − critic(x). Minimising its
+/// mean maximises E critic(x) − E critic(G(z)), the critic's estimate of the Wasserstein-1
+/// distance between data and samples. Arguments are the critic's scores.
+pub fn critic_loss(real_scores: Tensor<1>, fake_scores: Tensor<1>) -> Tensor<1> {
+    fake_scores - real_scores
+}
+
+/// G's loss in the Wasserstein game: −critic(G(z)), to be minimised.
+pub fn wasserstein_generator_loss(fake_scores: Tensor<1>) -> Tensor<1> {
+    -fake_scores
+}
+
+/// The gradient penalty of WGAN-GP, per judged input: (‖∇ critic(x̂)‖ − 1)², from the gradients
+/// ([inputs, values]) at points x̂ between real and fake samples.
+pub fn gradient_penalty(gradients: Tensor<2>) -> Tensor<1> {
+    (gradient_norms(gradients) - 1.0).square()
+}
+
+/// ‖g‖ per row (with a tiny floor so its gradient stays finite at 0).
+pub fn gradient_norms(gradients: Tensor<2>) -> Tensor<1> {
+    (gradients.square().sum_dim(1) + 1e-12).sqrt().squeeze_dim(1)
+}
+
+/// How the critic is kept 1-Lipschitz; can change between steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Lipschitz {
+    /// WGAN-GP: λ = 10 times the gradient penalty is added to the critic's loss.
+    #[default]
+    GradientPenalty,
+    /// The original WGAN: after every critic update each weight is clipped to [−0.01, 0.01].
+    Clipping,
+}
+
+/// λ of WGAN-GP and the clipping bound c of WGAN, as in the papers.
+pub const PENALTY_WEIGHT: f32 = 10.0;
+pub const CLIP: f32 = 0.01;
+
+/// D with every trained weight clipped to [−c, c] (the power-iteration vectors are left alone).
+pub fn clipped(d: Discriminator, c: f32) -> Discriminator {
+    struct Clip(f32);
+    impl ModuleMapper for Clip {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let c = self.0;
+            param.map(|w| if w.is_require_grad() { w.detach().clamp(-c, c).detach().require_grad() } else { w })
+        }
+    }
+    d.map(&mut Clip(c))
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum GeneratorLoss {
@@ -556,11 +669,14 @@ pub struct GanOptions {
     pub generator_loss: GeneratorLoss,
     /// D's Adam learning rate; G's is the training loop's.
     pub d_lr: f64,
+    /// The Wasserstein game's Lipschitz constraint (unused in the others).
+    #[serde(default)]
+    pub lipschitz: Lipschitz,
 }
 
 impl Default for GanOptions {
     fn default() -> Self {
-        GanOptions { k: 1, generator_loss: GeneratorLoss::NonSaturating, d_lr: 2e-4 }
+        GanOptions { k: 1, generator_loss: GeneratorLoss::NonSaturating, d_lr: 2e-4, lipschitz: Lipschitz::GradientPenalty }
     }
 }
 
@@ -672,13 +788,43 @@ impl GanTrainer {
         Tensor::cat(vec![loss.detach(), sigmoid(real_logits).mean().detach()], 0)
     }
 
+    /// One critic update of the Wasserstein game: descend E critic(G(z)) − E critic(x), plus the
+    /// gradient penalty at random points on the lines between real and fake samples, or followed
+    /// by clipping the weights. Returns [critic loss, Wasserstein estimate, mean ‖∇ critic‖].
+    pub fn critic_update(&mut self, real: Tensor<2>, z: Tensor<2>) -> Tensor<1> {
+        self.gan.discriminator = self.gan.discriminator.clone().power_iteration();
+        let fake = self.gan.generator.forward(z).detach();
+        let critic = &self.gan.discriminator;
+        let (real_scores, fake_scores) = (critic.forward(real.clone()), critic.forward(fake.clone()));
+        let estimate = real_scores.clone().mean() - fake_scores.clone().mean();
+        let mut loss = critic_loss(real_scores, fake_scores).mean();
+        // x̂ = ε x + (1 − ε) G(z), ε ~ U(0, 1) per sample, drawn on the host like the noise.
+        let batch = real.dims()[0];
+        let eps: Vec<f32> = (0..batch).map(|_| self.noise_rng.uniform()).collect();
+        let eps = Tensor::<1>::from_floats(eps.as_slice(), &real.device()).reshape([batch, 1]);
+        let between = real.detach() * eps.clone() + fake * (eps.neg() + 1.0);
+        let gradients = critic.input_gradient(between);
+        if self.options.lipschitz == Lipschitz::GradientPenalty {
+            loss = loss + gradient_penalty(gradients.clone()).mean() * PENALTY_WEIGHT;
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &self.gan.discriminator);
+        let critic = self.optim_d.step(self.options.d_lr, self.gan.discriminator.clone(), grads);
+        self.gan.discriminator = if self.options.lipschitz == Lipschitz::Clipping { clipped(critic, CLIP) } else { critic };
+        self.d_updates += 1;
+        Tensor::cat(vec![loss.detach(), estimate.detach(), gradient_norms(gradients).mean().detach()], 0)
+    }
+
     /// One generator update with the chosen objective (`real`: a batch for feature matching);
     /// D's weights stay as they are. Returns [G loss, D(G(z))] as batch means.
     pub fn g_update(&mut self, z: Tensor<2>, real: Tensor<2>, lr: f64) -> Tensor<1> {
         let fake = self.gan.generator.forward(z);
         let d = &self.gan.discriminator;
         let fake_logits = d.forward(fake.clone());
-        let loss = self.options.generator_loss.of(fake_logits.clone(), || (d.features(real), d.features(fake))).mean();
+        let loss = if self.config.wasserstein {
+            wasserstein_generator_loss(fake_logits.clone()).mean()
+        } else {
+            self.options.generator_loss.of(fake_logits.clone(), || (d.features(real), d.features(fake))).mean()
+        };
         // The backward pass also reaches D's weights; only G's gradients are applied.
         let grads = GradientsParams::from_grads(loss.backward(), &self.gan.generator);
         self.gan.generator = self.optim_g.step(lr, self.gan.generator.clone(), grads);
@@ -690,9 +836,20 @@ impl GanTrainer {
         self.ema_updates += 1;
         self.g_updates += 1;
         let probs = sigmoid(fake_logits).detach();
-        self.last_fake_probs = Some(probs.clone());
+        // The loss-curves figure plots the classifier game's losses; a critic's score is no probability.
+        self.last_fake_probs = (!self.config.wasserstein).then(|| probs.clone());
         Tensor::cat(vec![loss.detach(), probs.mean()], 0)
     }
+}
+
+/// What a step reports in the classifier game and in the Wasserstein game.
+const GAN_METRICS: &[&str] = &["D loss", "G loss", "D(x)", "D(G(z))"];
+const WGAN_METRICS: &[&str] = &["critic loss", "G loss", "W estimate", "‖∇critic‖"];
+
+/// [critic loss, G loss, Wasserstein estimate, mean gradient norm] from the critic's three and
+/// the first of G's.
+fn wgan_metrics(critic: Tensor<1>, g: Tensor<1>) -> Tensor<1> {
+    Tensor::cat(vec![critic.clone().slice([0..1]), g.slice([0..1]), critic.slice([1..3])], 0)
 }
 
 /// [D loss, G loss, D(x), D(G(z))].
@@ -782,7 +939,7 @@ impl Trainable for GanTrainer {
     }
 
     fn metric_names(&self) -> &'static [&'static str] {
-        &["D loss", "G loss", "D(x)", "D(G(z))"]
+        if self.config.wasserstein { WGAN_METRICS } else { GAN_METRICS }
     }
 
     fn pixels(&self) -> Pixels {
@@ -804,12 +961,13 @@ impl Trainable for GanTrainer {
         let mut last_real = None;
         for real in images.chunk(k, 0) {
             let z = self.noise(batch, &device);
-            d_metrics = Some(self.d_update(real.clone(), z));
+            d_metrics = Some(if self.config.wasserstein { self.critic_update(real.clone(), z) } else { self.d_update(real.clone(), z) });
             last_real = Some(real);
         }
         let z = self.noise(batch, &device);
         let g_metrics = self.g_update(z, last_real.expect("k ≥ 1"), lr);
-        metrics(d_metrics.expect("k ≥ 1"), g_metrics)
+        let d_metrics = d_metrics.expect("k ≥ 1");
+        if self.config.wasserstein { wgan_metrics(d_metrics, g_metrics) } else { metrics(d_metrics, g_metrics) }
     }
 
     fn summary(&self) -> serde_json::Value {
@@ -829,6 +987,13 @@ impl Trainable for GanTrainer {
         let d = &gan.discriminator;
         let real_logits = d.forward(images.clone());
         let fake_logits = d.forward(fake.clone());
+        if self.config.wasserstein {
+            // The critic's loss without its penalty, and the gradient norm halfway between.
+            let estimate = real_logits.clone().mean() - fake_logits.clone().mean();
+            let norm = gradient_norms(d.input_gradient((images + fake) * 0.5)).mean();
+            let critic = Tensor::cat(vec![critic_loss(real_logits, fake_logits.clone()).mean(), estimate, norm], 0);
+            return wgan_metrics(critic, wasserstein_generator_loss(fake_logits).mean());
+        }
         let d_loss = discriminator_loss(real_logits.clone(), fake_logits.clone()).mean();
         let g_loss = self.options.generator_loss.of(fake_logits.clone(), || (d.features(images), d.features(fake))).mean();
         metrics(Tensor::cat(vec![d_loss, sigmoid(real_logits).mean()], 0), Tensor::cat(vec![g_loss, sigmoid(fake_logits).mean()], 0))

@@ -1,9 +1,15 @@
-//! Variational autoencoder (Kingma & Welling 2014) and, beside it, a plain autoencoder.
+//! Variational autoencoder (Kingma & Welling 2014) and, beside it, a plain autoencoder and the
+//! adversarial autoencoder.
 //!
 //! Encoder q(z|x) = N(μ(x), σ²(x)), decoder p(x|z) = Bernoulli(sigmoid(logits(z))), prior N(0, I).
 //! Training minimises −ELBO = E_q[−log p(x|z)] + KL(q(z|x) ‖ p(z)), in nats per image.
 //! The autoencoder has no σ and no KL: its code is a point, so nothing shapes the latent space
 //! into the prior, and decoding samples from N(0, I) gives garbage. The lecture's point.
+//!
+//! The adversarial autoencoder (Makhzani et al. 2016) keeps the plain autoencoder's point code
+//! but replaces the KL term by a game: a discriminator on z tells samples of the prior N(0, I)
+//! from codes of digits, and the encoder is trained to fool it, which pushes the aggregate
+//! posterior q(z) — all the codes together — toward the prior, so prior samples decode to digits.
 //!
 //! Burda et al. (2015) sharpen the bound: with k samples z_i ~ q(z|x) and weights
 //! w_i = p(x, z_i) / q(z_i|x), log (1/k) Σ w_i is still a lower bound on log p(x), tighter as k
@@ -14,7 +20,7 @@
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use burn::tensor::activation::{log_sigmoid, relu, sigmoid, tanh};
+use burn::tensor::activation::{leaky_relu, log_sigmoid, relu, sigmoid, tanh};
 use serde::{Deserialize, Serialize};
 
 use crate::data::PIXELS;
@@ -42,6 +48,9 @@ pub struct VaeConfig {
     /// Samples per digit in the training objective: 1 trains the ELBO, k > 1 the IWAE bound.
     #[serde(default = "one")]
     pub k: usize,
+    /// An adversarial autoencoder: a plain autoencoder with a discriminator on z (its hidden width).
+    #[serde(default)]
+    pub adversarial: Option<usize>,
 }
 
 fn one() -> usize {
@@ -55,18 +64,25 @@ impl VaeConfig {
         let burda = |two_layers| VaeConfig { latent: latent.unwrap_or(50), ..VaeConfig::burda(two_layers) };
         match arch {
             "mlp" => Ok(VaeConfig::vae(latent.unwrap_or(20))),
+            "ae" => Ok(VaeConfig::autoencoder(latent.unwrap_or(20))),
+            "aae" => Ok(VaeConfig::adversarial(latent.unwrap_or(20))),
             "burda1" => Ok(burda(false)),
             "burda2" => Ok(burda(true)),
-            other => Err(format!("--arch {other}: mlp, burda1 or burda2")),
+            other => Err(format!("--arch {other}: mlp, burda1, burda2, ae or aae")),
         }
     }
 
     pub fn vae(latent: usize) -> Self {
-        VaeConfig { latent, hidden: 400, variational: true, beta: 1.0, depth: 1, tanh: false, top: None, k: 1 }
+        VaeConfig { latent, hidden: 400, variational: true, beta: 1.0, depth: 1, tanh: false, top: None, k: 1, adversarial: None }
     }
 
     pub fn autoencoder(latent: usize) -> Self {
         VaeConfig { variational: false, ..Self::vae(latent) }
+    }
+
+    /// The autoencoder with a discriminator of two hidden layers of 256 on its code.
+    pub fn adversarial(latent: usize) -> Self {
+        VaeConfig { adversarial: Some(256), ..Self::autoencoder(latent) }
     }
 
     /// Burda et al.'s networks: 784-200-200-z50 (tanh) and back; with `two_layers`, z1 of 50 and
@@ -84,6 +100,9 @@ impl VaeConfig {
         }
         if self.top.is_some() && !self.variational {
             return Err("a second stochastic layer needs a variational model".into());
+        }
+        if self.adversarial.is_some() && self.variational {
+            return Err("an adversarial autoencoder's code is a point: it is not variational".into());
         }
         Ok(())
     }
@@ -109,6 +128,10 @@ impl VaeConfig {
                     prior_mu: linear(width, self.latent),
                     prior_log_var: linear(width, self.latent),
                 }),
+                prior_critic: self.adversarial.map(|width| PriorCritic {
+                    hidden: [linear(self.latent, width), linear(width, width)],
+                    out: linear(width, 1),
+                }),
                 tanh: self.tanh,
             }
         })
@@ -123,6 +146,7 @@ impl VaeConfig {
         let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
             .map_err(|e| format!("the weights file is damaged or not a weights file ({e})"))?;
         let name = match (self.variational, self.top.is_some(), self.depth > 1) {
+            (false, _, _) if self.adversarial.is_some() => "an adversarial autoencoder",
             (false, _, _) => "an autoencoder",
             (true, true, _) => "a two-stochastic-layer VAE",
             (true, false, true) => "a VAE with two hidden layers",
@@ -147,7 +171,26 @@ pub struct Vae {
     dec_hidden2: Option<Linear>,
     dec_out: Linear,
     top: Option<TopLayer>,
+    /// The adversarial autoencoder's discriminator on z.
+    prior_critic: Option<PriorCritic>,
     tanh: bool,
+}
+
+/// D(z) of the adversarial autoencoder: the probability that z came from the prior rather than
+/// from the encoder. LeakyReLU(0.2) MLP, one logit.
+#[derive(Module, Debug)]
+pub struct PriorCritic {
+    hidden: [Linear; 2],
+    out: Linear,
+}
+
+impl PriorCritic {
+    /// D's logits, one per row of z.
+    pub fn forward(&self, z: Tensor<2>) -> Tensor<1> {
+        let h = leaky_relu(self.hidden[0].forward(z), 0.2);
+        let h = leaky_relu(self.hidden[1].forward(h), 0.2);
+        self.out.forward(h).squeeze_dim(1)
+    }
 }
 
 /// The second stochastic layer: q(z2|z1) = N(μ, σ²) from z1 through two hidden layers, and the
@@ -386,6 +429,23 @@ impl Vae {
     }
 }
 
+/// How far codes ([n · latent], row by row) are from N(0, I) in their first two moments:
+/// ‖mean‖² + ‖covariance − I‖²_F. 0 for the prior itself (up to sampling); what the adversarial
+/// autoencoder's discriminator drives down and a plain autoencoder's codes ignore.
+pub fn prior_moment_distance(codes: &[f32], latent: usize) -> f64 {
+    let n = codes.len() / latent;
+    let at = |i: usize, j: usize| codes[i * latent + j] as f64;
+    let mean: Vec<f64> = (0..latent).map(|j| (0..n).map(|i| at(i, j)).sum::<f64>() / n as f64).collect();
+    let mut distance = mean.iter().map(|m| m * m).sum::<f64>();
+    for a in 0..latent {
+        for b in 0..latent {
+            let cov = (0..n).map(|i| (at(i, a) - mean[a]) * (at(i, b) - mean[b])).sum::<f64>() / n as f64;
+            distance += (cov - if a == b { 1.0 } else { 0.0 }).powi(2);
+        }
+    }
+    distance
+}
+
 /// The importance-weighted bound (Burda et al. 2015) per image, from log weights [images, k]:
 /// log (1/k) Σ_i w_i, computed stably as max + log Σ exp(log w − max) − log k.
 pub fn iwae_bound(log_weights: Tensor<2>) -> Tensor<1> {
@@ -406,6 +466,12 @@ pub struct VaeTrainer {
     pub steps: u64,
     /// Where the reparameterization noise comes from (seeded by the training loop).
     noise_rng: Rng,
+    /// The adversarial autoencoder's other two phases: Adam for its discriminator on z, and for
+    /// the encoder fooling it.
+    optim_critic: ModuleOptimizer,
+    optim_encoder: ModuleOptimizer,
+    /// Their learning rate, as a fraction of the reconstruction's.
+    pub adversarial_lr: f64,
 }
 
 const NOISE_SEED: u64 = 0xE95;
@@ -418,7 +484,9 @@ impl VaeTrainer {
     }
 
     pub fn from_model(config: VaeConfig, model: Vae) -> Self {
-        VaeTrainer { config, model, optim: adam(1e-8), warmup_steps: 0, steps: 0, noise_rng: Rng::new(NOISE_SEED) }
+        // The discriminator's Adam as DCGAN's: β1 = 0.5 (see models::gan).
+        let (optim_critic, optim_encoder) = (AdamConfig::new().with_beta_1(0.5).init(), AdamConfig::new().with_beta_1(0.5).init());
+        VaeTrainer { config, model, optim: adam(1e-8), warmup_steps: 0, steps: 0, noise_rng: Rng::new(NOISE_SEED), optim_critic, optim_encoder, adversarial_lr: ADVERSARIAL_LR }
     }
 
     /// Adam with this ε (Burda et al. use 1e-4: a larger ε damps steps of rarely-moving weights).
@@ -443,6 +511,9 @@ impl VaeTrainer {
     /// `eps` has `config.k` rows per image. k = 1 minimises −ELBO = reconstruction + β·KL;
     /// k > 1 the negative IWAE bound −log (1/k) Σ w_i (β tempers the weights during warm-up).
     pub fn step_with_noise(&mut self, x: Tensor<2>, eps: Tensor<2>, lr: f64) -> Tensor<1> {
+        if self.model.prior_critic.is_some() {
+            return self.adversarial_step(x, eps, lr);
+        }
         let beta = self.beta_now();
         let k = self.config.k;
         let (loss, metrics) = if k == 1 {
@@ -462,6 +533,44 @@ impl VaeTrainer {
         self.model = self.optim.step(lr, self.model.clone(), grads);
         self.steps += 1;
         metrics
+    }
+}
+
+/// The adversarial autoencoder's game runs at this fraction of the reconstruction's learning rate.
+pub const ADVERSARIAL_LR: f64 = 0.1;
+
+impl VaeTrainer {
+    /// One step of the adversarial autoencoder (Makhzani et al. 2016) in its three phases, `prior`
+    /// holding a sample of N(0, I) per digit: encoder and decoder descend the reconstruction
+    /// error; D learns to tell prior samples (real) from codes (fake) — the GAN's discriminator
+    /// loss; the encoder alone descends β·(−log D(E(x))), the non-saturating loss of fooling D: the
+    /// adversarial term in place of the KL. Each phase has its own Adam: the reconstruction sums
+    /// 784 pixels, and in one loss it would drown the adversarial term. The two adversarial phases
+    /// step at a tenth of the learning rate: at the full rate D and encoder chase each other
+    /// around the code space and the decoder, chasing both, reconstructs worse epoch by epoch.
+    /// Returns [reconstruction + adversarial, reconstruction, adversarial], batch means.
+    pub fn adversarial_step(&mut self, x: Tensor<2>, prior: Tensor<2>, lr: f64) -> Tensor<1> {
+        use crate::models::gan::{discriminator_loss, non_saturating_loss};
+        // One prior sample per digit (more rows come when the IWAE objective is chosen: unused).
+        let (n, latent) = (x.dims()[0], self.model.latent());
+        let prior = prior.slice([0..n, 0..latent]);
+        let reconstruction = bernoulli_nll(self.model.decode(self.model.encode(x.clone()).mu), x.clone());
+        let grads = GradientsParams::from_grads(reconstruction.clone().mean().backward(), &self.model);
+        self.model = self.optim.step(lr, self.model.clone(), grads);
+
+        let critic = self.model.prior_critic.as_ref().expect("an adversarial autoencoder");
+        let codes = self.model.encode(x.clone()).mu.detach();
+        let d_loss = discriminator_loss(critic.forward(prior), critic.forward(codes)).mean();
+        let grads = GradientsParams::from_grads(d_loss.backward(), critic);
+        self.model = self.optim_critic.step(lr * self.adversarial_lr, self.model.clone(), grads);
+
+        // D as it now is, held fixed: its weights get no gradient from being fooled.
+        let critic = self.model.prior_critic.clone().expect("an adversarial autoencoder").no_grad();
+        let adversarial = non_saturating_loss(critic.forward(self.model.encode(x).mu));
+        let grads = GradientsParams::from_grads((adversarial.clone().mean() * self.beta_now()).backward(), &self.model);
+        self.model = self.optim_encoder.step(lr * self.adversarial_lr, self.model.clone(), grads);
+        self.steps += 1;
+        metrics(reconstruction, adversarial)
     }
 }
 
@@ -488,7 +597,7 @@ impl Trainable for VaeTrainer {
     }
 
     fn metric_names(&self) -> &'static [&'static str] {
-        &["-ELBO", "reconstruction", "KL"]
+        if self.config.adversarial.is_some() { &["reconstruction + adversarial", "reconstruction", "adversarial −log D(z)"] } else { &["-ELBO", "reconstruction", "KL"] }
     }
 
     fn seed(&mut self, seed: u64) {
@@ -502,7 +611,7 @@ impl Trainable for VaeTrainer {
     fn save_state(&self) -> Result<Vec<Vec<u8>>, String> {
         use crate::train::{module_bytes, optimizer_bytes};
         let clock = serde_json::to_vec(&(self.steps, self.warmup_steps, &self.noise_rng)).map_err(|e| e.to_string())?;
-        Ok(vec![module_bytes(&self.model)?, optimizer_bytes(&self.optim)?, clock])
+        Ok(vec![module_bytes(&self.model)?, optimizer_bytes(&self.optim)?, clock, optimizer_bytes(&self.optim_critic)?, optimizer_bytes(&self.optim_encoder)?])
     }
 
     fn weights(&self) -> Result<Vec<u8>, String> {
@@ -511,9 +620,22 @@ impl Trainable for VaeTrainer {
 
     fn load_state(&mut self, parts: Vec<Vec<u8>>) -> Result<(), String> {
         use crate::train::{load_module_bytes, load_optimizer_bytes};
-        let [model, optim, clock]: [Vec<u8>; 3] = parts.try_into().map_err(|_| "the checkpoint is not a VAE's".to_string())?;
+        // Checkpoints older than the adversarial autoencoder lack its two optimizers.
+        let mut parts = parts.into_iter();
+        let (Some(model), Some(optim), Some(clock)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err("the checkpoint is not a VAE's".into());
+        };
+        let adversarial: Vec<Vec<u8>> = parts.collect();
         let model = load_module_bytes(self.model.clone(), model)?;
         let optim = load_optimizer_bytes(self.optim.clone(), optim)?;
+        match <[Vec<u8>; 2]>::try_from(adversarial) {
+            Ok([critic, encoder]) => {
+                self.optim_critic = load_optimizer_bytes(self.optim_critic.clone(), critic)?;
+                self.optim_encoder = load_optimizer_bytes(self.optim_encoder.clone(), encoder)?;
+            }
+            Err(rest) if rest.is_empty() => {}
+            Err(_) => return Err("the checkpoint is not a VAE's".into()),
+        }
         let (steps, warmup_steps, noise_rng): (u64, u64, Rng) = serde_json::from_slice(&clock).map_err(|e| e.to_string())?;
         (self.model, self.optim, self.steps, self.warmup_steps, self.noise_rng) = (model, optim, steps, warmup_steps, noise_rng);
         Ok(())
@@ -524,6 +646,7 @@ impl Trainable for VaeTrainer {
     }
 
     fn step(&mut self, x: Tensor<2>, lr: f64) -> Tensor<1> {
+        // The adversarial autoencoder's noise is its prior sample; the VAE's, its ε.
         let eps = self.noise(&x, self.config.k);
         self.step_with_noise(x, eps, lr)
     }
@@ -533,7 +656,12 @@ impl Trainable for VaeTrainer {
     fn evaluate(&self, x: Tensor<2>) -> Tensor<1> {
         let x = x.without_autodiff();
         let eps = Rng::new(NOISE_SEED ^ 0x7E57).normal_tensor([x.dims()[0], self.model.noise_size()], &x.device());
-        let ElboTerms { reconstruction, kl } = self.model.valid().elbo_terms(x, eps);
+        let model = self.model.valid();
+        if let Some(critic) = &model.prior_critic {
+            let codes = model.encode(x.clone()).mu;
+            return metrics(bernoulli_nll(model.decode(codes.clone()), x), crate::models::gan::non_saturating_loss(critic.forward(codes)));
+        }
+        let ElboTerms { reconstruction, kl } = model.elbo_terms(x, eps);
         metrics(reconstruction, kl)
     }
 }

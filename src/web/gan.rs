@@ -9,7 +9,7 @@ use burn::prelude::*;
 use serde_json::{Value, json};
 
 use crate::models::classifier::{self, Classifier, class_histogram, classifier_score};
-use crate::models::gan::{Architecture, GanConfig, GanOptions, GanTrainer, Generator, GeneratorLoss, interpolate, latent_arithmetic, mean_latent};
+use crate::models::gan::{Architecture, GanConfig, GanOptions, GanTrainer, Generator, GeneratorLoss, Lipschitz, interpolate, latent_arithmetic, mean_latent};
 use crate::render::image_grid;
 use crate::render::plots::{draw_class_histogram, draw_generator_losses};
 use crate::rng::Rng;
@@ -86,9 +86,16 @@ impl ModelView for GanView {
             caption: "No p(x) to write down: a generator G turns noise z ~ N(0, I) into digits, and a discriminator D tries \
                 to tell them from real ones. The two play min<sub>G</sub> max<sub>D</sub> E[log D(x)] + E[log(1 − D(G(z)))], \
                 alternating k steps of D with one step of G. Curves: the two losses, and D's mean verdict on real digits \
-                D(x) and on fakes D(G(z)) (at equilibrium both are ½).",
+                D(x) and on fakes D(G(z)) (at equilibrium both are ½). In the Wasserstein game D is a critic whose \
+                score gap E critic(x) − E critic(G(z)) estimates how far G's samples are from the data (the W estimate \
+                curve, which falls as they improve), held honest by keeping the critic 1-Lipschitz; G's loss is −critic(G(z)).",
             choice: vec![
                 Control::new("arch", "architecture", Input::Select { options: vec![("dcgan", "DCGAN (convolutional)"), ("fc", "fully connected (2014)")], value: "dcgan" }),
+                Control::new("game", "game", Input::Select {
+                    options: vec![("classifier", "D classifies: the original game"), ("wasserstein", "D is a critic: Wasserstein GAN")],
+                    value: "classifier",
+                })
+                .title("Arjovsky et al. 2017: D scores samples without a sigmoid, and E critic(x) − E critic(G(z)) estimates the Wasserstein distance between data and samples"),
                 Control::new("mbstd", "minibatch std", Input::Checkbox { value: false })
                     .title("Karras et al. 2018: D also sees the spread of the batch, so collapsed batches are easy to spot"),
                 // On by default: the pretrained DCGAN the page opens on was trained with both.
@@ -106,8 +113,13 @@ impl ModelView for GanView {
                     ],
                     value: "non-saturating",
                 })
-                .title("the generator's objective; feature matching (Salimans et al. 2016) matches D's average features of real digits, a target that does not chase D's current weak spot"),
-                Control::new("k", "k", number(1.0, 10.0, 1.0, 1.0)).title("discriminator updates per generator update"),
+                .title("the generator's objective in the classifier game (in the Wasserstein game G maximises the critic's score); feature matching (Salimans et al. 2016) matches D's average features of real digits, a target that does not chase D's current weak spot"),
+                Control::new("lipschitz", "critic kept 1-Lipschitz by", Input::Select {
+                    options: vec![("penalty", "gradient penalty (WGAN-GP)"), ("clipping", "weight clipping (WGAN)")],
+                    value: "penalty",
+                })
+                .title("Wasserstein game only. Penalty (Gulrajani et al. 2017): λ·(‖∇critic(x̂)‖ − 1)² at points between real and fake; clipping (Arjovsky et al. 2017): every weight kept in [−0.01, 0.01]"),
+                Control::new("k", "k", number(1.0, 10.0, 1.0, 1.0)).title("discriminator updates per generator update (the Wasserstein papers use 5)"),
                 Control::new("dlr", "lr D", number(0.0, 1.0, 0.0001, 2e-4)),
                 Control::new("average", "average of G", Input::Checkbox { value: true })
                     .title("pictures from an exponential moving average of G's weights (smooths the oscillation of the game); off: the raw G")
@@ -117,8 +129,8 @@ impl ModelView for GanView {
             lr_label: "lr G",
             // Losses and probabilities live on different scales: a chart each.
             charts: vec![
-                ChartSpec { name: "chart", label: "D and G loss curves", width: 560, height: 220, metrics: vec![0, 1] },
-                ChartSpec { name: "prob-chart", label: "D(x) and D(G(z)) curves", width: 400, height: 220, metrics: vec![2, 3] },
+                ChartSpec { name: "chart", label: "D and G loss curves (critic and G in the Wasserstein game)", width: 560, height: 220, metrics: vec![0, 1] },
+                ChartSpec { name: "prob-chart", label: "D(x) and D(G(z)) curves (W estimate and critic gradient norm in the Wasserstein game)", width: 400, height: 220, metrics: vec![2, 3] },
             ],
             figures: vec![
                 Figure {
@@ -202,6 +214,16 @@ impl ModelView for GanView {
                     then: vec!["reset"],
                 },
                 Demo {
+                    name: "wgan",
+                    title: "Wasserstein GAN: a loss curve that means something",
+                    note: "The critic scores real digits above fakes; the gap, the <b>W estimate</b>, estimates how far the samples \
+                        are from the data, and falls as they improve — unlike the minimax loss, which says little about quality. \
+                        Five critic steps per G step; the gradient penalty keeps ‖∇critic‖ near 1. Switch to weight clipping and \
+                        Reset to compare.",
+                    set: vec![("arch", "dcgan"), ("game", "wasserstein"), ("lipschitz", "penalty"), ("k", "5"), ("mbstd", "false"), ("from", "scratch")],
+                    then: vec!["reset", "train"],
+                },
+                Demo {
                     name: "dcgan-latent",
                     title: "DCGAN: interpolation and vector arithmetic in z",
                     note: "Straight lines between random z give smooth changes of digit (<b>interpolation</b>). For arithmetic, click \
@@ -254,7 +276,12 @@ impl ModelView for GanView {
             .filter(|(on, _)| *on)
             .map(|(_, s)| *s)
             .collect();
-        let base = if config.architecture == Architecture::Fc { "fc-gan" } else { "dcgan" };
+        let base = match (config.architecture, config.wasserstein) {
+            (Architecture::Fc, false) => "fc-gan",
+            (Architecture::Fc, true) => "fc-wgan",
+            (_, false) => "dcgan",
+            (_, true) => "wgan",
+        };
         Ok((format!("{base}{suffix}.bpk"), config.describe()))
     }
 
@@ -416,7 +443,12 @@ fn options(values: &Values) -> Result<GanOptions, String> {
         "feature-matching" => GeneratorLoss::FeatureMatching,
         other => return Err(format!("unknown generator loss '{other}'")),
     };
-    let options = GanOptions { k: values.count("k", "k")?, generator_loss, d_lr: values.number("dlr", "D's learning rate")? };
+    let lipschitz = match values.text("lipschitz")?.as_str() {
+        "penalty" => Lipschitz::GradientPenalty,
+        "clipping" => Lipschitz::Clipping,
+        other => return Err(format!("unknown Lipschitz constraint '{other}' (penalty or clipping)")),
+    };
+    let options = GanOptions { k: values.count("k", "k")?, generator_loss, d_lr: values.number("dlr", "D's learning rate")?, lipschitz };
     options.check()?;
     Ok(options)
 }
@@ -432,6 +464,11 @@ fn config(values: &Values) -> Result<GanConfig, String> {
         minibatch_std: values.flag("mbstd"),
         spectral_norm: values.flag("sn"),
         pack: if values.flag("pack") { 2 } else { 1 },
+        wasserstein: match values.text("game")?.as_str() {
+            "classifier" => false,
+            "wasserstein" => true,
+            other => return Err(format!("unknown game '{other}' (classifier or wasserstein)")),
+        },
         ..base
     };
     config.check()?;

@@ -86,6 +86,7 @@ impl ModelView for VaeView {
                     options: vec![
                         ("vae", "VAE"),
                         ("ae", "autoencoder"),
+                        ("aae", "adversarial autoencoder"),
                         ("burda1", "VAE of Burda et al. (2×200 tanh, z 50)"),
                         ("burda2", "VAE, two stochastic layers (Burda et al.)"),
                     ],
@@ -96,7 +97,7 @@ impl ModelView for VaeView {
             ],
             options: vec![
                 Control::new("beta", "β", number(0.0, 100.0, 0.1, 1.0))
-                    .title("weight on the KL term: 1 is the VAE, 0 drops the prior, more than 1 is a β-VAE"),
+                    .title("weight on the KL term (on the adversarial term for the adversarial autoencoder): 1 is the VAE, 0 drops the prior, more than 1 is a β-VAE"),
                 Control::new("objective", "objective", Input::Select {
                     options: vec![("1", "ELBO"), ("5", "IWAE bound, k = 5"), ("50", "IWAE bound, k = 50")],
                     value: "1",
@@ -109,7 +110,7 @@ impl ModelView for VaeView {
             // −ELBO and reconstruction share a scale; the KL (a few nats) gets its own chart.
             charts: vec![
                 ChartSpec { name: "chart", label: "−ELBO and reconstruction curves", width: 720, height: 220, metrics: vec![0, 1] },
-                ChartSpec { name: "kl-chart", label: "KL curve", width: 400, height: 220, metrics: vec![2] },
+                ChartSpec { name: "kl-chart", label: "KL curve (the adversarial term for the adversarial autoencoder)", width: 400, height: 220, metrics: vec![2] },
             ],
             figures: vec![
                 Figure {
@@ -124,7 +125,9 @@ impl ModelView for VaeView {
                     caption: "<b>Samples from the prior.</b> z ~ N(0, I), decoded. The KL term pulls every q(z|x) towards this \
                         prior, which is why random z decode to digits. An autoencoder has no such pull: its codes sit wherever \
                         training put them (see the latent plot), so prior samples miss them and decode to blurs and non-digits \
-                        — starkest with latent 20.",
+                        — starkest with latent 20. The adversarial autoencoder (Makhzani et al. 2016) keeps the point code but \
+                        trades the KL term for a game: a discriminator tells prior samples from codes, and the encoder learns to \
+                        fool it, so the codes as a whole come to fill the prior.",
                 },
                 Figure {
                     canvases: vec![CanvasSpec::picture("manifold", "the learned 2-D manifold")],
@@ -146,7 +149,8 @@ impl ModelView for VaeView {
                     ],
                     caption: "<b>Latent space.</b> μ(x) for 2000 test digits, coloured by label \
                         (<span class=\"legend\">0 1 2 3 4 5 6 7 8 9</span>). Hover or drag to decode the point under the \
-                        pointer. Classes cluster although the VAE never saw a label.",
+                        pointer. Classes cluster although the VAE never saw a label. The grey circle is the prior's 2σ: \
+                        the VAE's and the adversarial autoencoder's codes fill it, the plain autoencoder's stray far outside.",
                 },
                 Figure {
                     canvases: vec![CanvasSpec::picture("interpolation", "interpolation between two test digits")],
@@ -181,6 +185,15 @@ impl ModelView for VaeView {
                         gives blurs and non-digits, and its codes (the <b>latent scatter</b>) sit off the prior's disc. Choose model VAE and \
                         press Reset: the KL term keeps its codes on the disc, and its prior samples are digits.",
                     set: vec![("kind", "ae"), ("latent", "2"), ("from", "pretrained")],
+                    then: vec!["reset"],
+                },
+                Demo {
+                    name: "aae",
+                    title: "The adversarial autoencoder: a discriminator instead of the KL term",
+                    note: "The codes of test digits (<b>latent scatter</b>) fill the prior's disc — the discriminator on z saw to \
+                        it — and prior samples decode to digits, as the VAE's do. Choose the plain autoencoder and Reset to see codes \
+                        that nothing pulled toward N(0, I). The <b>KL curve</b> shows the encoder's adversarial loss −log D(z) instead.",
+                    set: vec![("kind", "aae"), ("latent", "2"), ("from", "pretrained")],
                     then: vec!["reset"],
                 },
                 Demo {
@@ -243,7 +256,11 @@ impl ModelView for VaeView {
             "burda1" => ("vae-burda1.bpk".into(), "VAE of Burda et al.".into()),
             "burda2" => ("vae-burda2.bpk".into(), "two-stochastic-layer VAE".into()),
             _ => {
-                let name = if kind == "vae" { "VAE" } else { "autoencoder" };
+                let name = match kind.as_str() {
+                    "vae" => "VAE",
+                    "aae" => "adversarial autoencoder",
+                    _ => "autoencoder",
+                };
                 (format!("{kind}-z{latent}.bpk"), format!("{name} with latent size {latent}"))
             }
         })
@@ -413,6 +430,7 @@ fn config(values: &Values) -> Result<VaeConfig, String> {
     match values.text("kind")?.as_str() {
         "vae" => Ok(VaeConfig::vae(latent)),
         "ae" => Ok(VaeConfig::autoencoder(latent)),
+        "aae" => Ok(VaeConfig::adversarial(latent)),
         "burda1" => Ok(VaeConfig::burda(false)),
         "burda2" => Ok(VaeConfig::burda(true)),
         other => Err(format!("unknown model '{other}'")),
@@ -475,6 +493,8 @@ impl VaeView {
         let s = self.scatter.borrow();
         let Some(frame) = s.frame else { return Ok(()) };
         let mut img = scatter(&s.points, &s.labels, frame);
+        // The prior's 2σ circle: where N(0, I) puts 86 % of its samples (in 2-D).
+        ellipse(&mut img, frame, (0.0, 0.0), (2.0, 2.0), [150, 150, 150, 255]);
         if let Some((mu, sigma)) = s.drawn {
             for k in [1.0, 2.0] {
                 ellipse(&mut img, frame, mu, (k * sigma.0, k * sigma.1), [255, 255, 255, 255]);
