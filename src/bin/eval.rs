@@ -23,6 +23,7 @@ const USAGE: &str = "usage: eval vae --weights FILE [--arch mlp|burda1|burda2|ae
                      \x20      eval classifier --weights FILE\n\
                      \x20      eval pixelcnn|gated-pixelcnn --weights FILE [--binarizations 5] [--seed 1] [--channels N] [--layers N] [--images 10000]\n\
                      \x20      eval nade --weights FILE [--hidden 500] [--binarizations 5] [--seed 1] [--images 10000]\n\
+                     \x20      eval pixelrnn --weights FILE [--hidden 16] [--layers 1] [--binarizations 5] [--seed 1] [--images 10000]\n\
                      all take [--data www/data/mnist.bin.gz]";
 
 fn main() {
@@ -35,6 +36,7 @@ fn main() {
         "classifier" => eval_classifier(&args, &data),
         "pixelcnn" | "gated-pixelcnn" => eval_pixelcnn(&args, &data),
         "nade" => eval_nade(&args, &data),
+        "pixelrnn" => eval_pixelrnn(&args, &data),
         _ => fail(USAGE),
     };
     result["seconds"] = json!(start.elapsed().as_secs());
@@ -198,6 +200,26 @@ fn eval_pixelcnn(args: &Args, data: &Mnist) -> serde_json::Value {
         "test_nll_nats": round(nll, 2), "test_bits_per_dim": round(bits_per_dim(nll), 4),
         "fixed_binarization_nll_nats": round(fixed, 2),
         "receptive_field_rows_above": config.rows_above(),
+    })
+}
+
+fn eval_pixelrnn(args: &Args, data: &Mnist) -> serde_json::Value {
+    use genlab::models::pixelcnn::bits_per_dim;
+    use genlab::models::pixelrnn::{PixelRnnConfig, evaluate_split};
+    let weights = args.string("weights", "pretrained/pixelrnn.bpk");
+    let small = PixelRnnConfig::small();
+    let config = PixelRnnConfig { hidden: args.get("hidden", small.hidden), layers: args.get("layers", small.layers) };
+    let bytes = std::fs::read(&weights).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    let model = config.load(&Device::flex(), bytes).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    let mut data = data.clone();
+    let images: usize = args.get("images", data.test.len());
+    data.test.images.truncate(images * PIXELS);
+    data.test.labels.truncate(images);
+    let binarizations: usize = args.get("binarizations", 5);
+    let nll = evaluate_split(&model, &data.test, binarizations, &mut Rng::new(args.get("seed", 1)), &Device::flex());
+    json!({
+        "weights": weights, "config": config, "test_images": data.test.len(), "binarizations": binarizations,
+        "test_nll_nats": round(nll, 2), "test_bits_per_dim": round(bits_per_dim(nll), 4),
     })
 }
 

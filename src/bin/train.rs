@@ -21,7 +21,7 @@ use genlab::rng::Rng;
 use genlab::train::{Settings, Trainable, Trainer};
 use serde_json::{Value, json};
 
-const USAGE: &str = "usage: train vae|ae|aae|dcgan|fc-gan|classifier|pixelcnn|gated-pixelcnn|nade [--hidden 500] [--latent 20] [--epochs 100] [--batch 128] [--lr 0.001] \
+const USAGE: &str = "usage: train vae|ae|aae|dcgan|fc-gan|classifier|pixelcnn|gated-pixelcnn|nade|pixelrnn [--hidden 500] [--latent 20] [--epochs 100] [--batch 128] [--lr 0.001] \
                      [--seed 1] [--k 1] [--loss non-saturating|minimax|feature-matching] [--minibatch-std false] [--spectral-norm false] [--pack 1] [--wasserstein false] [--lipschitz penalty|clipping] [--classifier FILE] [--d-lr LR] [--init FILE] \
                      [--lr-decay 1] [--arch mlp|burda1|burda2] [--schedule constant|burda] [--warmup-epochs 0] [--adversarial-lr 0.1] [--adam-eps 1e-8] [--output-bias false] [--eval-k 50] [--checkpoint checkpoints/NAME.ckpt] [--resume false] [--channels N] [--layers N] \
                      [--data www/data/mnist.bin.gz] [--out pretrained/NAME.bpk]";
@@ -37,6 +37,7 @@ fn main() {
         "classifier" => train_classifier(&args, &data, seed, epochs),
         "pixelcnn" | "gated-pixelcnn" => train_pixelcnn(&args, data, seed, epochs),
         "nade" => train_nade(&args, data, seed, epochs),
+        "pixelrnn" => train_pixelrnn(&args, data, seed, epochs),
         _ => fail(USAGE),
     };
     write_note(&out, note);
@@ -302,7 +303,19 @@ fn train_nade(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (Strin
     train_exact(args, data, seed, epochs, model, json!(config), device, |t, split, rng| nade_nll(&t.model.valid(), split, 1, rng, &Device::flex()))
 }
 
-/// The loop of the exact-likelihood models (PixelCNN, NADE): epochs of steps, then the test NLL
+fn train_pixelrnn(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String, Value) {
+    use genlab::models::pixelrnn::{PixelRnnConfig, PixelRnnTrainer, evaluate_split};
+    let small = PixelRnnConfig::small();
+    let config = PixelRnnConfig { hidden: args.get("hidden", small.hidden), layers: args.get("layers", small.layers) };
+    let device = Device::flex().autodiff();
+    let model = match init_weights(args, |bytes| config.load(&device, bytes)) {
+        Some(model) => PixelRnnTrainer::from_model(config.clone(), model),
+        None => seeded(&device, seed, || PixelRnnTrainer::new(config.clone(), &device)),
+    };
+    train_exact(args, data, seed, epochs, model, json!(config), device, |t, split, rng| evaluate_split(&t.model.valid(), split, 1, rng, &Device::flex()))
+}
+
+/// The loop of the exact-likelihood models (PixelCNN, NADE, PixelRNN): epochs of steps, then the test NLL
 /// on a fresh binarization; weights, checkpoint and record written after every epoch.
 #[allow(clippy::too_many_arguments)]
 fn train_exact<M: Trainable>(

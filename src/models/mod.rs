@@ -5,3 +5,4 @@ pub mod classifier;
 pub mod gan;
 pub mod nade;
 pub mod pixelcnn;
+pub mod pixelrnn;

@@ -109,7 +109,7 @@ pub struct Conv {
     bias: Param<Tensor<1>>,
 }
 
-fn conv(c_in: usize, c_out: usize, kh: usize, kw: usize, device: &Device) -> Conv {
+pub(crate) fn conv(c_in: usize, c_out: usize, kh: usize, kw: usize, device: &Device) -> Conv {
     let fan_in = c_in * kh * kw;
     let init = Initializer::KaimingUniform { gain: 1.0 / 3f64.sqrt(), fan_out_only: false };
     let bound = 1.0 / (fan_in as f64).sqrt();
@@ -120,13 +120,17 @@ fn conv(c_in: usize, c_out: usize, kh: usize, kw: usize, device: &Device) -> Con
 }
 
 impl Conv {
+    pub(crate) fn weight(&self) -> Tensor<4> {
+        self.weight.val()
+    }
+
     /// Convolution with explicit (top, bottom, left, right) zero padding.
-    fn forward_padded(&self, x: Tensor<4>, weight: Tensor<4>, pad: [usize; 4]) -> Tensor<4> {
+    pub(crate) fn forward_padded(&self, x: Tensor<4>, weight: Tensor<4>, pad: [usize; 4]) -> Tensor<4> {
         let options = ConvOptions::new_with_padding([1, 1], [(pad[0], pad[1]), (pad[2], pad[3])], [1, 1], 1);
         conv2d(x, weight, Some(self.bias.val()), options)
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    pub(crate) fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [_, _, kh, kw] = self.weight.dims();
         self.forward_padded(x, self.weight.val(), [kh / 2, kh / 2, kw / 2, kw / 2])
     }
@@ -154,7 +158,7 @@ pub fn causal_mask(k: usize, mask_b: bool) -> Vec<f32> {
 }
 
 impl MaskedConv {
-    fn new(c_in: usize, c_out: usize, k: usize, mask_b: bool, device: &Device) -> Self {
+    pub(crate) fn new(c_in: usize, c_out: usize, k: usize, mask_b: bool, device: &Device) -> Self {
         MaskedConv { conv: conv(c_in, c_out, k, k, device), mask_b }
     }
 
