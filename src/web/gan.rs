@@ -79,7 +79,7 @@ impl ModelView for GanView {
         let number = |min: f64, max: f64, step: f64, value: f64| Input::Number { min, max, step, value };
         ViewSpec {
             id: "gan",
-            title: "Generative adversarial network",
+            title: "Generative adversarial network (and the Wasserstein GAN)",
             family: "implicit density",
             tradeoff: "sharp samples, fast sampling, but no density at all",
             bench: "dcgan",

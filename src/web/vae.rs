@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use crate::data::{Mnist, PIXELS};
 use crate::models::vae::{
-    ACTIVE_UNIT, ElboTerms, Vae, VaeConfig, VaeTrainer, bound_sums, interpolate, iwae_bound, manifold_latents, most_active_pair, unit_activity,
+    ACTIVE_UNIT, ElboTerms, Vae, VaeConfig, VaeTrainer, bernoulli_nll, bound_sums, interpolate, iwae_bound, manifold_latents, most_active_pair,
+    prior_moment_distance, unit_activity,
 };
 use crate::render::plots::draw_bounds;
 use crate::render::image_grid;
@@ -74,7 +75,7 @@ impl ModelView for VaeView {
         let number = |min: f64, max: f64, step: f64, value: f64| Input::Number { min, max, step, value };
         ViewSpec {
             id: "vae",
-            title: "Variational autoencoder",
+            title: "Variational autoencoder (and the adversarial autoencoder)",
             family: "explicit, approximate density",
             tradeoff: "fast sampling, a latent code, but only a bound on the likelihood",
             bench: "vae_mlp",
@@ -367,10 +368,21 @@ impl ModelView for VaeView {
         let (model, latent) = model(lab);
         let values = lab.built_values();
         let name = format!("{} (latent {latent})", values.text("kind")?);
-        if !model.is_variational() {
-            return Ok(vec![]);
-        }
         let device = lab.device();
+        if !model.is_variational() {
+            // A point code has no bound: its reconstruction, and how far its codes are from the
+            // prior that samples are drawn from (the adversarial autoencoder's point).
+            let n = digits.min(self.shared.data.test.len());
+            let mut rng = Rng::new(1);
+            let x = tensor(prepare(self.shared.data.test.intensities(&(0..n).collect::<Vec<_>>()), Pixels::Binarized, &mut rng), [n, PIXELS], &device);
+            let codes = model.encode(x.clone()).mu;
+            let reconstruction = read(bernoulli_nll(model.decode(codes.clone()), x).mean().unsqueeze()).await?[0] as f64;
+            let distance = prior_moment_distance(&read(codes).await?, latent);
+            return Ok(vec![
+                comparison_row("vae", &name, &format!("reconstruction, {n} test digits (nats)"), reconstruction, "—"),
+                comparison_row("vae", &name, "codes' distance from N(0, I): ‖mean‖² + ‖cov − I‖²", distance, "0 for samples of the prior"),
+            ]);
+        }
         let mut rng = Rng::new(1);
         let (mut elbo, mut bound) = (0.0f64, 0.0f64);
         for (e, b) in bound_sums(&model, &self.shared.data.test, digits, k, &mut rng, &device) {

@@ -192,7 +192,7 @@ test('WebGPU lost in the middle of training: the run goes on on the CPU from its
   const after = await page.evaluate(() => window.genlab.vae.status());
   assert.equal(after.status.state, 'running');
   assert.ok(after.train.every(Number.isFinite) && after.train[0] < 300, JSON.stringify(after.train));
-  assert.match(await page.textContent('#messages'), /Variational autoencoder goes on on the CPU from its weights at step \d+/);
+  assert.match(await page.textContent('#messages'), /Variational autoencoder \(and the adversarial autoencoder\) goes on on the CPU from its weights at step \d+/);
   // The curves kept the run: their points from before the loss are still there.
   assert.ok(after.points > before.points && before.points >= 2, `points ${before.points} → ${after.points}`);
   await page.click('#vae-train');

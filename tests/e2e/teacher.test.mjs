@@ -129,7 +129,7 @@ test('saved weights load back to the same pictures in each lab; a wrong or damag
   const vae = await pixels(page, 'vae-samples');
   const cut = saved.vae.bytes.subarray(0, 40);
   const garbage = Buffer.from('this is not a weights file at all');
-  for (const [file, expected] of [[{ name: 'gan.bpk', buffer: saved.gan.bytes }, /gan.bpk holds weights of the Generative adversarial network lab, not of the Variational autoencoder; the current model is kept/],
+  for (const [file, expected] of [[{ name: 'gan.bpk', buffer: saved.gan.bytes }, /gan.bpk holds weights of the Generative adversarial network \(and the Wasserstein GAN\) lab, not of the Variational autoencoder \(and the adversarial autoencoder\); the current model is kept/],
     [{ name: 'cut.bpk', buffer: cut }, /cut.bpk: the weights file is damaged .*the current model is kept/],
     [{ name: 'junk.bpk', buffer: garbage }, /junk.bpk was not loaded: the weights file is damaged or not a weights file.*the current model is kept/]]) {
     const count = (await messages(page)).length;
