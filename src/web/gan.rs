@@ -194,7 +194,7 @@ impl ModelView for GanView {
                     note: "With the minimax loss log(1 − D(G(z))) G learns slowest exactly when D rejects its samples (D(G(z)) near 0): \
                         the <b>loss curves</b> plot shows the flat end the batch sits on. Pause, choose the non-saturating loss, Reset and \
                         Train: the same seed learns digits sooner.",
-                    set: vec![("arch", "dcgan"), ("loss", "minimax"), ("k", "1"), ("from", "scratch")],
+                    set: vec![("arch", "dcgan"), ("game", "classifier"), ("loss", "minimax"), ("k", "1"), ("from", "scratch")],
                     then: vec!["reset", "train"],
                 },
                 Demo {
@@ -202,7 +202,7 @@ impl ModelView for GanView {
                     title: "k discriminator steps per generator step",
                     note: "The lecture's algorithm: k updates of D, then one of G. With k = 5 D stays ahead (D(x) high, D(G(z)) low); \
                         each G step costs 6 batches. Compare the curves with k = 1.",
-                    set: vec![("arch", "dcgan"), ("loss", "non-saturating"), ("k", "5"), ("from", "scratch")],
+                    set: vec![("arch", "dcgan"), ("game", "classifier"), ("loss", "non-saturating"), ("k", "5"), ("from", "scratch")],
                     then: vec!["reset", "train"],
                 },
                 Demo {
@@ -210,7 +210,7 @@ impl ModelView for GanView {
                     title: "Mode collapse: the fully connected GAN, with and without minibatch std",
                     note: "Trained without minibatch std, this GAN collapsed: the <b>meter</b>'s histogram shows a few digits. Tick \
                         minibatch std and press Reset: the pair trained with it (D sees the spread of a batch) covers all ten.",
-                    set: vec![("arch", "fc"), ("mbstd", "false"), ("sn", "false"), ("pack", "false"), ("from", "pretrained")],
+                    set: vec![("arch", "fc"), ("game", "classifier"), ("mbstd", "false"), ("sn", "false"), ("pack", "false"), ("from", "pretrained")],
                     then: vec!["reset"],
                 },
                 Demo {
@@ -228,7 +228,7 @@ impl ModelView for GanView {
                     title: "DCGAN: interpolation and vector arithmetic in z",
                     note: "Straight lines between random z give smooth changes of digit (<b>interpolation</b>). For arithmetic, click \
                         samples into groups A, B and C: the decode of mean A − mean B + mean C mixes their features.",
-                    set: vec![("arch", "dcgan"), ("sn", "true"), ("pack", "true"), ("mbstd", "false"), ("from", "pretrained")],
+                    set: vec![("arch", "dcgan"), ("game", "classifier"), ("sn", "true"), ("pack", "true"), ("mbstd", "false"), ("from", "pretrained")],
                     then: vec!["reset", "new-interpolation", "new-pool"],
                 },
             ],
