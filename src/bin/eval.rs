@@ -204,38 +204,34 @@ fn eval_pixelcnn(args: &Args, data: &Mnist) -> serde_json::Value {
 }
 
 fn eval_pixelrnn(args: &Args, data: &Mnist) -> serde_json::Value {
-    use genlab::models::pixelcnn::bits_per_dim;
-    use genlab::models::pixelrnn::{PixelRnnConfig, evaluate_split};
+    use genlab::models::pixelrnn::PixelRnnConfig;
     let weights = args.string("weights", "pretrained/pixelrnn.bpk");
     let small = PixelRnnConfig::small();
     let config = PixelRnnConfig { hidden: args.get("hidden", small.hidden), layers: args.get("layers", small.layers) };
     let bytes = std::fs::read(&weights).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
     let model = config.load(&Device::flex(), bytes).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
-    let mut data = data.clone();
-    let images: usize = args.get("images", data.test.len());
-    data.test.images.truncate(images * PIXELS);
-    data.test.labels.truncate(images);
-    let binarizations: usize = args.get("binarizations", 5);
-    let nll = evaluate_split(&model, &data.test, binarizations, &mut Rng::new(args.get("seed", 1)), &Device::flex());
-    json!({
-        "weights": weights, "config": config, "test_images": data.test.len(), "binarizations": binarizations,
-        "test_nll_nats": round(nll, 2), "test_bits_per_dim": round(bits_per_dim(nll), 4),
-    })
+    exact_nll_report(args, data, &weights, json!(config), |x| model.nll(x))
 }
 
 fn eval_nade(args: &Args, data: &Mnist) -> serde_json::Value {
-    use genlab::models::nade::{NadeConfig, evaluate_split};
-    use genlab::models::pixelcnn::bits_per_dim;
+    use genlab::models::nade::NadeConfig;
     let weights = args.string("weights", "pretrained/nade.bpk");
     let config = NadeConfig { hidden: args.get("hidden", NadeConfig::paper().hidden) };
     let bytes = std::fs::read(&weights).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
     let model = config.load(&Device::flex(), bytes).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    exact_nll_report(args, data, &weights, json!(config), |x| model.nll(x))
+}
+
+/// An exact-likelihood model's test NLL over the first `--images` test digits, averaged over
+/// `--binarizations` dynamic binarizations, as the JSON line `eval` prints.
+fn exact_nll_report(args: &Args, data: &Mnist, weights: &str, config: serde_json::Value, nll: impl Fn(Tensor<2>) -> Tensor<1>) -> serde_json::Value {
+    use genlab::models::pixelcnn::bits_per_dim;
     let mut data = data.clone();
     let images: usize = args.get("images", data.test.len());
     data.test.images.truncate(images * PIXELS);
     data.test.labels.truncate(images);
     let binarizations: usize = args.get("binarizations", 5);
-    let nll = evaluate_split(&model, &data.test, binarizations, &mut Rng::new(args.get("seed", 1)), &Device::flex());
+    let nll = genlab::train::exact_nll(nll, &data.test, binarizations, &mut Rng::new(args.get("seed", 1)), &Device::flex());
     json!({
         "weights": weights, "config": config, "test_images": data.test.len(), "binarizations": binarizations,
         "test_nll_nats": round(nll, 2), "test_bits_per_dim": round(bits_per_dim(nll), 4),
