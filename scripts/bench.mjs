@@ -1,5 +1,5 @@
 // The benchmark (not a test): the release page in headless Chromium, one JSON line per case.
-//   node scripts/bench.mjs [steps] [--workloads vae_mlp,dcgan,dcgan_tf,pixelcnn] [--epoch cpu|webgpu]
+//   node scripts/bench.mjs [steps] [--workloads vae_mlp,dcgan,dcgan_tf,pixelcnn,pixelrnn] [--epoch cpu|webgpu]
 //                          [--gaps cpu|webgpu [seconds]]
 //                          [--quality cpu|webgpu [seconds] [--labs vae,gan,pixelcnn] [--batches 32,64] [--lrs 0.001,0.003]]
 //                          [--tfjs [rounds]]
@@ -60,7 +60,7 @@ async function workloads() {
   console.log(JSON.stringify({ measure: 'page_load_to_first_canvas_ms', value: auto.first, auto_backend: auto.backend, badge: auto.badge }));
   await page.close();
 
-  const { backends } = await genlabWorkloads(['vae_mlp', 'dcgan', 'dcgan_tf', 'pixelcnn'].filter((w) => !only || only.includes(w)));
+  const { backends } = await genlabWorkloads(['vae_mlp', 'dcgan', 'dcgan_tf', 'pixelcnn', 'pixelrnn'].filter((w) => !only || only.includes(w)));
   // PixelCNN sampling speed on each backend: a full sample (784 pixel steps) and a half
   // completion (392), 4 images at once, the worker's own loop (pictures sent as it goes).
   for (const backend of only && !only.includes('pixelcnn') ? [] : backends) {

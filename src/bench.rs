@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::data::PIXELS;
 use crate::models::gan::{GanConfig, GanTrainer};
 use crate::models::pixelcnn::{PixelCnnConfig, PixelCnnTrainer};
+use crate::models::pixelrnn::{PixelRnnConfig, PixelRnnTrainer};
 use crate::models::vae::{VaeConfig, VaeTrainer};
 use crate::rng::Rng;
 use crate::train::Trainable;
@@ -54,7 +55,7 @@ impl BenchResult {
     }
 }
 
-pub const WORKLOADS: &[&str] = &["vae_mlp", "dcgan", "dcgan_tf", "pixelcnn"];
+pub const WORKLOADS: &[&str] = &["vae_mlp", "dcgan", "dcgan_tf", "pixelcnn", "pixelrnn"];
 
 /// Runs `steps` timed steps of `workload` after 3 warm-up steps (which compile shaders); `calls`
 /// gives the WebGPU call totals so far, where they are counted.
@@ -81,6 +82,9 @@ pub async fn run(
         }
         // the PixelCNN lab's plain network (PixelCnnConfig::plain()), Adam 1e-3, batch 64
         "pixelcnn" => (64, 1e-3, Box::new(PixelCnnTrainer::new(PixelCnnConfig::plain(), &device))),
+        // the PixelCNN lab's PixelRNN (PixelRnnConfig::small(): 7×7 mask A, one Row LSTM layer of
+        // 16 units), Adam 1e-3, batch 64: 28 rows one after the other where PixelCNN does all at once
+        "pixelrnn" => (64, 1e-3, Box::new(PixelRnnTrainer::new(PixelRnnConfig::small(), &device))),
         other => return Err(format!("unknown workload '{other}' (known: {})", WORKLOADS.join(", "))),
     }) });
     let (batch, lr, mut trainer) = built?;

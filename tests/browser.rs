@@ -380,6 +380,19 @@ async fn pixelcnn_views_draw(backend: genlab::device::Backend) {
     send(&app, "pixelcnn", "complete", json!({ "values": { "variant": "nade", "row": "27", "n": "2" } })).await.unwrap();
     let info = last_text(&posted, "pixelcnn", "completion-info");
     assert!(info.starts_with("28 pixel steps (one column of W"), "{info}");
+
+    // PixelRNN too: it trains, and completes with the Row LSTM's state carried down the rows.
+    let rnn = json!({ "variant": "pixelrnn", "from": "scratch", "batch": "8" });
+    send(&app, "pixelcnn", "reset", json!({ "values": rnn })).await.unwrap();
+    send(&app, "pixelcnn", "step", json!({ "values": rnn })).await.unwrap();
+    let status: Value = serde_wasm_bindgen::from_value(send(&app, "pixelcnn", "status", json!({ "values": rnn })).await.unwrap()).unwrap();
+    let loss = status["train"][0].as_f64().unwrap();
+    assert!(status["step"] == 1 && loss.is_finite() && loss > 100.0, "{status}");
+    send(&app, "pixelcnn", "complete", json!({ "values": { "variant": "pixelrnn", "row": "26", "n": "2" } })).await.unwrap();
+    let info = last_text(&posted, "pixelcnn", "completion-info");
+    assert!(info.starts_with("56 pixel steps (one row of the Row LSTM"), "{info}");
+    send(&app, "pixelcnn", "draw", json!({})).await.unwrap();
+    assert!(drawn(&posted, "pixelcnn", "next"), "PixelRNN's next-pixel map is blank");
 }
 
 #[wasm_bindgen_test]
@@ -534,6 +547,12 @@ async fn webgpu_and_cpu_agree_over_20_steps_of_every_gan() {
 async fn webgpu_and_cpu_agree_over_20_steps_of_nade() {
     use genlab::models::nade::{NadeConfig, NadeTrainer};
     agree("NADE", |d| NadeTrainer::new(NadeConfig { hidden: 32 }, d), 2, 1e-3, 1e-3, 0.05, &[]).await;
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_and_cpu_agree_over_20_steps_of_pixelrnn() {
+    use genlab::models::pixelrnn::{PixelRnnConfig, PixelRnnTrainer};
+    agree("PixelRNN", |d| PixelRnnTrainer::new(PixelRnnConfig::small(), d), 2, 1e-3, 1e-3, 0.05, &[]).await;
 }
 
 #[wasm_bindgen_test]

@@ -175,7 +175,7 @@ impl MaskedConv {
     }
 
     /// One output row from the k/2 + 1 input rows that end at it (the mask hides the rows below).
-    fn forward_row(&self, rows: Tensor<4>) -> Tensor<4> {
+    pub(crate) fn forward_row(&self, rows: Tensor<4>) -> Tensor<4> {
         let weight = self.masked_weight();
         let [c_out, c_in, k, _] = weight.dims();
         self.conv.forward_padded(rows, weight.slice([0..c_out, 0..c_in, 0..k / 2 + 1, 0..k]), [0, 0, k / 2, k / 2])

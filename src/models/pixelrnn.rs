@@ -86,22 +86,32 @@ pub struct RowLstm {
 const ROW_MASK: [f32; 3] = [1.0, 1.0, 0.0];
 
 impl RowLstm {
+    /// The input-to-state pre-activations of every row at once, [batch, 4h, rows, 28]: no
+    /// recurrence is needed for this part.
+    fn from_input(&self, x: Tensor<4>) -> Tensor<4> {
+        let mask = Tensor::<4>::from_data(TensorData::new(ROW_MASK.to_vec(), [1, 1, 1, 3]), &x.device());
+        self.input_to_state.forward_padded(x, self.input_to_state.weight() * mask, [0, 0, 1, 1])
+    }
+
+    /// One row of the recurrence: that row's input-to-state pre-activations ([batch, 4h, 1, 28])
+    /// and the row above's hidden state and cell give this row's (h, c).
+    fn step(&self, from_input: Tensor<4>, state: Tensor<4>, cell: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let from_state = self.state_to_state.forward_padded(state, self.state_to_state.weight(), [0, 0, 1, 1]);
+        let [o, f, i, g]: [Tensor<4>; 4] = (from_input + from_state).chunk(4, 1).try_into().expect("four gates");
+        let cell = sigmoid(f) * cell + sigmoid(i) * tanh(g);
+        (sigmoid(o) * tanh(cell.clone()), cell)
+    }
+
     /// The layer's output for feature maps `x` ([batch, h, 28, 28]): every row's hidden state,
     /// computed top to bottom.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [n, h, rows, cols] = x.dims();
         let device = x.device();
-        let mask = Tensor::<4>::from_data(TensorData::new(ROW_MASK.to_vec(), [1, 1, 1, 3]), &device);
-        // The input-to-state part needs no recurrence: all rows in one convolution.
-        let from_input = self.input_to_state.forward_padded(x, self.input_to_state.weight() * mask, [0, 0, 1, 1]);
+        let from_input = self.from_input(x);
         let (mut state, mut cell) = (Tensor::<4>::zeros([n, h, 1, cols], &device), Tensor::<4>::zeros([n, h, 1, cols], &device));
         let mut out = Vec::with_capacity(rows);
         for r in 0..rows {
-            let from_state = self.state_to_state.forward_padded(state, self.state_to_state.weight(), [0, 0, 1, 1]);
-            let gates = from_input.clone().slice([0..n, 0..4 * h, r..r + 1, 0..cols]) + from_state;
-            let [o, f, i, g]: [Tensor<4>; 4] = gates.chunk(4, 1).try_into().expect("four gates");
-            cell = sigmoid(f) * cell + sigmoid(i) * tanh(g);
-            state = sigmoid(o) * tanh(cell.clone());
+            (state, cell) = self.step(from_input.clone().slice([0..n, 0..4 * h, r..r + 1, 0..cols]), state, cell);
             out.push(state.clone());
         }
         Tensor::cat(out, 2)
@@ -116,6 +126,11 @@ impl PixelRnn {
             // Residual connections between layers, as in the paper.
             h = h.clone() + layer.forward(h);
         }
+        self.head(h)
+    }
+
+    /// ReLU, 1×1, ReLU, 1×1: features to one logit per pixel.
+    fn head(&self, h: Tensor<4>) -> Tensor<4> {
         self.head2.forward(relu(self.head1.forward(relu(h))))
     }
 
@@ -129,15 +144,64 @@ impl PixelRnn {
     pub fn nll(&self, x: Tensor<2>) -> Tensor<1> {
         bernoulli_nll(self.logits(x.clone()), x)
     }
+}
+
+/// What sampling carries down the image, as the Row LSTM itself does: each layer's hidden state
+/// and cell after the rows above. A pixel then costs one row of the network, not the whole
+/// image above it.
+pub struct RowCarry {
+    /// Rows 0 … row − 1 are in the carry.
+    row: usize,
+    /// Per layer, (h, c) of row `row − 1` ([batch, hidden, 1, 28] each; zeros above the image).
+    states: Vec<(Tensor<4>, Tensor<4>)>,
+}
+
+/// Pixel rows top … top + rows − 1 of each image with rows above the image as zeros (what the
+/// full pass's zero padding gives): [batch, 1, rows, 28].
+fn pixel_rows(images: &[f32], batch: usize, top: isize, rows: usize, device: &Device) -> Tensor<4> {
+    let values: Vec<f32> = (0..batch)
+        .flat_map(|b| (top..top + rows as isize).flat_map(move |r| (0..SIDE).map(move |c| if r < 0 { 0.0 } else { images[b * PIXELS + r as usize * SIDE + c] })))
+        .collect();
+    Tensor::from_data(TensorData::new(values, [batch, 1, rows, SIDE]), device)
+}
+
+impl PixelRnn {
+    /// An empty carry, for sampling from the first row.
+    pub fn row_carry(&self, batch: usize, device: &Device) -> RowCarry {
+        let zeros = |layer: &RowLstm| Tensor::<4>::zeros([batch, layer.state_to_state.weight().dims()[1], 1, SIDE], device);
+        RowCarry { row: 0, states: self.rows.iter().map(|l| (zeros(l), zeros(l))).collect() }
+    }
+
+    /// Row `row`'s logits ([batch, 28]) and each layer's (h, c) for it, from pixel rows
+    /// row − 3 … row (the 7×7 mask-A layer reads no further) and the carry's row above.
+    fn row_pass(&self, carry: &RowCarry, images: &[f32], batch: usize, row: usize, device: &Device) -> (Tensor<2>, Vec<(Tensor<4>, Tensor<4>)>) {
+        let mut h = self.first.forward_row(pixel_rows(images, batch, row as isize - 3, 4, device));
+        let mut states = Vec::with_capacity(self.rows.len());
+        for (layer, (state, cell)) in self.rows.iter().zip(&carry.states) {
+            let (state, cell) = layer.step(layer.from_input(h.clone()), state.clone(), cell.clone());
+            h = h + state.clone();
+            states.push((state, cell));
+        }
+        (self.head(h).reshape([batch, SIDE]), states)
+    }
+
+    /// Logits of every pixel of row `row` ([batch, 28]) from that row of `images` and the rows
+    /// above (through `carry`, which moves down as rows complete: rows between its row and
+    /// `row` must be final in `images`).
+    pub fn row_logits(&self, carry: &mut RowCarry, images: &[f32], batch: usize, row: usize, device: &Device) -> Tensor<2> {
+        assert!(row >= carry.row, "the carry only moves down");
+        while carry.row < row {
+            carry.states = self.row_pass(carry, images, batch, carry.row, device).1;
+            carry.row += 1;
+        }
+        self.row_pass(carry, images, batch, row, device).0
+    }
 
     /// p(x_i = 1 | x_<i) for each image of `images` ([batch · 784]; pixels ≥ i are not read) at
-    /// `temperature`: the rows down to pixel i's through the whole network.
-    pub fn pixel_probs(&self, images: &[f32], batch: usize, i: usize, temperature: f32, device: &Device) -> Tensor<1> {
-        let rows = i / SIDE + 1;
-        let strip: Vec<f32> = (0..batch).flat_map(|b| images[b * PIXELS..b * PIXELS + rows * SIDE].iter().copied()).collect();
-        let x = Tensor::<4>::from_data(TensorData::new(strip, [batch, 1, rows, SIDE]), device);
-        let logits = self.logits_map(x).slice([0..batch, 0..1, rows - 1..rows, i % SIDE..i % SIDE + 1]).reshape([batch]);
-        sigmoid(logits / temperature.max(1e-3))
+    /// `temperature`, through the carry.
+    pub fn carried_probs(&self, carry: &mut RowCarry, images: &[f32], batch: usize, i: usize, temperature: f32, device: &Device) -> Tensor<1> {
+        let logits = self.row_logits(carry, images, batch, i / SIDE, device);
+        sigmoid(logits.slice([0..batch, i % SIDE..i % SIDE + 1]).reshape([batch]) / temperature.max(1e-3))
     }
 }
 

@@ -82,7 +82,7 @@ impl ModelView for GanView {
             title: "Generative adversarial network (and the Wasserstein GAN)",
             family: "implicit density",
             tradeoff: "sharp samples, fast sampling, but no density at all",
-            bench: "dcgan",
+            bench: &["dcgan"],
             caption: "No p(x) to write down: a generator G turns noise z ~ N(0, I) into digits, and a discriminator D tries \
                 to tell them from real ones. The two play min<sub>G</sub> max<sub>D</sub> E[log D(x)] + E[log(1 − D(G(z)))], \
                 alternating k steps of D with one step of G. Curves: the two losses, and D's mean verdict on real digits \

@@ -103,8 +103,9 @@ pub(crate) struct ViewSpec {
     pub options: Vec<Control>,
     /// The lecture's one-line trade-off of this family (the map at the top shows it).
     pub tradeoff: &'static str,
-    /// The benchmark workload (src/bench.rs) that times this lab's training step.
-    pub bench: &'static str,
+    /// The benchmark workloads (src/bench.rs) that time this lab's training steps, one per
+    /// network the comparison's speed table shows.
+    pub bench: &'static [&'static str],
     /// Batch size, learning rate and seed to start with.
     pub settings: Settings,
     /// What the learning-rate field is called ("learning rate", "lr G").
@@ -136,8 +137,8 @@ pub(crate) trait AnyLab {
     fn follow_device(self: Rc<Self>);
     /// The comparison panel's rows for this lab's model (see [`ModelView::compare`]).
     fn compare(self: Rc<Self>, k: usize, digits: usize) -> Pin<Box<dyn Future<Output = Result<Vec<Value>, String>>>>;
-    /// The benchmark workload of this lab's training step.
-    fn bench(&self) -> &'static str;
+    /// The benchmark workloads of this lab's training steps.
+    fn bench(&self) -> &'static [&'static str];
 }
 
 /// A row of the comparison panel: which model, what was measured, our figure and the paper's.
@@ -172,8 +173,8 @@ pub(crate) struct Lab<V: ModelView> {
     /// of training, so a lost GPU costs those seconds and not the run.
     host_copy: RefCell<Option<(u64, Vec<Vec<f32>>)>>,
     copied_ms: Cell<f64>,
-    /// The benchmark workload of this lab's training step.
-    bench: &'static str,
+    /// The benchmark workloads of this lab's training steps.
+    bench: &'static [&'static str],
     /// The training record (.json) of the pretrained weights loaded, if any.
     record: RefCell<Option<Value>>,
     /// The learning rate the lab set from pretrained weights' record, while the control still
@@ -749,7 +750,7 @@ impl<V: ModelView> AnyLab for Lab<V> {
         })
     }
 
-    fn bench(&self) -> &'static str {
+    fn bench(&self) -> &'static [&'static str] {
         self.bench
     }
 }

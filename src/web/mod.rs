@@ -391,9 +391,11 @@ impl App {
                         other => return Err(format!("backend '{other}' is not available here")),
                     };
                     for lab in self.labs.borrow().clone() {
-                        let result = crate::bench::run(lab.bench(), device.clone(), 3, &crate::train::now_ms, &|| None).await?;
-                        rows.push(serde_json::json!({ "lab": lab.id(), "backend": backend, "workload": lab.bench(), "images_per_s": result.images_per_s.round() }));
-                        yield_now().await;
+                        for workload in lab.bench() {
+                            let result = crate::bench::run(workload, device.clone(), 3, &crate::train::now_ms, &|| None).await?;
+                            rows.push(serde_json::json!({ "lab": lab.id(), "backend": backend, "workload": workload, "images_per_s": result.images_per_s.round() }));
+                            yield_now().await;
+                        }
                     }
                 }
                 Ok(serde_json::Value::from(rows))

@@ -1,4 +1,5 @@
-//! The PixelCNN lab's face: its section of the page, and PixelCNN's pictures — completion of a
+//! The PixelCNN lab's face (PixelCNN, PixelRNN and NADE): its section of the page, and the
+//! autoregressive models' pictures — completion of a
 //! half-hidden digit pixel by pixel, sampling from scratch, the next-pixel map, the likelihood of
 //! the current digit pixel by pixel, and the receptive field of a pixel for the plain and the
 //! gated network side by side.
@@ -12,6 +13,7 @@ use serde_json::Value;
 use crate::data::{PIXELS, SIDE};
 use crate::models::nade::{Nade, NadeConfig, NadeTrainer, Running};
 use crate::models::pixelcnn::{Completion, PixelCnn, PixelCnnConfig, PixelCnnTrainer, RowCache, bits_per_dim, set_sampled};
+use crate::models::pixelrnn::{PixelRnn, PixelRnnConfig, PixelRnnTrainer, RowCarry};
 use crate::render::{Rgba, heat_color, image_grid};
 use crate::rng::Rng;
 use crate::train::{Pixels, Settings, Trainable, Trainer, now_ms, prepare};
@@ -53,26 +55,37 @@ impl ModelView for PixelCnnView {
         let button = |primary| Input::Button { primary };
         ViewSpec {
             id: "pixelcnn",
-            title: "PixelCNN and NADE",
+            title: "PixelCNN, PixelRNN and NADE",
             family: "explicit, tractable density",
             tradeoff: "exact likelihood, but sampling is sequential: 784 network passes per digit",
-            bench: "pixelcnn",
+            // PixelRNN beside PixelCNN: the lecture's point that PixelCNN parallelises training.
+            bench: &["pixelcnn", "pixelrnn"],
             caption: "The chain rule gives p(x) exactly: p(x) = Π<sub>i</sub> p(x<sub>i</sub> | x<sub>1</sub>, …, x<sub>i−1</sub>), \
                 pixels in raster order. One network outputs all 784 conditionals at once; its convolutions are <i>masked</i> \
                 so pixel i never sees itself or later pixels. Training maximises the exact likelihood — the curve is −log p(x) \
                 in nats per digit (bits per pixel beside it) — with every pixel in parallel from the real image, the reason \
-                PixelCNN trains faster than PixelRNN. <b>NADE</b> (choose it as the network), the older model, gives each \
+                PixelCNN trains faster than PixelRNN. <b>PixelRNN</b> (the Row LSTM; choose it as the network) carries the \
+                context down the image in an LSTM's state, one row after the other: even training waits 28 steps per image \
+                (the comparison panel's speed table times both). <b>NADE</b> (choose it as the network), the older model, gives each \
                 conditional one hidden layer h<sub>i</sub> = σ(c + W<sub>&lt;i</sub>x<sub>&lt;i</sub>), all sharing W: each pixel \
                 adds one column of W to a running sum, so sampling costs O(H) per pixel.",
             choice: vec![Control::new(
                 "variant",
                 "network",
                 Input::Select {
-                    options: vec![("plain", "PixelCNN (masks A, B)"), ("gated", "gated PixelCNN"), ("nade", "NADE (Larochelle & Murray 2011)")],
+                    options: vec![
+                        ("plain", "PixelCNN (masks A, B)"),
+                        ("gated", "gated PixelCNN"),
+                        ("pixelrnn", "PixelRNN, Row LSTM (van den Oord et al. 2016)"),
+                        ("nade", "NADE (Larochelle & Murray 2011)"),
+                    ],
                     value: "plain",
                 },
             )
-            .title("NADE: one hidden layer per conditional, all sharing one weight matrix W, so each pixel adds one column of W to a running sum: O(H) per pixel when sampling")],
+            .title(
+                "PixelRNN: a Row LSTM whose state carries every row above down the image, row after row, in training too. \
+                NADE: one hidden layer per conditional, all sharing one weight matrix W, so each pixel adds one column of W to a running sum: O(H) per pixel when sampling",
+            )],
             options: vec![],
             // Batch 16: the most updates in a lecture's minutes (README: time to quality); lr 1e-3 as
             // before, not the 3e-3 that won from scratch: Train usually continues pretrained weights.
@@ -144,6 +157,16 @@ impl ModelView for PixelCnnView {
                     then: vec!["reset"],
                 },
                 Demo {
+                    name: "pixelrnn",
+                    title: "PixelRNN: the context carried row by row",
+                    note: "The Row LSTM keeps one hidden row: row r's state comes from row r − 1's state and row r's pixels, so \
+                        the context reaches every row above, but the 28 rows are computed one after the other — in training too, \
+                        where PixelCNN computes all 784 conditionals at once. Its samples appear here; the comparison panel's \
+                        <b>speed</b> table times a training step of each on this machine.",
+                    set: vec![("variant", "pixelrnn"), ("from", "pretrained")],
+                    then: vec!["sample"],
+                },
+                Demo {
                     name: "temperature",
                     title: "Sampling temperature",
                     note: "Sampling divides the logits by the temperature: below 1 the samples are bolder and more alike, above 1 \
@@ -186,6 +209,14 @@ impl ModelView for PixelCnnView {
         let config = match values.text("variant")?.as_str() {
             "plain" => PixelCnnConfig::plain(),
             "gated" => PixelCnnConfig::gated(),
+            "pixelrnn" => {
+                let config = PixelRnnConfig::small();
+                let model = match weights {
+                    None => config.init(device),
+                    Some(bytes) => config.load(device, bytes)?,
+                };
+                return Ok(Autoregressive::PixelRnn(PixelRnnTrainer::from_model(config, model)));
+            }
             "nade" => {
                 let config = NadeConfig::paper();
                 let model = match weights {
@@ -194,7 +225,7 @@ impl ModelView for PixelCnnView {
                 };
                 return Ok(Autoregressive::Nade(NadeTrainer::from_model(config, model)));
             }
-            other => return Err(format!("unknown network '{other}' (plain, gated or nade)")),
+            other => return Err(format!("unknown network '{other}' (plain, gated, pixelrnn or nade)")),
         };
         let model = match weights {
             None => config.init(device),
@@ -206,6 +237,7 @@ impl ModelView for PixelCnnView {
     fn pretrained(values: &Values) -> Result<(String, String), String> {
         Ok(match values.text("variant")?.as_str() {
             "gated" => ("gated-pixelcnn.bpk".into(), "gated PixelCNN".into()),
+            "pixelrnn" => ("pixelrnn.bpk".into(), "PixelRNN".into()),
             "nade" => ("nade.bpk".into(), "NADE".into()),
             _ => ("pixelcnn.bpk".into(), "PixelCNN".into()),
         })
@@ -248,14 +280,14 @@ impl ModelView for PixelCnnView {
 
     /// The exact NLL of the first test digits for the network loaded now and for the other
     /// networks' pretrained weights (those that exist): the digits and binarization of `eval
-    /// pixelcnn|gated-pixelcnn|nade --images N --binarizations 1 --seed 1` (both use
+    /// pixelcnn|gated-pixelcnn|pixelrnn|nade --images N --binarizations 1 --seed 1` (both use
     /// [`crate::train::nll_sums`]).
     async fn compare(&self, lab: &Lab<Self>, _k: usize, digits: usize) -> Result<Vec<Value>, String> {
         let values = lab.built_values();
         let loaded = values.text("variant")?;
         let device = lab.trainer.borrow().device().clone();
         let mut networks = vec![(loaded.clone(), model(lab), "loaded now")];
-        for variant in ["plain", "gated", "nade"].into_iter().filter(|v| *v != loaded) {
+        for variant in ["plain", "gated", "pixelrnn", "nade"].into_iter().filter(|v| *v != loaded) {
             let mut other = values.clone();
             other.set("variant", Value::from(variant));
             let (file, _) = Self::pretrained(&other)?;
@@ -274,6 +306,7 @@ impl ModelView for PixelCnnView {
             let (name, paper) = match variant.as_str() {
                 "plain" => ("plain PixelCNN", "van den Oord et al. 2016, PixelCNN: 81.30"),
                 "gated" => ("gated PixelCNN", "(no MNIST figure in the gated PixelCNN paper)"),
+                "pixelrnn" => ("PixelRNN, Row LSTM", "van den Oord et al. 2016, Row LSTM (larger): 80.54"),
                 _ => ("NADE", "Larochelle & Murray 2011 (as in van den Oord et al. 2016): 88.33"),
             };
             rows.push(comparison_row("pixelcnn", &format!("{name} ({note})"), &format!("−log p(x), exact, {n} test digits (nats)"), nll / n as f64, paper));
@@ -358,10 +391,11 @@ fn model(lab: &Lab<PixelCnnView>) -> Network {
     lab.trainer.borrow().model.network()
 }
 
-/// The lab's model: a PixelCNN (plain or gated) or NADE — exact likelihoods in raster order, so
+/// The lab's model: a PixelCNN (plain or gated), PixelRNN or NADE — exact likelihoods in raster order, so
 /// every view of the lab works for each. The training loop drives whichever it is.
 pub(crate) enum Autoregressive {
     PixelCnn(PixelCnnTrainer),
+    PixelRnn(PixelRnnTrainer),
     Nade(NadeTrainer),
 }
 
@@ -370,6 +404,7 @@ impl Autoregressive {
     fn network(&self) -> Network {
         match self {
             Autoregressive::PixelCnn(t) => Network::PixelCnn(t.model.valid()),
+            Autoregressive::PixelRnn(t) => Network::PixelRnn(t.model.valid()),
             Autoregressive::Nade(t) => Network::Nade(t.model.valid()),
         }
     }
@@ -377,6 +412,7 @@ impl Autoregressive {
     fn trainable(&self) -> &dyn Trainable {
         match self {
             Autoregressive::PixelCnn(t) => t,
+            Autoregressive::PixelRnn(t) => t,
             Autoregressive::Nade(t) => t,
         }
     }
@@ -384,6 +420,7 @@ impl Autoregressive {
     fn trainable_mut(&mut self) -> &mut dyn Trainable {
         match self {
             Autoregressive::PixelCnn(t) => t,
+            Autoregressive::PixelRnn(t) => t,
             Autoregressive::Nade(t) => t,
         }
     }
@@ -422,12 +459,15 @@ impl Trainable for Autoregressive {
 /// A network of the lab, for pictures: logits, exact NLL, and sampling pixel by pixel.
 enum Network {
     PixelCnn(PixelCnn),
+    PixelRnn(PixelRnn),
     Nade(Nade),
 }
 
-/// What sampling keeps between pixels: the PixelCNN's rows above, NADE's running sum.
+/// What sampling keeps between pixels: the PixelCNN's rows above, PixelRNN's LSTM state, NADE's
+/// running sum.
 enum Sampler {
     PixelCnn(RowCache),
+    PixelRnn(RowCarry),
     Nade(Running),
 }
 
@@ -435,6 +475,7 @@ impl Network {
     fn logits(&self, x: Tensor<2>) -> Tensor<2> {
         match self {
             Network::PixelCnn(m) => m.logits(x),
+            Network::PixelRnn(m) => m.logits(x),
             Network::Nade(m) => m.logits(x),
         }
     }
@@ -442,6 +483,7 @@ impl Network {
     fn nll(&self, x: Tensor<2>) -> Tensor<1> {
         match self {
             Network::PixelCnn(m) => m.nll(x),
+            Network::PixelRnn(m) => m.nll(x),
             Network::Nade(m) => m.nll(x),
         }
     }
@@ -449,6 +491,7 @@ impl Network {
     fn sampler(&self, batch: usize, device: &Device) -> Sampler {
         match self {
             Network::PixelCnn(m) => Sampler::PixelCnn(m.row_cache(batch, device)),
+            Network::PixelRnn(m) => Sampler::PixelRnn(m.row_carry(batch, device)),
             Network::Nade(m) => Sampler::Nade(m.running(batch)),
         }
     }
@@ -457,6 +500,7 @@ impl Network {
     fn probs(&self, sampler: &mut Sampler, images: &[f32], batch: usize, i: usize, temperature: f32, device: &Device) -> Tensor<1> {
         match (self, sampler) {
             (Network::PixelCnn(m), Sampler::PixelCnn(cache)) => m.cached_probs(cache, images, batch, i, temperature, device),
+            (Network::PixelRnn(m), Sampler::PixelRnn(carry)) => m.carried_probs(carry, images, batch, i, temperature, device),
             (Network::Nade(m), Sampler::Nade(running)) => m.running_probs(running, images, batch, i, temperature, device),
             _ => unreachable!("a sampler is made by its own network"),
         }
@@ -466,6 +510,7 @@ impl Network {
     fn per_pixel(&self) -> &'static str {
         match self {
             Network::PixelCnn(_) => "a pass over the rows a pixel sees",
+            Network::PixelRnn(_) => "one row of the Row LSTM from the state carried down",
             Network::Nade(_) => "one column of W added to the running sum, O(H)",
         }
     }

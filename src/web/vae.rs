@@ -78,7 +78,7 @@ impl ModelView for VaeView {
             title: "Variational autoencoder (and the adversarial autoencoder)",
             family: "explicit, approximate density",
             tradeoff: "fast sampling, a latent code, but only a bound on the likelihood",
-            bench: "vae_mlp",
+            bench: &["vae_mlp"],
             caption: "An encoder q(z|x) maps a digit to a Gaussian over a small latent z; a decoder p(x|z) maps z back \
                 to pixel probabilities. Training maximises the ELBO = E[log p(x|z)] − KL(q(z|x) ‖ N(0, I)), a lower \
                 bound on log p(x); the curves show −ELBO and its two terms, in nats per digit.",
