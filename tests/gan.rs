@@ -112,7 +112,7 @@ fn the_toggle_picks_which_generator_objective_is_optimised() {
         let mut t = trainer(GanConfig::dcgan(), 1, loss);
         t.run_blocking(3).unwrap();
         let reported = t.history.train.last().unwrap().values[1] as f64;
-        let probs = vec(t.model.last_fake_probs.clone().unwrap());
+        let probs = vec(t.model.last_fake_outputs.clone().unwrap());
         let mean = |f: fn(f64) -> f64| probs.iter().map(|&p| f(p as f64)).sum::<f64>() / probs.len() as f64;
         let minimax = mean(|p| (1.0 - p).ln());
         let non_saturating = mean(|p| -p.ln());
@@ -511,9 +511,12 @@ fn the_critic_learns_a_positive_wasserstein_estimate() {
         assert_eq!(t.history.names, ["critic loss", "G loss", "W estimate", "‖∇critic‖"]);
         t.run_blocking(6).unwrap();
         assert_eq!((t.model.d_updates, t.model.g_updates), (30, 6), "k = 5 critic updates per G update");
-        assert!(t.model.last_fake_probs.is_none(), "a critic's score is not a probability");
         let first = &t.history.train.first().unwrap().values;
         let last = &t.history.train.last().unwrap().values;
+        // The loss-curves plot marks the critic's scores of G's last batch, G's loss is their negated mean.
+        let scores = vec(t.model.last_fake_outputs.clone().unwrap());
+        let g_loss = -scores.iter().map(|&s| s as f64).sum::<f64>() / scores.len() as f64;
+        assert!((g_loss - last[1] as f64).abs() < 1e-4 * g_loss.abs().max(1.0), "G loss {} vs −mean score {g_loss}", last[1]);
         assert!(last.iter().all(|v| v.is_finite()), "{last:?}");
         assert!(last[2] > 0.5 && last[2] > first[2], "W estimate {} → {}", first[2], last[2]);
         assert!(last[0] < -0.5 * last[2], "critic loss {} vs estimate {}", last[0], last[2]);

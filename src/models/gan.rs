@@ -739,8 +739,9 @@ pub struct GanTrainer {
     /// Optimizer updates so far (tests check k : 1).
     pub d_updates: u64,
     pub g_updates: u64,
-    /// D(G(z)) for each sample of the last generator update (the loss-curve plot marks them).
-    pub last_fake_probs: Option<Tensor<1>>,
+    /// D's verdict on each sample of the last generator update, for the loss-curve plot: D(G(z))
+    /// in the classifier game, the critic's score critic(G(z)) in the Wasserstein game.
+    pub last_fake_outputs: Option<Tensor<1>>,
     /// Where the training noise comes from (seeded by the training loop).
     noise_rng: crate::rng::Rng,
 }
@@ -762,7 +763,7 @@ impl GanTrainer {
             optim_g: adam(),
             d_updates: 0,
             g_updates: 0,
-            last_fake_probs: None,
+            last_fake_outputs: None,
             noise_rng: crate::rng::Rng::new(NOISE_SEED),
         }
     }
@@ -835,9 +836,8 @@ impl GanTrainer {
         });
         self.ema_updates += 1;
         self.g_updates += 1;
-        let probs = sigmoid(fake_logits).detach();
-        // The loss-curves figure plots the classifier game's losses; a critic's score is no probability.
-        self.last_fake_probs = (!self.config.wasserstein).then(|| probs.clone());
+        let probs = sigmoid(fake_logits.clone()).detach();
+        self.last_fake_outputs = Some(if self.config.wasserstein { fake_logits.detach() } else { probs.clone() });
         Tensor::cat(vec![loss.detach(), probs.mean()], 0)
     }
 }

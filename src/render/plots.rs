@@ -1,4 +1,4 @@
-//! Small plots: the GAN lab's generator losses over D(G(z)) with the current batch marked on
+//! Small plots: the GAN lab's generator losses over D(G(z)) (or the critic's score) with the current batch marked on
 //! them and its class histogram of generated digits; the VAE lab's bounds for several k.
 
 use web_sys::OffscreenCanvas;
@@ -68,6 +68,53 @@ pub fn draw_generator_losses(canvas: &OffscreenCanvas, probs: &[f32], active_min
     if probs.is_empty() {
         ctx.set_fill_style_str("#9aa0a6");
         ctx.fill_text("Step once: the batch's D(G(z)) values appear as dots.", left + 10.0, sy(-3.0)).map_err(js)?;
+    }
+    Ok(())
+}
+
+/// The Wasserstein game's generator loss −critic(G(z)) over the critic's scores, with each
+/// sample of the current batch marked: a straight line, so every sample sends G the same
+/// gradient however badly the critic rates it — nothing like log(1 − D)'s flat end.
+pub fn draw_critic_generator_loss(canvas: &OffscreenCanvas, scores: &[f32]) -> Result<(), String> {
+    let ctx = context(canvas)?;
+    let (w, h) = (canvas.width() as f64, canvas.height() as f64);
+    let (left, right, top, bottom) = (44.0, 10.0, 24.0, 30.0);
+    ctx.set_fill_style_str("#1e2127");
+    ctx.fill_rect(0.0, 0.0, w, h);
+    // A symmetric range that holds the batch's scores (critics' scores drift freely).
+    let reach = scores.iter().filter(|s| s.is_finite()).fold(1.0f64, |m, &s| m.max((s as f64).abs())) * 1.2;
+    let sx = |s: f64| left + (w - left - right) * (s + reach) / (2.0 * reach);
+    let sy = |y: f64| top + (h - top - bottom) * (reach - y) / (2.0 * reach);
+    ctx.set_font("12px sans-serif");
+    ctx.set_stroke_style_str("#555");
+    ctx.set_fill_style_str("#9aa0a6");
+    ctx.set_line_width(1.0);
+    for t in [-1.0, -0.5, 0.0, 0.5, 1.0] {
+        let v = t * reach / 1.2;
+        ctx.begin_path();
+        ctx.move_to(left, sy(v));
+        ctx.line_to(w - right, sy(v));
+        ctx.stroke();
+        ctx.fill_text(&format!("{v:.3}"), 2.0, sy(v) + 4.0).map_err(js)?;
+        ctx.fill_text(&format!("{v:.3}"), sx(v) - 12.0, h - 14.0).map_err(js)?;
+    }
+    ctx.fill_text("← critic says fake · critic(G(z)) · says real →", left + 40.0, h - 2.0).map_err(js)?;
+    ctx.set_stroke_style_str("#81c784");
+    ctx.set_line_width(2.5);
+    ctx.begin_path();
+    ctx.move_to(sx(-reach), sy(reach));
+    ctx.line_to(sx(reach), sy(-reach));
+    ctx.stroke();
+    ctx.set_fill_style_str("#81c784");
+    for &s in scores.iter().filter(|s| s.is_finite()) {
+        ctx.begin_path();
+        ctx.arc(sx(s as f64), sy(-s as f64), 2.5, 0.0, std::f64::consts::TAU).map_err(js)?;
+        ctx.fill();
+    }
+    ctx.fill_text("G loss −critic(G(z)) (training): slope −1 everywhere", left, 15.0).map_err(js)?;
+    if scores.is_empty() {
+        ctx.set_fill_style_str("#9aa0a6");
+        ctx.fill_text("Step once: the batch's critic(G(z)) values appear as dots.", left + 10.0, sy(-0.6 * reach)).map_err(js)?;
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::models::classifier::{self, Classifier, class_histogram, classifier_score};
 use crate::models::gan::{Architecture, GanConfig, GanOptions, GanTrainer, Generator, GeneratorLoss, Lipschitz, interpolate, latent_arithmetic, mean_latent};
 use crate::render::image_grid;
-use crate::render::plots::{draw_class_histogram, draw_generator_losses};
+use crate::render::plots::{draw_class_histogram, draw_critic_generator_loss, draw_generator_losses};
 use crate::rng::Rng;
 use crate::train::{Settings, Trainer};
 
@@ -134,11 +134,12 @@ impl ModelView for GanView {
             ],
             figures: vec![
                 Figure {
-                    canvases: vec![CanvasSpec::plot("loss-curves", "the two generator losses over D(G(z)), the batch marked", 460, 260)],
+                    canvases: vec![CanvasSpec::plot("loss-curves", "the generator's losses over D(G(z)) (over critic(G(z)) in the Wasserstein game), the batch marked", 460, 260)],
                     controls: vec![],
                     caption: "<b>Why the non-saturating loss.</b> Both curves over D(G(z)); dots are this batch's samples. Early \
                         on D rejects fakes (dots at the left), where log(1 − D) is flat: almost no gradient for G. −log D is \
-                        steep exactly there. Switch the G loss above and train from scratch to see it.",
+                        steep exactly there. Switch the G loss above and train from scratch to see it. In the Wasserstein game \
+                        G's loss is −critic(G(z)), a straight line: the same slope wherever the samples sit, no flat end.",
                 },
                 Figure {
                     canvases: vec![CanvasSpec::picture("samples", "samples from fixed noise")],
@@ -553,15 +554,19 @@ impl GanView {
     }
 
     async fn draw_loss_curves(&self, lab: &Lab<Self>) -> Result<(), String> {
-        let (probs, minimax) = {
+        let (outputs, minimax, critic) = {
             let t = lab.trainer.borrow();
-            (t.model.last_fake_probs.clone(), t.model.options.generator_loss == GeneratorLoss::Minimax)
+            (t.model.last_fake_outputs.clone(), t.model.options.generator_loss == GeneratorLoss::Minimax, t.model.config.wasserstein)
         };
-        let probs = match probs {
+        let outputs = match outputs {
             Some(p) => read(p.unsqueeze()).await?,
             None => Vec::new(),
         };
-        self.loss_curves.paint(|canvas| draw_generator_losses(canvas, &probs, minimax))
+        if critic {
+            self.loss_curves.paint(|canvas| draw_critic_generator_loss(canvas, &outputs))
+        } else {
+            self.loss_curves.paint(|canvas| draw_generator_losses(canvas, &outputs, minimax))
+        }
     }
 
     /// Rows from one random z to another, as in the DCGAN paper's figure: smooth changes mean

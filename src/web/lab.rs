@@ -670,7 +670,12 @@ impl<V: ModelView> Lab<V> {
             return Err(format!("demo '{name}': {e}"));
         }
         self.show_values(&values);
-        for control in &demo.then {
+        // A demo that picks another network must run on it: the choice takes effect at Reset.
+        let built = self.built_values();
+        let choice = V::spec().choice;
+        let switches = demo.set.iter().any(|(k, v)| choice.iter().any(|c| c.name == *k) && built.0.get(*k).and_then(|b| b.as_str()) != Some(*v));
+        let reset = (switches && demo.then.first() != Some(&"reset")).then_some("reset");
+        for control in reset.iter().chain(&demo.then) {
             let press = Event { lab: self.spec.id.into(), control: control.to_string(), values: values.clone(), ..Event::default() };
             Box::pin(self.handle_event(press)).await?;
         }

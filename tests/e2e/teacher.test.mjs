@@ -210,6 +210,8 @@ test('the map shows each lab\'s figure; each demo link sets its controls, runs, 
       assert.match(await page.textContent('#map-vae'), /IW bound, k = 50/);
     }
     assert.ok(await drawn(page, `${demo.lab}-chart`), `${demo.name}: chart`);
+    // A demo that picks a network runs on it (the choice takes effect at Reset).
+    if (demo.name === 'pixelrnn') assert.match(await page.textContent('#pixelcnn-sample-info'), /Row LSTM/);
   }
   await page.click(`#pixelcnn .demo-note .close`);
   assert.equal(await page.$('#pixelcnn .demo-note'), null, 'the note closes');
