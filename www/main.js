@@ -426,7 +426,7 @@ async function pressed(button, work) {
 genlab.compare = (k = Number($('compare-k').value)) => send({ lab: 'app', control: 'compare', value: { k, digits: 1000 } })
   .then((rows) => { fillTable('compare-table', rows, ['lab', 'model', 'measure', 'ours', 'paper']); return rows; });
 genlab.speed = (backends) => send({ lab: 'app', control: 'speed', value: backends ? { backends } : {} })
-  .then((rows) => { fillTable('speed-table', rows, ['lab', 'backend', 'workload', 'images_per_s']); return rows; });
+  .then((rows) => { fillTable('speed-table', rows, ['lab', 'backend', 'workload', 'images_per_s', 'launches_per_step']); return rows; });
 $('compare-measure').onclick = () => pressed($('compare-measure'), () => genlab.compare());
 $('compare-speed').onclick = () => pressed($('compare-speed'), () => genlab.speed());
 

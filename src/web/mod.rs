@@ -392,8 +392,10 @@ impl App {
                     };
                     for lab in self.labs.borrow().clone() {
                         for workload in lab.bench() {
-                            let result = crate::bench::run(workload, device.clone(), 3, &crate::train::now_ms, &|| None).await?;
-                            rows.push(serde_json::json!({ "lab": lab.id(), "backend": backend, "workload": workload, "images_per_s": result.images_per_s.round() }));
+                            let calls = || (backend == "webgpu").then(gpu_calls).flatten();
+                            let result = crate::bench::run(workload, device.clone(), 3, &crate::train::now_ms, &calls).await?;
+                            let launches = result.per_step.map(|c| c.dispatches);
+                            rows.push(serde_json::json!({ "lab": lab.id(), "backend": backend, "workload": workload, "images_per_s": result.images_per_s.round(), "launches_per_step": launches }));
                             yield_now().await;
                         }
                     }

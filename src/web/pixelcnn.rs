@@ -65,8 +65,10 @@ impl ModelView for PixelCnnView {
                 so pixel i never sees itself or later pixels. Training maximises the exact likelihood — the curve is −log p(x) \
                 in nats per digit (bits per pixel beside it) — with every pixel in parallel from the real image, the reason \
                 PixelCNN trains faster than PixelRNN. <b>PixelRNN</b> (the Row LSTM; choose it as the network) carries the \
-                context down the image in an LSTM's state, one row after the other: even training waits 28 steps per image \
-                (the comparison panel's speed table times both). <b>NADE</b> (choose it as the network), the older model, gives each \
+                context down the image in an LSTM's state, one row after the other: even training takes 28 sequential \
+                steps per image. The comparison panel's speed table times both: this PixelRNN is small (one layer of 16 \
+                units, a tenth of the PixelCNN's weights), so one CPU thread may still train it faster per image, but on a \
+                GPU its rows show up as four times the kernel launches per step. <b>NADE</b> (choose it as the network), the older model, gives each \
                 conditional one hidden layer h<sub>i</sub> = σ(c + W<sub>&lt;i</sub>x<sub>&lt;i</sub>), all sharing W: each pixel \
                 adds one column of W to a running sum, so sampling costs O(H) per pixel.",
             choice: vec![Control::new(
@@ -162,7 +164,7 @@ impl ModelView for PixelCnnView {
                     note: "The Row LSTM keeps one hidden row: row r's state comes from row r − 1's state and row r's pixels, so \
                         the context reaches every row above, but the 28 rows are computed one after the other — in training too, \
                         where PixelCNN computes all 784 conditionals at once. Its samples appear here; the comparison panel's \
-                        <b>speed</b> table times a training step of each on this machine.",
+                        <b>speed</b> table times a training step of each on this machine, with the kernel launches per step on WebGPU.",
                     set: vec![("variant", "pixelrnn"), ("from", "pretrained")],
                     then: vec!["sample"],
                 },
