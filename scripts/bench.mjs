@@ -2,7 +2,7 @@
 //   node scripts/bench.mjs [steps] [--workloads vae_mlp,dcgan,dcgan_tf,pixelcnn,pixelrnn] [--epoch cpu|webgpu]
 //                          [--gaps cpu|webgpu [seconds]]
 //                          [--quality cpu|webgpu [seconds] [--labs vae,gan,pixelcnn] [--batches 32,64] [--lrs 0.001,0.003]]
-//                          [--tfjs [rounds]]
+//                          [--tfjs [rounds]] [--load [mbit] [latency_ms]]
 // (build dist/ first: scripts/build.sh)
 // Training steps of fixed workloads on each backend (in the page's worker), with the WebGPU
 // calls per step (kernel launches = compute dispatches, uploads and their bytes, submissions:
@@ -14,7 +14,15 @@
 // held-out −ELBO. --gaps trains each lab from scratch with its default settings
 // for `seconds` (60) on that backend and prints the gaps between animation frames on the page's
 // thread (p50, p95, max), images/s, and the time from a Pause click to the status saying paused.
+// --load serves dist/ over a simulated link (20 Mbit/s shared by all requests, 40 ms before each
+// response; the wasm, scripts and JSON gzipped as a static host sends them) and prints the time
+// from navigation to the first pretrained samples (the VAE lab's prior samples) and the bytes
+// sent until then, with each file's bytes and finish time. (Chromium's own throttling does not
+// reach a dedicated worker's fetches, so the link is simulated by the server.)
 import { readdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { extname, normalize } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +46,7 @@ const open = async (backend) => {
   await page.waitForFunction(() => window.genlab?.ready, null, { timeout: 600_000 });
   return page;
 };
+const load = process.argv.includes('--load');
 const gaps = arg('--gaps');
 const quality_backend = arg('--quality');
 const tfjs = process.argv.includes('--tfjs');
@@ -45,6 +54,7 @@ const only = arg('--workloads')?.split(',');
 try {
   // --gaps, --quality and --tfjs measure that alone (--gaps also runs against pages from before the worker).
   if (tfjs) await compareWithTfjs(Number(arg('--tfjs')) || 1);
+  else if (load) await loadOverLink(Number(arg('--load')) || 20, Number(process.argv[process.argv.indexOf('--load') + 2]) || 40);
   else if (!gaps && !quality_backend) await workloads();
   if (gaps) await frameGaps(gaps);
   if (quality_backend) await quality(quality_backend);
@@ -229,4 +239,58 @@ async function frameGaps(gaps) {
       await q.close();
     }
   }
+}
+
+// dist/ over a slow link: `mbit` Mbit/s shared by every response (sent in 16 kB pieces, each
+// waiting for the link), `latency` ms before each response starts; compressible files gzipped.
+async function slowServer(mbit, latency) {
+  const bytesPerMs = (mbit * 1e6) / 8 / 1000;
+  let linkFreeAt = 0;
+  const sent = [];
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.json': 'application/json' };
+  const sleep = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+  const server = createServer(async (req, res) => {
+    let path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    if (path.endsWith('/')) path += 'index.html';
+    let body;
+    try { body = await readFile(join(dist, path)); } catch { res.writeHead(404).end(); return; }
+    const type = types[extname(path)];
+    const headers = { 'content-type': type ?? 'application/octet-stream' };
+    if (type) { body = gzipSync(body, { level: 6 }); headers['content-encoding'] = 'gzip'; }
+    headers['content-length'] = body.length;
+    await sleep(latency);
+    res.writeHead(200, headers);
+    for (let at = 0; at < body.length; at += 16384) {
+      const piece = body.subarray(at, at + 16384);
+      const start = Math.max(Date.now(), linkFreeAt);
+      linkFreeAt = start + piece.length / bytesPerMs;
+      await sleep(linkFreeAt - Date.now());
+      res.write(piece);
+    }
+    res.end();
+    sent.push({ path, bytes: body.length, done: Date.now() });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}/`, sent, close: () => server.close() };
+}
+
+async function loadOverLink(mbit, latency) {
+  const slow = await slowServer(mbit, latency);
+  const page = await browser.newPage();
+  const started = Date.now();
+  await page.goto(slow.url + '?backend=cpu');
+  await page.waitForFunction(() => window.genlab?.drawnAt?.['vae-samples'] !== undefined, null, { timeout: 600_000 });
+  const firstSamples = await page.evaluate(() => performance.timeOrigin + window.genlab.drawnAt['vae-samples']);
+  await page.waitForFunction(() => /training and/.test(document.getElementById('data-progress').textContent), null, { timeout: 600_000 });
+  const before = slow.sent.filter((s) => s.done <= firstSamples);
+  console.log(JSON.stringify({
+    measure: 'load_over_link', mbit, latency_ms: latency,
+    first_pretrained_samples_ms: Math.round(firstSamples - started),
+    bytes_before_first_samples: before.reduce((a, s) => a + s.bytes, 0),
+    all_bytes: slow.sent.reduce((a, s) => a + s.bytes, 0),
+    training_digits_ms: Date.now() - started,
+    files: slow.sent.map((s) => ({ path: s.path, bytes: s.bytes, done_ms: s.done - started, before_samples: s.done <= firstSamples })),
+  }));
+  await page.close();
+  slow.close();
 }

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-[ -f www/data/mnist.bin.gz ] || node scripts/mnist.mjs
+[ -f www/data/mnist-test.bin.gz ] && [ -f www/data/mnist-train.bin.gz ] || node scripts/mnist.mjs
 trunk build --release --offline
 wasm=$(ls dist/*_bg.wasm)
 raw=$(stat -c %s "$wasm"); gz=$(gzip -9 -c "$wasm" | wc -c)

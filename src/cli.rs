@@ -40,7 +40,16 @@ pub fn fail(message: &str) -> ! {
 }
 
 /// Loads the MNIST asset made by `scripts/mnist.mjs`.
+/// MNIST from `path`: a folder with the page's two split assets (`www/data`), or one file holding
+/// both splits (the test fixture's layout).
 pub fn load_mnist(path: &str) -> crate::data::Mnist {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| fail(&format!("{path}: {e} (run scripts/setup.sh to make it)")));
-    crate::data::Mnist::from_asset(&bytes).unwrap_or_else(|e| fail(&format!("{path}: {e}")))
+    let read = |file: &str| std::fs::read(file).unwrap_or_else(|e| fail(&format!("{file}: {e} (run scripts/setup.sh to make it)")));
+    if std::path::Path::new(path).is_dir() {
+        let split = |name: &str, file: &str| {
+            let file = format!("{path}/{file}");
+            crate::data::Split::from_asset(&read(&file), name).unwrap_or_else(|e| fail(&format!("{file}: {e}")))
+        };
+        return crate::data::Mnist { train: split("train", "mnist-train.bin.gz"), test: split("test", "mnist-test.bin.gz") };
+    }
+    crate::data::Mnist::from_asset(&read(path)).unwrap_or_else(|e| fail(&format!("{path}: {e}")))
 }

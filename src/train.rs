@@ -370,6 +370,20 @@ impl<M: Trainable> Trainer<M> {
     pub fn move_to(&mut self, model: M, device: Device, data: Dataset) {
         self.model = model;
         self.device = device;
+        self.set_data(data);
+    }
+
+    /// Whether the training digits are here (the page loads the test digits first).
+    pub fn has_training_digits(&self) -> bool {
+        self.data.train.is_some()
+    }
+
+    /// Goes on with `data`: the same digits on another device, or with the training digits that
+    /// arrived after the test digits (batches then start from a fresh epoch).
+    pub fn set_data(&mut self, data: Dataset) {
+        if self.sampler.len() != data.host.train.len() {
+            self.sampler = Sampler::new(data.host.train.len());
+        }
         self.data = data;
     }
 
@@ -379,7 +393,8 @@ impl<M: Trainable> Trainer<M> {
         let size = self.settings.batch_size * self.model.batches_per_step();
         let indices = self.sampler.batch(size, &mut self.rng);
         self.history.epoch = self.sampler.epoch;
-        let intensities = self.data.train.intensities(&indices);
+        let train = self.data.train.as_ref().expect("training waits for the training digits (Lab::training_digits)");
+        let intensities = train.intensities(&indices);
         prepare_tensor(intensities, self.model.pixels(), self.rng.next_u64())
     }
 

@@ -1,7 +1,7 @@
 //! The MNIST loader: a good asset parses; each kind of damage gives an error naming it.
 #![cfg(not(target_arch = "wasm32"))]
 
-use genlab::data::{DataError, DeviceSplit, Mnist, Sampler, binarize, binarize_tensor, binarize_with, write_idx};
+use genlab::data::{DataError, DeviceSplit, Mnist, Sampler, Split, binarize, binarize_tensor, binarize_with, write_idx};
 use genlab::rng::Rng;
 use std::io::Write;
 
@@ -58,6 +58,31 @@ fn an_asset_unzipped_by_the_server_is_accepted() {
     let m = small();
     let back = Mnist::from_asset(&m.to_raw()).unwrap();
     assert_eq!(back.test.images, m.test.images);
+}
+
+/// The page's files hold one split each (test digits first, then the training digits).
+#[test]
+fn a_one_split_asset_round_trips_gzipped_or_not() {
+    let m = small();
+    for raw in [m.test.to_raw(), gzip(&m.test.to_raw())] {
+        let back = Split::from_asset(&raw, "test").unwrap();
+        assert_eq!((back.images, back.labels), (m.test.images.clone(), m.test.labels.clone()));
+    }
+}
+
+#[test]
+fn a_damaged_one_split_asset_is_named() {
+    let m = small();
+    let gz = gzip(&m.train.to_raw());
+    let e = Split::from_asset(&gz[..gz.len() / 2], "train").unwrap_err();
+    assert!(matches!(e, DataError::Truncated(_)), "{e}");
+    // The two-split layout (the fixture's) is not a page file.
+    says(&Split::from_asset(&gzip(&m.to_raw()), "test").unwrap_err(), &["GLSPLIT1", "test"]);
+    // Labels cut short inside the file: the IDX reader says which part.
+    let raw = m.test.to_raw();
+    says(&Split::from_asset(&raw[..raw.len() - 3], "test").unwrap_err(), &["test labels"]);
+    // A file with no digits is refused (the page would have nothing to show).
+    says(&Split::from_asset(&Split::empty().to_raw(), "test").unwrap_err(), &["no digits"]);
 }
 
 #[test]

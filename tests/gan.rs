@@ -222,9 +222,7 @@ fn frechet_distance_of_known_gaussians() {
 
 #[test]
 fn pretrained_classifier_meets_the_bar_on_the_test_set() {
-    let path = "www/data/mnist.bin.gz";
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e} (run scripts/setup.sh)"));
-    let data = Mnist::from_asset(&bytes).unwrap();
+    let data = genlab::cli::load_mnist("www/data");
     let device = Device::flex();
     let model = classifier::load(&device, std::fs::read("pretrained/classifier.bpk").unwrap()).unwrap();
     let probs = classifier::probs_of_split(&model, &data.test, &device);

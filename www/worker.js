@@ -57,7 +57,8 @@ onmessage = async ({ data }) => {
     })();
     const app = await started;
     try {
-      await app.open('data/mnist.bin.gz', data.given);
+      // The test digits first (the pretrained views need only them), then the training digits.
+      await app.open('data/mnist-test.bin.gz', 'data/mnist-train.bin.gz', data.given);
     } catch (e) {
       post({ type: 'data-error', message: e.message ?? String(e) });
     }

@@ -24,11 +24,11 @@ const USAGE: &str = "usage: eval vae --weights FILE [--arch mlp|burda1|burda2|ae
                      \x20      eval pixelcnn|gated-pixelcnn --weights FILE [--binarizations 5] [--seed 1] [--channels N] [--layers N] [--images 10000]\n\
                      \x20      eval nade --weights FILE [--hidden 500] [--binarizations 5] [--seed 1] [--images 10000]\n\
                      \x20      eval pixelrnn --weights FILE [--hidden 16] [--layers 1] [--binarizations 5] [--seed 1] [--images 10000]\n\
-                     all take [--data www/data/mnist.bin.gz]";
+                     all take [--data www/data (or a file holding both splits)]";
 
 fn main() {
     let args = Args::parse(USAGE);
-    let data = load_mnist(&args.string("data", "www/data/mnist.bin.gz"));
+    let data = load_mnist(&args.string("data", "www/data"));
     let start = std::time::Instant::now();
     let mut result = match args.command.as_str() {
         "vae" => eval_vae(&args, data),

@@ -24,11 +24,11 @@ use serde_json::{Value, json};
 const USAGE: &str = "usage: train vae|ae|aae|dcgan|fc-gan|classifier|pixelcnn|gated-pixelcnn|nade|pixelrnn [--hidden 500] [--latent 20] [--epochs 100] [--batch 128] [--lr 0.001] \
                      [--seed 1] [--k 1] [--loss non-saturating|minimax|feature-matching] [--minibatch-std false] [--spectral-norm false] [--pack 1] [--wasserstein false] [--lipschitz penalty|clipping] [--classifier FILE] [--d-lr LR] [--init FILE] \
                      [--lr-decay 1] [--arch mlp|burda1|burda2] [--schedule constant|burda] [--warmup-epochs 0] [--adversarial-lr 0.1] [--adam-eps 1e-8] [--output-bias false] [--eval-k 50] [--checkpoint checkpoints/NAME.ckpt] [--resume false] [--channels N] [--layers N] \
-                     [--data www/data/mnist.bin.gz] [--out pretrained/NAME.bpk]";
+                     [--data www/data (or a file holding both splits)] [--out pretrained/NAME.bpk]";
 
 fn main() {
     let args = Args::parse(USAGE);
-    let data = Arc::new(load_mnist(&args.string("data", "www/data/mnist.bin.gz")));
+    let data = Arc::new(load_mnist(&args.string("data", "www/data")));
     let seed = args.get("seed", 1);
     let epochs: usize = args.get("epochs", 10);
     let (out, note) = match args.command.as_str() {

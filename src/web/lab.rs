@@ -15,7 +15,7 @@ use crate::render::chart::draw_history;
 use crate::train::{Settings, Status, Trainable, Trainer, now_ms, unwrap_weights, wrap_weights};
 
 use super::spec::{ChartSpec, Control, Demo, Event, Figure, Input, LabSpec, Values, defaults, with_given};
-use super::{Shared, Surface, fetch_bytes, yield_now};
+use super::{Shared, Surface, TrainingDigits, fetch_bytes, yield_now};
 
 /// Makes a lab.
 pub(crate) type Opener = fn(&Rc<Shared>) -> Result<Rc<dyn AnyLab>, String>;
@@ -544,6 +544,7 @@ impl<V: ModelView> Lab<V> {
                 if self.trainer.borrow().status == Status::Running {
                     self.pause();
                 } else {
+                    self.training_digits().await?;
                     self.apply(values)?;
                     self.start();
                 }
@@ -553,6 +554,7 @@ impl<V: ModelView> Lab<V> {
                 if self.trainer.borrow().status != Status::Paused || self.busy.get() {
                     return Ok(Value::Null);
                 }
+                self.training_digits().await?;
                 self.apply(values)?;
                 self.last_views_ms.set(f64::NEG_INFINITY);
                 self.chunk(Some(1)).await;
@@ -580,6 +582,30 @@ impl<V: ModelView> Lab<V> {
             _ => return self.view.handle(self, &event).await,
         }
         Ok(Value::Null)
+    }
+
+    /// Waits for the training digits (the page loads them after the test digits, so the views
+    /// draw sooner) and hands them to the trainer.
+    async fn training_digits(&self) -> Result<(), String> {
+        let mut told = false;
+        loop {
+            match self.shared.training_digits() {
+                TrainingDigits::Here => break,
+                TrainingDigits::Failed(e) => return Err(format!("Training needs the training digits, which could not be loaded ({e}).")),
+                TrainingDigits::Arriving => {
+                    if !told {
+                        self.shared.out.message("info", &format!("{}: training starts when the training digits have arrived.", self.spec.title));
+                        told = true;
+                    }
+                    super::sleep_ms(100).await;
+                }
+            }
+        }
+        let mut t = self.trainer.borrow_mut();
+        if !t.has_training_digits() {
+            t.set_data(self.shared.dataset());
+        }
+        Ok(())
     }
 
     /// The controls that apply as soon as they change.

@@ -168,10 +168,20 @@ pub(crate) struct Shared {
     /// Bumped when the device changes under the labs (WebGPU lost): each lab moves its model at
     /// its next action.
     device_generation: Cell<u32>,
-    pub data: Arc<Mnist>,
+    /// The digits on the host: the test split from the start, the training split once it arrived.
+    data: RefCell<Arc<Mnist>>,
     /// The same digits on the device the labs train on (autodiff enabled), uploaded once.
     dataset: RefCell<Dataset>,
+    /// Why the training digits will not come, if they failed to load.
+    training_failed: RefCell<Option<String>>,
     pub out: Outbox,
+}
+
+/// Where the training digits are: the page loads them after the test digits the views need.
+pub(crate) enum TrainingDigits {
+    Arriving,
+    Here,
+    Failed(String),
 }
 
 impl Shared {
@@ -181,6 +191,25 @@ impl Shared {
 
     pub fn dataset(&self) -> Dataset {
         self.dataset.borrow().clone()
+    }
+
+    pub fn data(&self) -> Arc<Mnist> {
+        self.data.borrow().clone()
+    }
+
+    pub fn training_digits(&self) -> TrainingDigits {
+        match (&*self.training_failed.borrow(), self.dataset.borrow().train.is_some()) {
+            (_, true) => TrainingDigits::Here,
+            (Some(e), false) => TrainingDigits::Failed(e.clone()),
+            (None, false) => TrainingDigits::Arriving,
+        }
+    }
+
+    /// The training digits arrived: every lab trains on them from its next step.
+    fn add_training(&self, train: crate::data::Split) {
+        let data = Arc::new(Mnist { train, test: self.data().test.clone() });
+        *self.dataset.borrow_mut() = Dataset::new(data.clone(), &self.device().autodiff());
+        *self.data.borrow_mut() = data;
     }
 
     pub fn is_gpu(&self) -> bool {
@@ -199,7 +228,7 @@ impl Shared {
         }
         let cpu = Backend { label: "CPU (flex) · WebGPU was lost".into(), ..Backend::cpu(None) };
         self.out.send(serde_json::json!({ "type": "backend", "backend": "cpu", "badge": cpu.label, "title": reason }));
-        *self.dataset.borrow_mut() = Dataset::new(self.data.clone(), &cpu.device.clone().autodiff());
+        *self.dataset.borrow_mut() = Dataset::new(self.data(), &cpu.device.clone().autodiff());
         *self.backend.borrow_mut() = cpu;
         self.device_generation.set(self.device_generation.get() + 1);
         self.out.message("warn", &format!("WebGPU stopped working ({reason}): the labs go on on the CPU from their last good weights."));
@@ -246,10 +275,12 @@ impl App {
         }))
     }
 
-    /// Fetches the gzipped MNIST asset (progress messages as it arrives) and opens the labs with
-    /// the controls a link set (`given`: `{lab: {control: value}}`, or undefined). A missing or
-    /// damaged file is an error naming the problem; the labs stay closed.
-    pub async fn open(&self, url: String, given: JsValue) -> Result<String, JsError> {
+    /// Fetches the test digits, opens the labs with the controls a link set (`given`: `{lab:
+    /// {control: value}}`, or undefined) — their pretrained views need nothing more — then fetches
+    /// the training digits, which Train waits for. Progress messages as each file arrives. Missing
+    /// or damaged test digits are an error naming the problem, and the labs stay closed; missing
+    /// training digits are a message, and only training waits in vain.
+    pub async fn open(&self, test_url: String, train_url: String, given: JsValue) -> Result<String, JsError> {
         *self.given.borrow_mut() = if given.is_undefined() || given.is_null() {
             Default::default()
         } else {
@@ -258,14 +289,34 @@ impl App {
                 Default::default()
             })
         };
+        let test = self.fetch_split(&test_url, "test").await.map_err(|e| JsError::new(&e))?;
+        let summary = self.open_with(Mnist { train: crate::data::Split::empty(), test }, None).await;
+        let shared = self.shared.borrow().clone().expect("open_with shares the data");
+        match self.fetch_split(&train_url, "train").await {
+            Ok(train) => {
+                shared.add_training(train);
+                let data = shared.data();
+                *self.data.borrow_mut() = Some(data.clone());
+                let summary = format!("{} training and {} test digits", data.train.len(), data.test.len());
+                self.out.send(serde_json::json!({ "type": "data", "summary": summary }));
+            }
+            Err(e) => {
+                self.out.message("error", &format!("The training digits could not be loaded ({e}): the pretrained models and their pictures work; training needs them — reload the page to try again."));
+                *shared.training_failed.borrow_mut() = Some(e);
+            }
+        }
+        Ok(summary)
+    }
+
+    /// One split's asset from `url`, with progress messages naming it.
+    async fn fetch_split(&self, url: &str, name: &'static str) -> Result<crate::data::Split, String> {
         let out = self.out.clone();
-        let bytes = fetch_bytes(&url, &move |got, total| {
-            out.send(serde_json::json!({ "type": "progress", "got": got, "total": total }));
+        let bytes = fetch_bytes(url, &move |got, total| {
+            out.send(serde_json::json!({ "type": "progress", "split": name, "got": got, "total": total }));
         })
-        .await
-        .map_err(|e| JsError::new(&e))?
-        .ok_or_else(|| JsError::new(&format!("{url}: not found")))?;
-        self.open_asset(&bytes).await
+        .await?
+        .ok_or_else(|| format!("{url}: not found"))?;
+        crate::data::Split::from_asset(&bytes, name).map_err(|e| e.to_string())
     }
 
     /// Opens the labs on a gzipped MNIST asset already in memory.
@@ -311,7 +362,10 @@ impl App {
     }
 
     async fn open_with(&self, mnist: Mnist, only: Option<&str>) -> String {
-        let summary = format!("{} training and {} test digits", mnist.train.len(), mnist.test.len());
+        let summary = match mnist.train.len() {
+            0 => format!("{} test digits; the training digits are on their way", mnist.test.len()),
+            n => format!("{n} training and {} test digits", mnist.test.len()),
+        };
         let data = Arc::new(mnist);
         *self.data.borrow_mut() = Some(data.clone());
         self.out.send(serde_json::json!({ "type": "data", "summary": summary }));
@@ -319,7 +373,14 @@ impl App {
             self.out.message("error", &format!("The MNIST grid could not be drawn: {e}"));
         }
         let dataset = RefCell::new(Dataset::new(data.clone(), &self.backend.device.clone().autodiff()));
-        let shared = Rc::new(Shared { backend: RefCell::new(self.backend.clone()), device_generation: Cell::new(0), data, dataset, out: self.out.clone() });
+        let shared = Rc::new(Shared {
+            backend: RefCell::new(self.backend.clone()),
+            device_generation: Cell::new(0),
+            data: RefCell::new(data),
+            dataset,
+            training_failed: RefCell::new(None),
+            out: self.out.clone(),
+        });
         *self.shared.borrow_mut() = Some(shared.clone());
         let mut given = std::mem::take(&mut *self.given.borrow_mut());
         for (id, open) in lab::all() {
@@ -417,20 +478,22 @@ impl App {
         }
     }
 
-    /// `count` random training digits with their labels on the page's data canvas.
+    /// `count` random training digits (test digits while those are on their way) with their
+    /// labels on the page's data canvas.
     fn draw_digits(&self, seed: u64) -> Result<(), String> {
         let data = self.data.borrow().clone().ok_or("MNIST is not loaded yet")?;
+        let split = if data.train.is_empty() { &data.test } else { &data.train };
         let mut rng = Rng::new(seed);
         let (count, cols, scale) = (48, 16, 3);
-        let indices: Vec<usize> = (0..count).map(|_| rng.below(data.train.len())).collect();
-        let grid = image_grid(&data.train.intensities(&indices), cols, 2).scaled(scale);
+        let indices: Vec<usize> = (0..count).map(|_| rng.below(split.len())).collect();
+        let grid = image_grid(&split.intensities(&indices), cols, 2).scaled(scale);
         let surface = Surface::new("app", "digits", 1, 1, &self.out)?;
         surface.show_with(&grid, |ctx| {
             ctx.set_font("bold 13px sans-serif");
             ctx.set_fill_style_str("#ffd54f");
             for (k, &i) in indices.iter().enumerate() {
                 let (x, y) = ((k % cols) * 30 * scale, (k / cols) * 30 * scale);
-                ctx.fill_text(&data.train.labels[i].to_string(), x as f64 + 3.0, y as f64 + 14.0).map_err(|e| format!("{e:?}"))?;
+                ctx.fill_text(&split.labels[i].to_string(), x as f64 + 3.0, y as f64 + 14.0).map_err(|e| format!("{e:?}"))?;
             }
             Ok(())
         })
@@ -504,6 +567,18 @@ pub(crate) async fn yield_now() {
             waiting.borrow_mut().push_back(resolve);
             let _ = channel.port2().post_message(&JsValue::NULL);
         });
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Resolves after `ms` milliseconds (a timer, so waiting costs no work).
+pub(crate) async fn sleep_ms(ms: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Ok(set_timeout) = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into()).and_then(|f| f.dyn_into::<js_sys::Function>().map_err(JsValue::from)) {
+            let _ = set_timeout.call2(&JsValue::NULL, &resolve, &JsValue::from(ms));
+        } else {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }

@@ -190,7 +190,7 @@ impl ModelView for PixelCnnView {
 
     fn new(shared: &Rc<Shared>, mut s: Surfaces) -> Result<Self, String> {
         let device = shared.device().autodiff();
-        let first = prepare(shared.data.test.intensities(&[0]), Pixels::Binarized, &mut Rng::new(0));
+        let first = prepare(shared.data().test.intensities(&[0]), Pixels::Binarized, &mut Rng::new(0));
         Ok(PixelCnnView {
             shared: shared.clone(),
             completion: s.take("completion")?,
@@ -298,10 +298,10 @@ impl ModelView for PixelCnnView {
             }
         }
         let mut rows = Vec::new();
-        let n = digits.min(self.shared.data.test.len());
+        let n = digits.min(self.shared.data().test.len());
         for (variant, network, note) in networks {
             let mut nll = 0.0f64;
-            for sum in crate::train::nll_sums(|x| network.nll(x), &self.shared.data.test, n, &mut Rng::new(1), &lab.device()) {
+            for sum in crate::train::nll_sums(|x| network.nll(x), &self.shared.data().test, n, &mut Rng::new(1), &lab.device()) {
                 nll += read(sum.unsqueeze()).await?[0] as f64;
                 yield_now().await;
             }
@@ -320,12 +320,12 @@ impl ModelView for PixelCnnView {
         let values = &event.values;
         match event.control.as_str() {
             "digit" => {
-                let n = self.shared.data.test.len();
+                let n = self.shared.data().test.len();
                 let index = values.count("digit", "test digit")?;
                 if index >= n {
                     return Err(format!("test digits are numbered 0 to {}", n - 1));
                 }
-                *self.current.borrow_mut() = prepare(self.shared.data.test.intensities(&[index]), Pixels::Binarized, &mut Rng::new(index as u64));
+                *self.current.borrow_mut() = prepare(self.shared.data().test.intensities(&[index]), Pixels::Binarized, &mut Rng::new(index as u64));
                 self.draw(lab).await?;
             }
             "row" => {

@@ -309,7 +309,7 @@ impl ModelView for VaeView {
     /// Every view. Each piece is its own task, so Pause or a pointer is handled in between
     /// (encoding 2000 digits for the scatter is the big one).
     async fn draw(&self, lab: &Lab<Self>) -> Result<(), String> {
-        let data = self.shared.data.clone();
+        let data = self.shared.data().clone();
         let device = lab.device();
         let (model, latent) = model(lab);
         let mut rng = Rng::new(7);
@@ -372,9 +372,9 @@ impl ModelView for VaeView {
         if !model.is_variational() {
             // A point code has no bound: its reconstruction, and how far its codes are from the
             // prior that samples are drawn from (the adversarial autoencoder's point).
-            let n = digits.min(self.shared.data.test.len());
+            let n = digits.min(self.shared.data().test.len());
             let mut rng = Rng::new(1);
-            let x = tensor(prepare(self.shared.data.test.intensities(&(0..n).collect::<Vec<_>>()), Pixels::Binarized, &mut rng), [n, PIXELS], &device);
+            let x = tensor(prepare(self.shared.data().test.intensities(&(0..n).collect::<Vec<_>>()), Pixels::Binarized, &mut rng), [n, PIXELS], &device);
             let codes = model.encode(x.clone()).mu;
             let reconstruction = read(bernoulli_nll(model.decode(codes.clone()), x).mean().unsqueeze()).await?[0] as f64;
             let distance = prior_moment_distance(&read(codes).await?, latent);
@@ -385,7 +385,7 @@ impl ModelView for VaeView {
         }
         let mut rng = Rng::new(1);
         let (mut elbo, mut bound) = (0.0f64, 0.0f64);
-        for (e, b) in bound_sums(&model, &self.shared.data.test, digits, k, &mut rng, &device) {
+        for (e, b) in bound_sums(&model, &self.shared.data().test, digits, k, &mut rng, &device) {
             elbo += read(e.unsqueeze()).await?[0] as f64;
             bound += match b {
                 Some(b) => read(b.unsqueeze()).await?[0] as f64,
@@ -393,7 +393,7 @@ impl ModelView for VaeView {
             };
             yield_now().await;
         }
-        let n = digits.min(self.shared.data.test.len()) as f64;
+        let n = digits.min(self.shared.data().test.len()) as f64;
         Ok(vec![
             comparison_row("vae", &name, &format!("−ELBO, {n} test digits (nats)"), elbo / n, "Burda et al. 2015, 1-layer VAE: 86.76 (k = 5000)"),
             comparison_row("vae", &name, &format!("−log p(x) bound, k = {k} (nats)"), bound / n, "Burda et al. 2015: VAE 86.76, 2-layer IWAE 82.90"),
@@ -415,14 +415,14 @@ impl ModelView for VaeView {
                 self.draw(lab).await?;
             }
             "from-digit" | "to-digit" => {
-                let n = self.shared.data.test.len();
+                let n = self.shared.data().test.len();
                 let (a, b) = (values.count("from-digit", "test digit")?, values.count("to-digit", "test digit")?);
                 if a >= n || b >= n {
                     return Err(format!("test digits are numbered 0 to {}", n - 1));
                 }
                 self.ends.set((a, b));
                 let (model, latent) = model(lab);
-                self.draw_interpolation(&model, latent, &self.shared.data, &lab.device()).await?;
+                self.draw_interpolation(&model, latent, &self.shared.data(), &lab.device()).await?;
             }
             "scatter" => self.hover(lab, (event.x, event.y)).await?,
             "measure-bounds" => self.measure_bounds(lab).await?,
@@ -480,9 +480,9 @@ impl VaeView {
         }
         let step = lab.trainer.borrow().history.step;
         let device = lab.device();
-        let n = BOUND_DIGITS.min(self.shared.data.test.len());
+        let n = BOUND_DIGITS.min(self.shared.data().test.len());
         let mut rng = Rng::new(12);
-        let x = prepare(self.shared.data.test.intensities(&(0..n).collect::<Vec<_>>()), Pixels::Binarized, &mut rng);
+        let x = prepare(self.shared.data().test.intensities(&(0..n).collect::<Vec<_>>()), Pixels::Binarized, &mut rng);
         let x = tensor(x, [n, PIXELS], &device);
         let d = model.noise_size();
         let mut bounds = Vec::new();

@@ -18,7 +18,7 @@ async function open(query = '', { route, routes = {} } = {}) {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  if (route) await page.context().route('**/data/mnist.bin.gz', route);
+  if (route) await page.context().route('**/data/mnist-test.bin.gz', route);
   for (const [pattern, handler] of Object.entries(routes)) await page.context().route(pattern, handler);
   await page.addInitScript(() => {
     window.pageWasmInstances = 0;
@@ -248,7 +248,7 @@ test('DCGAN trains in the worker: the page never runs a step, keeps painting, Pa
 });
 
 test('truncated MNIST is a clear message, not a crash', async () => {
-  const full = await readFile(join(dist, 'data', 'mnist.bin.gz'));
+  const full = await readFile(join(dist, 'data', 'mnist-test.bin.gz'));
   const { page, errors } = await open('?backend=cpu', {
     route: (r) => r.fulfill({ status: 200, body: full.subarray(0, 100_000), contentType: 'application/octet-stream' }),
   });
@@ -256,6 +256,42 @@ test('truncated MNIST is a clear message, not a crash', async () => {
   assert.match(await page.textContent('#messages'), /Could not load MNIST: MNIST data is truncated/);
   assert.match(await page.textContent('#badge'), /CPU/);
   assert.equal(await page.isVisible('#vae'), false);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('the pretrained views draw before the training digits arrive; Train waits for them', async () => {
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  const { page, errors } = await open('?backend=cpu', { routes: { '**/data/mnist-train.bin.gz': async (r) => { await held; await r.continue(); } } });
+  await ready(page);
+  // Drawn from the test digits and the pretrained weights alone.
+  for (const id of ['digits', 'vae-samples', 'gan-samples', 'pixelcnn-next']) assert.ok(await drawn(page, id), `${id} is drawn`);
+  assert.match(await page.textContent('#data-progress'), /10000 test digits; the training digits are on their way/);
+  await page.click('#vae-train');
+  await page.waitForFunction(() => [...document.querySelectorAll('#messages .message')].some((m) => /training starts when the training digits have arrived/.test(m.textContent)));
+  assert.equal(await page.evaluate(() => window.genlab.vae.status().step), 0, 'no step without training digits');
+  release();
+  await page.waitForFunction(() => window.genlab.vae.status().step > 0, null, { timeout: 120_000 });
+  assert.match(await page.textContent('#data-progress'), /60000 training and 10000 test digits/);
+  await page.click('#vae-train'); // pause
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('training digits that fail to load are a message; the views work and Train says why', async () => {
+  const full = await readFile(join(dist, 'data', 'mnist-train.bin.gz'));
+  const { page, errors } = await open('?backend=cpu', {
+    routes: { '**/data/mnist-train.bin.gz': (r) => r.fulfill({ status: 200, body: full.subarray(0, 100_000), contentType: 'application/octet-stream' }) },
+  });
+  await ready(page);
+  await page.waitForFunction(() => /The training digits could not be loaded \(MNIST data is truncated/.test(document.getElementById('messages').textContent));
+  assert.ok(await drawn(page, 'vae-samples'));
+  await page.click('#vae-train');
+  await page.waitForFunction(() => /Training needs the training digits, which could not be loaded/.test(document.getElementById('messages').textContent));
+  assert.equal(await page.evaluate(() => window.genlab.vae.status().status.state), 'paused');
+  // The pictures still answer.
+  await page.evaluate(() => window.genlab.pixelcnn.send('sample'));
   assert.deepEqual(errors, []);
   await page.close();
 });
