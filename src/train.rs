@@ -99,6 +99,39 @@ pub fn unwrap_weights(bytes: Vec<u8>) -> Result<(Option<serde_json::Value>, Vec<
     Ok((Some(header), rest[end..].to_vec()))
 }
 
+/// Weights in half precision, for files the page fetches as it opens: this line, then each of
+/// the module's float tensors in [`module_tensors`] order as its element count (u64) and its
+/// values as IEEE 754 binary16, little-endian. Half the bytes of burnpack's f32. Every float
+/// tensor a module visits is there (burn visits running statistics as it does parameters).
+const HALF_MAGIC: &[u8] = b"genlab half 1\n";
+
+/// `module`'s weights as a [`HALF_MAGIC`] file (native: reads the tensors synchronously).
+pub fn half_bytes<M: Module>(module: &M) -> Result<Vec<u8>, String> {
+    let tensors = module_tensors(module);
+    let mut out = HALF_MAGIC.to_vec();
+    for t in tensors {
+        let values = t.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?;
+        out.extend((values.len() as u64).to_le_bytes());
+        out.extend(values.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()));
+    }
+    Ok(out)
+}
+
+/// The tensors of a [`half_bytes`] file, as f32; `Ok(None)` when `bytes` is not one (a burnpack
+/// file). A file cut short is an error.
+pub fn half_tensors(bytes: &[u8]) -> Result<Option<Vec<Vec<f32>>>, String> {
+    let Some(mut rest) = bytes.strip_prefix(HALF_MAGIC) else { return Ok(None) };
+    let damaged = || "the half-precision weights file is cut short or damaged".to_string();
+    let mut tensors = Vec::new();
+    while !rest.is_empty() {
+        let n = u64::from_le_bytes(rest.get(..8).ok_or_else(damaged)?.try_into().unwrap());
+        let end = usize::try_from(n).ok().and_then(|n| n.checked_mul(2)).and_then(|b| b.checked_add(8)).filter(|&end| end <= rest.len()).ok_or_else(damaged)?;
+        tensors.push(rest[8..end].chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect());
+        rest = &rest[end..];
+    }
+    Ok(Some(tensors))
+}
+
 /// A module's weights as burnpack bytes (parameter ids included: the optimizer's state is
 /// keyed by them).
 pub fn module_bytes<M: Module>(module: &M) -> Result<Vec<u8>, String> {

@@ -216,6 +216,33 @@ fn weights_round_trip_and_bad_files_are_named() {
     assert!(wrong_kind.contains("do not fit an autoencoder"), "{wrong_kind}");
 }
 
+/// The shipped VAE-lab files are half precision (half the bytes the page fetches as it opens):
+/// a trained VAE read back from one decodes the same pictures to within f16's rounding and has
+/// the same bound on the fixture to within 0.05 nats; a cut file is refused by name.
+#[test]
+fn half_precision_weights_keep_the_vaes_pictures_and_bound() {
+    use genlab::models::vae::evaluate_split;
+    let device = Device::flex();
+    let config = VaeConfig::vae(4);
+    let model = trainer(config.clone(), 150).model.model.valid();
+    let half = genlab::train::half_bytes(&model).unwrap();
+    let full = model.clone().into_record().into_bytes().unwrap().to_vec();
+    assert!(half.len() * 2 < full.len() + 1000, "{} bytes in half precision, {} in full", half.len(), full.len());
+    let loaded = config.load(&device, half.clone()).unwrap();
+    let z = t2(Rng::new(4).normals(8 * 4), [8, 4], &device);
+    let (a, b) = (vec1(model.decode_probs(z.clone()).reshape([8 * 784])), vec1(loaded.decode_probs(z).reshape([8 * 784])));
+    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+    assert!(worst > 0.0 && worst < 2e-3, "decoded pixels moved by {worst}");
+    let data = Mnist::fixture();
+    let (e_full, _) = evaluate_split(&model, &data.test, 0, &mut Rng::new(3), &device);
+    let (e_half, _) = evaluate_split(&loaded, &data.test, 0, &mut Rng::new(3), &device);
+    assert!((e_full - e_half).abs() < 0.05, "−ELBO {e_full:.3} in full precision, {e_half:.3} in half");
+    let cut = config.load(&device, half[..half.len() - 7].to_vec()).unwrap_err();
+    assert!(cut.contains("cut short"), "{cut}");
+    let wrong = VaeConfig::vae(20).load(&device, half).unwrap_err();
+    assert!(wrong.contains("do not fit a VAE with latent size 20"), "{wrong}");
+}
+
 /// A Burda-style network (two tanh layers; with `two_layers` a second stochastic layer) trained
 /// briefly on the fixture with the IWAE objective, and 16 binarized fixture digits.
 fn trained_burda(two_layers: bool) -> (genlab::models::vae::Vae, Tensor<2>) {

@@ -18,7 +18,7 @@ use genlab::models::vae::{VaeConfig, evaluate_split, prior_moment_distance};
 use genlab::rng::Rng;
 use serde_json::json;
 
-const USAGE: &str = "usage: eval vae --weights FILE [--arch mlp|burda1|burda2|ae|aae] [--codes FILE.csv] [--latent 20] [--k 5000] [--repeats 1] [--seed 1] [--images 10000]\n\
+const USAGE: &str = "usage: eval vae --weights FILE [--arch mlp|burda1|burda2|ae|aae] [--codes FILE.csv] [--save-half FILE] [--latent 20] [--k 5000] [--repeats 1] [--seed 1] [--images 10000]\n\
                      \x20      eval gan --weights FILE [--architecture dcgan|fc] [--minibatch-std false] [--spectral-norm false] [--pack 1] [--wasserstein false] [--average true] [--samples 10000] [--batchnorm running|batch] [--temperature 1] [--classifier pretrained/classifier.bpk]\n\
                      \x20      eval classifier --weights FILE\n\
                      \x20      eval pixelcnn|gated-pixelcnn --weights FILE [--binarizations 5] [--seed 1] [--channels N] [--layers N] [--images 10000]\n\
@@ -64,7 +64,13 @@ fn eval_vae(args: &Args, mut data: Mnist) -> serde_json::Value {
     data.test.images.truncate(images * PIXELS);
     data.test.labels.truncate(images);
     let device = Device::flex();
-    let model = config.init(&device).try_load_record(load_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    let bytes = std::fs::read(&weights).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    let model = config.load(&device, bytes).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    if let Some(path) = args.optional::<String>("save-half") {
+        // The same weights in half precision, as the page's pretrained files are kept.
+        let bytes = genlab::train::half_bytes(&model).unwrap_or_else(|e| fail(&e));
+        std::fs::write(&path, bytes).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+    }
     if !config.variational {
         // A point code: no bound to importance-sample; the reconstruction, and how far the codes
         // of the test digits are from the prior N(0, I).
