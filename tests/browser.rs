@@ -370,27 +370,19 @@ async fn pixelcnn_views_draw(backend: genlab::device::Backend) {
     }
     assert!(send(&app, "pixelcnn", "reset", json!({ "values": { "variant": "wavenet" } })).await.is_err());
 
-    // NADE in the same lab: it trains, and completes with its running sum (O(H) per pixel).
-    let nade = json!({ "variant": "nade", "from": "scratch", "batch": "8" });
-    send(&app, "pixelcnn", "reset", json!({ "values": nade })).await.unwrap();
-    send(&app, "pixelcnn", "step", json!({ "values": nade })).await.unwrap();
-    let status: Value = serde_wasm_bindgen::from_value(send(&app, "pixelcnn", "status", json!({ "values": nade })).await.unwrap()).unwrap();
-    let loss = status["train"][0].as_f64().unwrap();
-    assert!(status["step"] == 1 && loss.is_finite() && loss > 100.0, "{status}");
-    send(&app, "pixelcnn", "complete", json!({ "values": { "variant": "nade", "row": "27", "n": "2" } })).await.unwrap();
-    let info = last_text(&posted, "pixelcnn", "completion-info");
-    assert!(info.starts_with("28 pixel steps (one column of W"), "{info}");
-
-    // PixelRNN too: it trains, and completes with the Row LSTM's state carried down the rows.
-    let rnn = json!({ "variant": "pixelrnn", "from": "scratch", "batch": "8" });
-    send(&app, "pixelcnn", "reset", json!({ "values": rnn })).await.unwrap();
-    send(&app, "pixelcnn", "step", json!({ "values": rnn })).await.unwrap();
-    let status: Value = serde_wasm_bindgen::from_value(send(&app, "pixelcnn", "status", json!({ "values": rnn })).await.unwrap()).unwrap();
-    let loss = status["train"][0].as_f64().unwrap();
-    assert!(status["step"] == 1 && loss.is_finite() && loss > 100.0, "{status}");
-    send(&app, "pixelcnn", "complete", json!({ "values": { "variant": "pixelrnn", "row": "26", "n": "2" } })).await.unwrap();
-    let info = last_text(&posted, "pixelcnn", "completion-info");
-    assert!(info.starts_with("56 pixel steps (one row of the Row LSTM"), "{info}");
+    // NADE and PixelRNN in the same lab: each trains, and completes with what it carries between
+    // pixels (NADE's running sum, O(H) per pixel; the Row LSTM's state, one row per pixel).
+    for (variant, row, info) in [("nade", "27", "28 pixel steps (one column of W"), ("pixelrnn", "26", "56 pixel steps (one row of the Row LSTM")] {
+        let values = json!({ "variant": variant, "from": "scratch", "batch": "8" });
+        send(&app, "pixelcnn", "reset", json!({ "values": values })).await.unwrap();
+        send(&app, "pixelcnn", "step", json!({ "values": values })).await.unwrap();
+        let status: Value = serde_wasm_bindgen::from_value(send(&app, "pixelcnn", "status", json!({ "values": values })).await.unwrap()).unwrap();
+        let loss = status["train"][0].as_f64().unwrap();
+        assert!(status["step"] == 1 && loss.is_finite() && loss > 100.0, "{variant}: {status}");
+        send(&app, "pixelcnn", "complete", json!({ "values": { "variant": variant, "row": row, "n": "2" } })).await.unwrap();
+        let shown = last_text(&posted, "pixelcnn", "completion-info");
+        assert!(shown.starts_with(info), "{variant}: {shown}");
+    }
     send(&app, "pixelcnn", "draw", json!({})).await.unwrap();
     assert!(drawn(&posted, "pixelcnn", "next"), "PixelRNN's next-pixel map is blank");
 }

@@ -208,32 +208,28 @@ impl ModelView for PixelCnnView {
     }
 
     fn build(&self, values: &Values, device: &Device, weights: Option<Vec<u8>>) -> Result<Autoregressive, String> {
-        let config = match values.text("variant")?.as_str() {
-            "plain" => PixelCnnConfig::plain(),
-            "gated" => PixelCnnConfig::gated(),
+        // Random weights, or `weights` read by the network's own loader (which names a misfit).
+        fn init_or_load<M>(weights: Option<Vec<u8>>, init: impl FnOnce() -> M, load: impl FnOnce(Vec<u8>) -> Result<M, String>) -> Result<M, String> {
+            weights.map_or_else(|| Ok(init()), load)
+        }
+        Ok(match values.text("variant")?.as_str() {
+            variant @ ("plain" | "gated") => {
+                let config = if variant == "plain" { PixelCnnConfig::plain() } else { PixelCnnConfig::gated() };
+                let model = init_or_load(weights, || config.init(device), |b| config.load(device, b))?;
+                Autoregressive::PixelCnn(PixelCnnTrainer::from_model(config, model))
+            }
             "pixelrnn" => {
                 let config = PixelRnnConfig::small();
-                let model = match weights {
-                    None => config.init(device),
-                    Some(bytes) => config.load(device, bytes)?,
-                };
-                return Ok(Autoregressive::PixelRnn(PixelRnnTrainer::from_model(config, model)));
+                let model = init_or_load(weights, || config.init(device), |b| config.load(device, b))?;
+                Autoregressive::PixelRnn(PixelRnnTrainer::from_model(config, model))
             }
             "nade" => {
                 let config = NadeConfig::paper();
-                let model = match weights {
-                    None => config.init(device),
-                    Some(bytes) => config.load(device, bytes)?,
-                };
-                return Ok(Autoregressive::Nade(NadeTrainer::from_model(config, model)));
+                let model = init_or_load(weights, || config.init(device), |b| config.load(device, b))?;
+                Autoregressive::Nade(NadeTrainer::from_model(config, model))
             }
             other => return Err(format!("unknown network '{other}' (plain, gated, pixelrnn or nade)")),
-        };
-        let model = match weights {
-            None => config.init(device),
-            Some(bytes) => config.load(device, bytes)?,
-        };
-        Ok(Autoregressive::PixelCnn(PixelCnnTrainer::from_model(config, model)))
+        })
     }
 
     fn pretrained(values: &Values) -> Result<(String, String), String> {
