@@ -1,6 +1,5 @@
 // The computing thread: one wasm instance that owns the device (WebGPU or the CPU), MNIST and
 // every model. The page (main.js) sends it events; it sends back status, text and pictures.
-import init, { App } from './genlab.js';
 
 const post = (message, transfer) => postMessage(message, transfer ?? []);
 // A Rust panic or a lost wasm instance: the page says so instead of waiting forever.
@@ -41,6 +40,15 @@ if (self.GPUComputePassEncoder) {
   count(GPUQueue.prototype, 'submit', () => gpuCalls.submits++);
 }
 
+// The first pictures need the bindings, the wasm and the test digits: all three downloads start
+// now, side by side, rather than one waiting for another (the training digits come after them).
+const TEST_DIGITS = 'data/mnist-test.bin.gz';
+const TRAINING_DIGITS = 'data/mnist-train.bin.gz';
+const bindings = import('./genlab.js');
+const wasm = fetch(new URL('genlab_bg.wasm', import.meta.url));
+const testDigits = fetch(TEST_DIGITS);
+testDigits.catch(() => {}); // its failure is the app's message (App.open), not a worker failure
+
 let started;
 onmessage = async ({ data }) => {
   if (data.type === 'test-lose-gpu') {
@@ -50,7 +58,8 @@ onmessage = async ({ data }) => {
   if (data.type === 'start') {
     started = (async () => {
       // wasm-bindgen's start function runs the static constructors cubecl needs (see src/web/mod.rs).
-      await init({ module_or_path: new URL('genlab_bg.wasm', import.meta.url) });
+      const { default: init, App } = await bindings;
+      await init({ module_or_path: wasm });
       const app = await App.start(data.backend ?? undefined, post);
       post({ type: 'started', ...app.describe() });
       return app;
@@ -58,7 +67,7 @@ onmessage = async ({ data }) => {
     const app = await started;
     try {
       // The test digits first (the pretrained views need only them), then the training digits.
-      await app.open('data/mnist-test.bin.gz', 'data/mnist-train.bin.gz', data.given);
+      await app.open(TEST_DIGITS, testDigits, TRAINING_DIGITS, data.given);
     } catch (e) {
       post({ type: 'data-error', message: e.message ?? String(e) });
     }

@@ -15,7 +15,7 @@ use crate::render::chart::draw_history;
 use crate::train::{Settings, Status, Trainable, Trainer, now_ms, unwrap_weights, wrap_weights};
 
 use super::spec::{ChartSpec, Control, Demo, Event, Figure, Input, LabSpec, Values, defaults, with_given};
-use super::{Shared, Surface, TrainingDigits, fetch_bytes, yield_now};
+use super::{Download, Shared, Surface, TrainingDigits, fetch_bytes, yield_now};
 
 /// Makes a lab.
 pub(crate) type Opener = fn(&Rc<Shared>) -> Result<Rc<dyn AnyLab>, String>;
@@ -312,10 +312,13 @@ impl<V: ModelView> Lab<V> {
         self.apply(values)?;
         let device = self.trainer.borrow().device().clone();
         let mut weights = None;
+        let mut record = None;
         if values.text("from")? == "pretrained" {
             let (file, name) = V::pretrained(values)?;
+            // The training record beside the weights comes down with them, not after.
+            record = training_record_download(&file);
             match fetch_bytes(&format!("pretrained/{file}"), &|_, _| {}).await {
-                Ok(Some(bytes)) => weights = Some((bytes, name, file)),
+                Ok(Some(bytes)) => weights = Some((bytes, name)),
                 Ok(None) => self.message("warn", &format!("No pretrained {name}: starting from random weights.")),
                 Err(e) => self.message("error", &format!("Pretrained {name} could not be fetched ({e}): starting from random weights.")),
             }
@@ -326,13 +329,13 @@ impl<V: ModelView> Lab<V> {
             self.trainer.borrow_mut().settings.lr = lr;
             self.control("lr", json!({ "value": lr }));
         }
-        let mut trained_from = None;
+        let mut pretrained = false;
         *self.record.borrow_mut() = None;
         let model = match weights {
             None => random_weights(&self.view, values, &device)?,
-            Some((bytes, name, file)) => match self.view.build(values, &device, Some(bytes)) {
+            Some((bytes, name)) => match self.view.build(values, &device, Some(bytes)) {
                 Ok(model) => {
-                    trained_from = Some(file);
+                    pretrained = true;
                     model
                 }
                 Err(e) => {
@@ -343,8 +346,8 @@ impl<V: ModelView> Lab<V> {
         };
         self.generation.set(self.generation.get() + 1);
         self.trainer.borrow_mut().reset(model);
-        if let Some(file) = trained_from {
-            *self.record.borrow_mut() = training_record(&file).await;
+        if pretrained {
+            *self.record.borrow_mut() = training_record(record).await;
             if !lr_given {
                 self.continue_at_trained_rate();
             }
@@ -786,10 +789,15 @@ impl<V: ModelView> AnyLab for Lab<V> {
     }
 }
 
-/// The training record beside a pretrained weights file (`x.bpk` → `x.json`), if it is there.
-async fn training_record(weights_file: &str) -> Option<Value> {
+/// Starts fetching the training record beside a pretrained weights file (`x.bpk` → `x.json`).
+fn training_record_download(weights_file: &str) -> Option<Download> {
     let stem = weights_file.strip_suffix(".bpk")?;
-    let bytes = fetch_bytes(&format!("pretrained/{stem}.json"), &|_, _| {}).await.ok()??;
+    Download::start(&format!("pretrained/{stem}.json")).ok()
+}
+
+/// The training record, if it is there and reads as JSON.
+async fn training_record(download: Option<Download>) -> Option<Value> {
+    let bytes = download?.bytes(&|_, _| {}).await.ok()??;
     serde_json::from_slice(&bytes).ok()
 }
 

@@ -279,8 +279,9 @@ impl App {
     /// {control: value}}`, or undefined) — their pretrained views need nothing more — then fetches
     /// the training digits, which Train waits for. Progress messages as each file arrives. Missing
     /// or damaged test digits are an error naming the problem, and the labs stay closed; missing
-    /// training digits are a message, and only training waits in vain.
-    pub async fn open(&self, test_url: String, train_url: String, given: JsValue) -> Result<String, JsError> {
+    /// training digits are a message, and only training waits in vain. `test_download`: the
+    /// worker's `fetch(test_url)`, started beside the wasm's download (undefined: fetched here).
+    pub async fn open(&self, test_url: String, test_download: Option<js_sys::Promise>, train_url: String, given: JsValue) -> Result<String, JsError> {
         *self.given.borrow_mut() = if given.is_undefined() || given.is_null() {
             Default::default()
         } else {
@@ -289,10 +290,14 @@ impl App {
                 Default::default()
             })
         };
-        let test = self.fetch_split(&test_url, "test").await.map_err(|e| JsError::new(&e))?;
+        let test = match test_download {
+            Some(started) => Ok(Download::started(&test_url, started)),
+            None => Download::start(&test_url),
+        };
+        let test = self.read_split(test, "test").await.map_err(|e| JsError::new(&e))?;
         let summary = self.open_with(Mnist { train: crate::data::Split::empty(), test }, None).await;
         let shared = self.shared.borrow().clone().expect("open_with shares the data");
-        match self.fetch_split(&train_url, "train").await {
+        match self.read_split(Download::start(&train_url), "train").await {
             Ok(train) => {
                 shared.add_training(train);
                 let data = shared.data();
@@ -308,14 +313,17 @@ impl App {
         Ok(summary)
     }
 
-    /// One split's asset from `url`, with progress messages naming it.
-    async fn fetch_split(&self, url: &str, name: &'static str) -> Result<crate::data::Split, String> {
+    /// One split's asset, with progress messages naming it.
+    async fn read_split(&self, download: Result<Download, String>, name: &'static str) -> Result<crate::data::Split, String> {
+        let download = download?;
+        let url = download.url.clone();
         let out = self.out.clone();
-        let bytes = fetch_bytes(url, &move |got, total| {
-            out.send(serde_json::json!({ "type": "progress", "split": name, "got": got, "total": total }));
-        })
-        .await?
-        .ok_or_else(|| format!("{url}: not found"))?;
+        let bytes = download
+            .bytes(&move |got, total| {
+                out.send(serde_json::json!({ "type": "progress", "split": name, "got": got, "total": total }));
+            })
+            .await?
+            .ok_or_else(|| format!("{url}: not found"))?;
         crate::data::Split::from_asset(&bytes, name).map_err(|e| e.to_string())
     }
 
@@ -503,43 +511,75 @@ impl App {
 /// Fetches `url` from the worker (or page), reporting progress; `Ok(None)` when it is not there
 /// (404), an error for a network failure.
 pub(crate) async fn fetch_bytes(url: &str, progress: &dyn Fn(usize, usize)) -> Result<Option<Vec<u8>>, String> {
-    use js_sys::{Reflect, Uint8Array};
-    use wasm_bindgen_futures::JsFuture;
-    let global = js_sys::global();
-    let fetch: js_sys::Function = Reflect::get(&global, &"fetch".into()).map_err(|_| "no fetch here")?.dyn_into().map_err(|_| "no fetch here")?;
-    let failed = |e: JsValue| format!("{url}: {}", js_message(&e));
-    let response: web_sys::Response = JsFuture::from(js_sys::Promise::from(fetch.call1(&global, &url.into()).map_err(failed)?))
-        .await
-        .map_err(failed)?
-        .dyn_into()
-        .map_err(failed)?;
-    if response.status() == 404 {
-        return Ok(None);
+    Download::start(url)?.bytes(progress).await
+}
+
+/// A download on its way: the request goes out when this is made (a JS promise runs at once), so
+/// files the first pictures need share the link instead of waiting for each other.
+pub(crate) struct Download {
+    url: String,
+    response: js_sys::Promise,
+}
+
+impl Download {
+    pub fn start(url: &str) -> Result<Download, String> {
+        use js_sys::Reflect;
+        let global = js_sys::global();
+        let fetch: js_sys::Function = Reflect::get(&global, &"fetch".into()).map_err(|_| "no fetch here")?.dyn_into().map_err(|_| "no fetch here")?;
+        let response = fetch.call1(&global, &url.into()).map_err(|e| format!("{url}: {}", js_message(&e)))?;
+        Ok(Download::started(url, response.into()))
     }
-    if !response.ok() {
-        return Err(format!("{url}: HTTP {} {}", response.status(), response.status_text()));
+
+    /// A download the worker's script started before the wasm was running (`fetch(url)`).
+    pub fn started(url: &str, response: js_sys::Promise) -> Download {
+        // A failure nobody awaits (a record fetched beside weights that failed) is not the worker's
+        // failure: a handler marks the promise handled; `bytes` still sees the error.
+        IGNORE.with(|ignore| {
+            let _ = response.catch(ignore);
+        });
+        Download { url: url.to_string(), response }
     }
-    let total = response.headers().get("content-length").ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(0);
-    let Some(body) = response.body() else { return Ok(Some(Vec::new())) };
-    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().dyn_into().map_err(|o: js_sys::Object| failed(o.into()))?;
-    let mut bytes = Vec::with_capacity(total);
-    loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(failed)?;
-        if Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true) {
-            break;
+
+    /// The whole body; `Ok(None)` for a 404.
+    pub async fn bytes(self, progress: &dyn Fn(usize, usize)) -> Result<Option<Vec<u8>>, String> {
+        use js_sys::{Reflect, Uint8Array};
+        use wasm_bindgen_futures::JsFuture;
+        let url = &self.url;
+        let failed = |e: JsValue| format!("{url}: {}", js_message(&e));
+        let response: web_sys::Response = JsFuture::from(self.response).await.map_err(failed)?.dyn_into().map_err(failed)?;
+        if response.status() == 404 {
+            return Ok(None);
         }
-        let value: Uint8Array = Reflect::get(&chunk, &"value".into()).map_err(failed)?.dyn_into().map_err(failed)?;
-        let at = bytes.len();
-        bytes.resize(at + value.length() as usize, 0);
-        value.copy_to(&mut bytes[at..]);
-        progress(bytes.len(), total);
+        if !response.ok() {
+            return Err(format!("{url}: HTTP {} {}", response.status(), response.status_text()));
+        }
+        let total = response.headers().get("content-length").ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(0);
+        let Some(body) = response.body() else { return Ok(Some(Vec::new())) };
+        let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().dyn_into().map_err(|o: js_sys::Object| failed(o.into()))?;
+        let mut bytes = Vec::with_capacity(total);
+        loop {
+            let chunk = JsFuture::from(reader.read()).await.map_err(failed)?;
+            if Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true) {
+                break;
+            }
+            let value: Uint8Array = Reflect::get(&chunk, &"value".into()).map_err(failed)?.dyn_into().map_err(failed)?;
+            let at = bytes.len();
+            bytes.resize(at + value.length() as usize, 0);
+            value.copy_to(&mut bytes[at..]);
+            progress(bytes.len(), total);
+        }
+        Ok(Some(bytes))
     }
-    Ok(Some(bytes))
 }
 
 /// A JS error's message, or its debug form.
 pub(crate) fn js_message(e: &JsValue) -> String {
     js_sys::Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_else(|| format!("{e:?}"))
+}
+
+thread_local! {
+    /// A promise handler that does nothing (see [`Download::started`]).
+    static IGNORE: Closure<dyn FnMut(JsValue)> = Closure::new(|_| {});
 }
 
 thread_local! {
