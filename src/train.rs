@@ -132,6 +132,20 @@ pub fn half_tensors(bytes: &[u8]) -> Result<Option<Vec<Vec<f32>>>, String> {
     Ok(Some(tensors))
 }
 
+/// `module` with the weights of a file: burnpack (the trainer's, or a download from the page,
+/// with its header) or half precision (the shipped files the page fetches as it opens). The
+/// error says whether the file is damaged or does not fit `what` (e.g. "a VAE with latent size 2").
+pub fn load_weights<M: Module>(module: M, bytes: Vec<u8>, what: &str) -> Result<M, String> {
+    let (_, bytes) = unwrap_weights(bytes)?;
+    let misfit = |e: String| format!("the weights do not fit {what} ({e})");
+    if let Some(values) = half_tensors(&bytes)? {
+        return with_tensors(module, values).map_err(misfit);
+    }
+    let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+        .map_err(|e| format!("the weights file is damaged or not a weights file ({e})"))?;
+    module.try_load_record(record).map_err(|e| misfit(e.to_string()))
+}
+
 /// A module's weights as burnpack bytes (parameter ids included: the optimizer's state is
 /// keyed by them).
 pub fn module_bytes<M: Module>(module: &M) -> Result<Vec<u8>, String> {

@@ -236,6 +236,54 @@ fn saved_weights_load_back_to_the_same_model() {
     assert!(PixelCnnConfig::gated().load(&device, cnn.weights().unwrap()).is_err());
 }
 
+/// Every lab's shipped files are half precision: a GAN file keeps its running average of G
+/// (and one without it loads without), pictures and logits move by f16's rounding only, and a
+/// file of one kind never loads as another.
+#[test]
+fn half_precision_files_load_in_every_lab() {
+    use genlab::models::gan::{GanConfig, GanTrainer, GanWithAverage};
+    use genlab::models::pixelcnn::{PixelCnnConfig, PixelCnnTrainer};
+    use genlab::train::half_bytes;
+    let device = Device::flex().autodiff();
+    let read = |t: Tensor<2>| t.into_data().try_into_vec::<f32>().unwrap();
+    let worst = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+    let data = Arc::new(Mnist::fixture());
+    let settings = Settings { batch_size: 16, lr: 1e-3, seed: 3, lr_decay: 1.0 };
+
+    let mut trainer = Trainer::new(seeded(&device, 1, || GanTrainer::new(GanConfig::dcgan(), &device)), settings, data.clone(), device.clone());
+    trainer.run_blocking(3).unwrap();
+    let (gan, average) = GanConfig::dcgan().load(&device, trainer.model.weights().unwrap()).unwrap();
+    let average = average.expect("the trainer keeps an average of G");
+    let z = Tensor::<2>::from_data(TensorData::new(genlab::rng::Rng::new(5).normals(4 * 64), [4, 64]), &device.clone().inner());
+    let (g_pictures, average_pictures) = (read(gan.generator.valid().sample(z.clone())), read(average.sample(z.clone())));
+
+    let both = half_bytes(&GanWithAverage { gan: gan.clone(), average: average.clone() }).unwrap();
+    let (loaded, loaded_average) = GanConfig::dcgan().load(&device, both.clone()).unwrap();
+    let moved = worst(&read(loaded_average.expect("the average is in the file").sample(z.clone())), &average_pictures);
+    assert!(moved > 0.0 && moved < 1e-2, "the average's pixels moved by {moved}");
+    assert!(worst(&read(loaded.generator.valid().sample(z.clone())), &g_pictures) < 1e-2);
+    let (_, none) = GanConfig::dcgan().load(&device, half_bytes(&gan).unwrap()).unwrap();
+    assert!(none.is_none(), "a file without the average loads without one");
+    let foreign = GanConfig::fc().load(&device, both.clone()).unwrap_err();
+    assert!(foreign.contains("do not fit a fully connected GAN"), "{foreign}");
+    let cut = GanConfig::dcgan().load(&device, both[..both.len() - 3].to_vec()).unwrap_err();
+    assert!(cut.contains("cut short"), "{cut}");
+
+    let cnn = seeded(&device, 3, || PixelCnnTrainer::new(PixelCnnConfig::plain(), &device));
+    let half = half_bytes(&cnn.model.valid()).unwrap();
+    let x = Tensor::<2>::from_data(TensorData::new(data.test.intensities(&[0, 1]), [2, 784]), &device.clone().inner());
+    let logits = read(cnn.model.valid().logits(x.clone()));
+    let moved = worst(&read(PixelCnnConfig::plain().load(&device, half.clone()).unwrap().valid().logits(x)), &logits);
+    assert!(moved > 0.0 && moved < 1e-2, "PixelCNN logits moved by {moved}");
+    assert!(PixelCnnConfig::gated().load(&device, half).unwrap_err().contains("do not fit a gated PixelCNN"));
+
+    let classifier = seeded(&device.clone().inner(), 4, || genlab::models::classifier::init(&device.clone().inner()));
+    let half = half_bytes(&classifier).unwrap();
+    let x = Tensor::<2>::from_data(TensorData::new(data.test.intensities(&[0, 1, 2]), [3, 784]), &device.clone().inner());
+    let moved = worst(&read(genlab::models::classifier::load(&device.clone().inner(), half).unwrap().probs(x.clone())), &read(classifier.probs(x)));
+    assert!(moved < 1e-2, "the classifier's p(y|x) moved by {moved}");
+}
+
 /// burn keeps one random stream per process, and initialises a parameter at its first use: a
 /// model built from a seed while other threads build models (tests run in parallel) must still
 /// get the seed's weights, and a batch binarized with a seed the seed's pixels.

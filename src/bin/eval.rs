@@ -8,23 +8,22 @@
 //!   cargo run --release --bin eval -- classifier --weights pretrained/classifier.bpk
 
 use burn::prelude::*;
-use burn::store::ModuleRecord;
 use burn::tensor::TensorData;
 use genlab::cli::{Args, fail, load_mnist};
 use genlab::data::{Mnist, PIXELS, Split};
 use genlab::models::classifier::{self, Classifier, FEATURES};
-use genlab::models::gan::GanConfig;
+use genlab::models::gan::{GanConfig, GanWithAverage};
 use genlab::models::vae::{VaeConfig, evaluate_split, prior_moment_distance};
 use genlab::rng::Rng;
 use serde_json::json;
 
-const USAGE: &str = "usage: eval vae --weights FILE [--arch mlp|burda1|burda2|ae|aae] [--codes FILE.csv] [--save-half FILE] [--latent 20] [--k 5000] [--repeats 1] [--seed 1] [--images 10000]\n\
+const USAGE: &str = "usage: eval vae --weights FILE [--arch mlp|burda1|burda2|ae|aae] [--codes FILE.csv] [--latent 20] [--k 5000] [--repeats 1] [--seed 1] [--images 10000]\n\
                      \x20      eval gan --weights FILE [--architecture dcgan|fc] [--minibatch-std false] [--spectral-norm false] [--pack 1] [--wasserstein false] [--average true] [--samples 10000] [--batchnorm running|batch] [--temperature 1] [--classifier pretrained/classifier.bpk]\n\
                      \x20      eval classifier --weights FILE\n\
                      \x20      eval pixelcnn|gated-pixelcnn --weights FILE [--binarizations 5] [--seed 1] [--channels N] [--layers N] [--images 10000]\n\
                      \x20      eval nade --weights FILE [--hidden 500] [--binarizations 5] [--seed 1] [--images 10000]\n\
                      \x20      eval pixelrnn --weights FILE [--hidden 16] [--layers 1] [--binarizations 5] [--seed 1] [--images 10000]\n\
-                     all take [--data www/data (or a file holding both splits)]";
+                     all take [--data www/data (or a file holding both splits)] [--save-half FILE: the weights in half precision]";
 
 fn main() {
     let args = Args::parse(USAGE);
@@ -43,11 +42,19 @@ fn main() {
     println!("{result}");
 }
 
-/// A weights file: as the trainer writes it, or as the page's Save does (its header skipped).
-fn load_weights(path: &str) -> ModuleRecord {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
-    let (_, burnpack) = genlab::train::unwrap_weights(bytes).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
-    ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(burnpack)).unwrap_or_else(|e| fail(&format!("{path}: {e}")))
+/// A weights file's bytes (the trainer's, the page's Save, or half precision: each model's
+/// `load` reads all three).
+fn read_weights(path: &str) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")))
+}
+
+/// `--save-half FILE`: the same weights in half precision, as the page's pretrained files are
+/// kept (evaluate FILE afterwards to see that the figures stay).
+fn save_half<M: Module>(args: &Args, module: &M) {
+    if let Some(path) = args.optional::<String>("save-half") {
+        let bytes = genlab::train::half_bytes(module).unwrap_or_else(|e| fail(&e));
+        std::fs::write(&path, bytes).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+    }
 }
 
 fn round(x: f64, digits: i32) -> f64 {
@@ -64,13 +71,8 @@ fn eval_vae(args: &Args, mut data: Mnist) -> serde_json::Value {
     data.test.images.truncate(images * PIXELS);
     data.test.labels.truncate(images);
     let device = Device::flex();
-    let bytes = std::fs::read(&weights).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
-    let model = config.load(&device, bytes).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
-    if let Some(path) = args.optional::<String>("save-half") {
-        // The same weights in half precision, as the page's pretrained files are kept.
-        let bytes = genlab::train::half_bytes(&model).unwrap_or_else(|e| fail(&e));
-        std::fs::write(&path, bytes).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
-    }
+    let model = config.load(&device, read_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    save_half(args, &model);
     if !config.variational {
         // A point code: no bound to importance-sample; the reconstruction, and how far the codes
         // of the test digits are from the prior N(0, I).
@@ -103,7 +105,7 @@ fn eval_vae(args: &Args, mut data: Mnist) -> serde_json::Value {
 
 fn load_classifier(args: &Args) -> Classifier {
     let path = args.string("classifier", "pretrained/classifier.bpk");
-    classifier::init(&Device::flex()).try_load_record(load_weights(&path)).unwrap_or_else(|e| fail(&format!("{path}: {e}")))
+    classifier::load(&Device::flex(), read_weights(&path)).unwrap_or_else(|e| fail(&format!("{path}: {e}")))
 }
 
 fn all(split: &Split) -> Vec<f32> {
@@ -125,8 +127,12 @@ fn eval_gan(args: &Args, data: &Mnist) -> serde_json::Value {
     config.check().unwrap_or_else(|e| fail(&e));
     let samples: usize = args.get("samples", 10_000);
     let device = Device::flex();
-    let bytes = std::fs::read(&weights).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    let bytes = read_weights(&weights);
     let (gan, average) = config.load(&device, bytes.clone()).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    match &average {
+        Some(average) => save_half(args, &GanWithAverage { gan: gan.clone(), average: average.clone() }),
+        None => save_half(args, &gan),
+    }
     // --average true (default): the running average of G when the file has one, as the page.
     let use_average = args.get("average", true) && average.is_some();
     let classifier = load_classifier(args);
@@ -176,7 +182,8 @@ fn eval_gan(args: &Args, data: &Mnist) -> serde_json::Value {
 
 fn eval_classifier(args: &Args, data: &Mnist) -> serde_json::Value {
     let weights = args.string("weights", "pretrained/classifier.bpk");
-    let model = classifier::init(&Device::flex()).try_load_record(load_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    let model = classifier::load(&Device::flex(), read_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    save_half(args, &model);
     let (probs, _) = classifier::probs_and_features(&model, &all(&data.test), &Device::flex());
     json!({
         "weights": weights, "test_accuracy": round(classifier::accuracy_of_probs(&probs, &data.test.labels), 4),
@@ -190,7 +197,8 @@ fn eval_pixelcnn(args: &Args, data: &Mnist) -> serde_json::Value {
     let mut config = if args.command == "pixelcnn" { PixelCnnConfig::plain() } else { PixelCnnConfig::gated() };
     config.channels = args.get("channels", config.channels);
     config.layers = args.get("layers", config.layers);
-    let model = config.init(&Device::flex()).try_load_record(load_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    let model = config.load(&Device::flex(), read_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    save_half(args, &model);
     let binarizations: usize = args.get("binarizations", 5);
     let mut data = data.clone();
     let images: usize = args.get("images", data.test.len());
@@ -214,8 +222,8 @@ fn eval_pixelrnn(args: &Args, data: &Mnist) -> serde_json::Value {
     let weights = args.string("weights", "pretrained/pixelrnn.bpk");
     let small = PixelRnnConfig::small();
     let config = PixelRnnConfig { hidden: args.get("hidden", small.hidden), layers: args.get("layers", small.layers) };
-    let bytes = std::fs::read(&weights).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
-    let model = config.load(&Device::flex(), bytes).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    let model = config.load(&Device::flex(), read_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    save_half(args, &model);
     exact_nll_report(args, data, &weights, json!(config), |x| model.nll(x))
 }
 
@@ -223,8 +231,8 @@ fn eval_nade(args: &Args, data: &Mnist) -> serde_json::Value {
     use genlab::models::nade::NadeConfig;
     let weights = args.string("weights", "pretrained/nade.bpk");
     let config = NadeConfig { hidden: args.get("hidden", NadeConfig::paper().hidden) };
-    let bytes = std::fs::read(&weights).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
-    let model = config.load(&Device::flex(), bytes).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    let model = config.load(&Device::flex(), read_weights(&weights)).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
+    save_half(args, &model);
     exact_nll_report(args, data, &weights, json!(config), |x| model.nll(x))
 }
 

@@ -44,11 +44,10 @@ pub fn init(device: &Device) -> Classifier {
     })
 }
 
-/// The classifier with the weights in `bytes` (burnpack), or an error that says what is wrong.
+/// The classifier with the weights in `bytes` (burnpack or half precision), or an error that
+/// says what is wrong.
 pub fn load(device: &Device, bytes: Vec<u8>) -> Result<Classifier, String> {
-    let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-        .map_err(|e| format!("the classifier file is damaged or not a weights file ({e})"))?;
-    init(device).try_load_record(record).map_err(|e| format!("the weights do not fit the classifier ({e})"))
+    crate::train::load_weights(init(device), bytes, "the classifier")
 }
 
 impl Classifier {

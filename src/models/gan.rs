@@ -173,24 +173,19 @@ impl GanConfig {
         })
     }
 
-    /// G and D with the weights in `bytes` (burnpack, as the native trainer writes them), and
+    /// G and D with the weights in `bytes` (burnpack or half precision), and
     /// the running average of G when the file has one. The error says whether the file is
     /// damaged or does not fit this architecture.
     pub fn load(&self, device: &Device, bytes: Vec<u8>) -> Result<(Gan, Option<Generator>), String> {
-        let (_, bytes) = crate::train::unwrap_weights(bytes)?;
-        let record = |bytes: Vec<u8>| {
-            burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-                .map_err(|e| format!("the weights file is damaged or not a weights file ({e})"))
-        };
+        let what = format!("a {}", self.describe());
         let gan = self.init(device);
         // A generator of its own for the average: a clone of G would share G's BatchNorm state.
         let both = GanWithAverage { average: self.init(device).generator, gan: gan.clone() };
-        if let Ok(both) = both.try_load_record(record(bytes.clone())?) {
+        if let Ok(both) = crate::train::load_weights(both, bytes.clone(), &what) {
             // The average lives off the autodiff graph (BatchNorm then uses its running statistics).
             return Ok((both.gan, Some(both.average.valid())));
         }
-        let gan = gan.try_load_record(record(bytes)?).map_err(|e| format!("the weights do not fit a {} ({e})", self.describe()))?;
-        Ok((gan, None))
+        Ok((crate::train::load_weights(gan, bytes, &what)?, None))
     }
 
     /// "DCGAN with spectral norm and minibatch std", for messages.

@@ -43,13 +43,10 @@ impl NadeConfig {
         })
     }
 
-    /// A NADE with the weights in `bytes` (burnpack, the trainer's or the page's file); the error
-    /// says whether the file is damaged or does not fit.
+    /// A NADE with the weights in `bytes` (burnpack or half precision); the error says whether
+    /// the file is damaged or does not fit.
     pub fn load(&self, device: &Device, bytes: Vec<u8>) -> Result<Nade, String> {
-        let (_, bytes) = crate::train::unwrap_weights(bytes)?;
-        let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-            .map_err(|e| format!("the weights file is damaged or not a weights file ({e})"))?;
-        self.init(device).try_load_record(record).map_err(|e| format!("the weights do not fit a NADE with {} hidden units ({e})", self.hidden))
+        crate::train::load_weights(self.init(device), bytes, &format!("a NADE with {} hidden units", self.hidden))
     }
 }
 

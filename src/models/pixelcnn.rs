@@ -92,13 +92,10 @@ impl PixelCnnConfig {
         })
     }
 
-    /// A model with the weights in `bytes` (burnpack); the error says what is wrong.
+    /// A model with the weights in `bytes` (burnpack or half precision); the error says what is wrong.
     pub fn load(&self, device: &Device, bytes: Vec<u8>) -> Result<PixelCnn, String> {
-        let (_, bytes) = crate::train::unwrap_weights(bytes)?;
-        let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-            .map_err(|e| format!("the weights file is damaged or not a weights file ({e})"))?;
         let name = if self.gated { "a gated PixelCNN" } else { "a PixelCNN" };
-        self.init(device).try_load_record(record).map_err(|e| format!("the weights do not fit {name} ({e})"))
+        crate::train::load_weights(self.init(device), bytes, name)
     }
 }
 

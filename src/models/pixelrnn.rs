@@ -52,14 +52,10 @@ impl PixelRnnConfig {
         })
     }
 
-    /// A PixelRNN with the weights in `bytes` (burnpack); the error says what is wrong.
+    /// A PixelRNN with the weights in `bytes` (burnpack or half precision); the error says what is wrong.
     pub fn load(&self, device: &Device, bytes: Vec<u8>) -> Result<PixelRnn, String> {
-        let (_, bytes) = crate::train::unwrap_weights(bytes)?;
-        let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-            .map_err(|e| format!("the weights file is damaged or not a weights file ({e})"))?;
-        self.init(device)
-            .try_load_record(record)
-            .map_err(|e| format!("the weights do not fit a PixelRNN with {} Row LSTM layers of {} units ({e})", self.layers, self.hidden))
+        let what = format!("a PixelRNN with {} Row LSTM layers of {} units", self.layers, self.hidden);
+        crate::train::load_weights(self.init(device), bytes, &what)
     }
 }
 

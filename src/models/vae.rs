@@ -139,11 +139,9 @@ impl VaeConfig {
 }
 
 impl VaeConfig {
-    /// A model with the weights in `bytes` (burnpack, as the native trainer writes them), checked
-    /// against this architecture. The error says whether the file is damaged or does not fit.
+    /// A model with the weights in `bytes` (burnpack or half precision), checked against this
+    /// architecture. The error says whether the file is damaged or does not fit.
     pub fn load(&self, device: &Device, bytes: Vec<u8>) -> Result<Vae, String> {
-        let (_, bytes) = crate::train::unwrap_weights(bytes)?;
-        let half = crate::train::half_tensors(&bytes)?;
         let name = match (self.variational, self.top.is_some(), self.depth > 1) {
             (false, _, _) if self.adversarial.is_some() => "an adversarial autoencoder",
             (false, _, _) => "an autoencoder",
@@ -151,14 +149,7 @@ impl VaeConfig {
             (true, false, true) => "a VAE with two hidden layers",
             (true, false, false) => "a VAE",
         };
-        let misfit = |e: String| format!("the weights do not fit {name} with latent size {} ({e})", self.latent);
-        // The shipped files are half precision (half the bytes for the page to fetch).
-        if let Some(values) = half {
-            return crate::train::with_tensors(self.init(device), values).map_err(misfit);
-        }
-        let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-            .map_err(|e| format!("the weights file is damaged or not a weights file ({e})"))?;
-        self.init(device).try_load_record(record).map_err(|e| misfit(e.to_string()))
+        crate::train::load_weights(self.init(device), bytes, &format!("{name} with latent size {}", self.latent))
     }
 }
 
