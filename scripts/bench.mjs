@@ -44,6 +44,8 @@ const open = async (backend) => {
   page.on('console', (m) => (m.type() === 'error' || m.type() === 'warning' || /shader|wgsl|validation|invalid/i.test(m.text())) && console.error('page:', m.type(), m.text().slice(0, 300)));
   await page.goto(server.url + (backend ? `?backend=${backend}` : ''));
   await page.waitForFunction(() => window.genlab?.ready, null, { timeout: 600_000 });
+  // And the training digits: they go to the device as they arrive, which is not a step's upload.
+  await page.waitForFunction(() => /training and/.test(document.querySelector('#data-progress span')?.textContent), null, { timeout: 600_000 });
   return page;
 };
 const load = process.argv.includes('--load');
