@@ -270,10 +270,10 @@ fn weights_round_trip_and_bad_files_are_named() {
 /// better than chance: an untrained net sits near 784 · ln 2 ≈ 543 nats, the pretrained ones
 /// near 90 (README). The fixture's test digits are held out from training.
 #[test]
-fn pretrained_weights_of_both_variants_model_test_digits() {
+fn pretrained_weights_of_every_variant_model_test_digits() {
     let device = Device::flex();
     let data = Mnist::fixture();
-    for (path, config) in [("pretrained/pixelcnn.bpk", PixelCnnConfig::plain()), ("pretrained/gated-pixelcnn.bpk", PixelCnnConfig::gated())] {
+    for (path, config) in [("pretrained/pixelcnn.bpk", PixelCnnConfig::plain()), ("pretrained/gated-pixelcnn.bpk", PixelCnnConfig::gated()), ("pretrained/pixelcnn-deep.bpk", PixelCnnConfig::deep(false))] {
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let model = config.load(&device, bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
         let nll = evaluate_split(&model, &data.test, 1, &mut Rng::new(3), &device);

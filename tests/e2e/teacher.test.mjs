@@ -235,15 +235,17 @@ test('the comparison panel measures every loaded model; its VAE and PixelCNN fig
   const vae = nativeEval(['vae', '--weights', 'pretrained/vae-z2.bpk', '--latent', '2', '--k', '50', '--images', '1000', '--seed', '1']);
   const plain = nativeEval(['pixelcnn', '--weights', 'pretrained/pixelcnn.bpk', '--images', '1000', '--binarizations', '1', '--seed', '1']);
   const gated = nativeEval(['gated-pixelcnn', '--weights', 'pretrained/gated-pixelcnn.bpk', '--images', '1000', '--binarizations', '1', '--seed', '1']);
+  const deep = nativeEval(['pixelcnn', '--weights', 'pretrained/pixelcnn-deep.bpk', '--channels', '16', '--layers', '15', '--images', '1000', '--binarizations', '1', '--seed', '1']);
   const nade = nativeEval(['nade', '--weights', 'pretrained/nade.bpk', '--images', '1000', '--binarizations', '1', '--seed', '1']);
   const rnn = nativeEval(['pixelrnn', '--weights', 'pretrained/pixelrnn.bpk', '--images', '1000', '--binarizations', '1', '--seed', '1']);
-  console.log(JSON.stringify({ measure: 'compare_panel_vs_native', rows, native: { vae: [vae.test_negative_elbo_nats, vae.test_negative_iwae_bound_nats], plain: plain.test_nll_nats, gated: gated.test_nll_nats, nade: nade.test_nll_nats, pixelrnn: rnn.test_nll_nats } }));
+  console.log(JSON.stringify({ measure: 'compare_panel_vs_native', rows, native: { vae: [vae.test_negative_elbo_nats, vae.test_negative_iwae_bound_nats], plain: plain.test_nll_nats, gated: gated.test_nll_nats, deep: deep.test_nll_nats, nade: nade.test_nll_nats, pixelrnn: rnn.test_nll_nats } }));
   // The issue asks for 0.5 nats; the same digits, binarization and noise agree to rounding.
   const close = (ours, native, what) => assert.ok(Math.abs(ours - native) <= 0.05, `${what}: page ${ours}, native ${native}`);
   close(figure('vae', '−ELBO'), vae.test_negative_elbo_nats, 'VAE −ELBO');
   close(figure('vae', 'k = 50'), vae.test_negative_iwae_bound_nats, 'VAE bound, k = 50');
   close(figure('pixelcnn', 'exact', 'plain'), plain.test_nll_nats, 'plain PixelCNN');
   close(figure('pixelcnn', 'exact', 'gated'), gated.test_nll_nats, 'gated PixelCNN');
+  close(figure('pixelcnn', 'exact', 'deep'), deep.test_nll_nats, 'deep PixelCNN');
   close(figure('pixelcnn', 'exact', 'NADE'), nade.test_nll_nats, 'NADE');
   close(figure('pixelcnn', 'exact', 'PixelRNN'), rnn.test_nll_nats, 'PixelRNN');
   assert.ok(figure('gan', 'classifier score') > 5, 'the GAN is judged');
