@@ -353,35 +353,63 @@ impl ModelView for GanView {
 
     /// The classifier score of `digits` samples and the Fréchet distance of their classifier
     /// features to as many test digits' (the native `eval gan` uses 10 000 of each).
+    /// The loaded generator's classifier score and Fréchet distance, then the same for the other
+    /// pretrained GANs of the lecture (the lab's DCGANs, the Wasserstein GAN, the fully connected
+    /// pair), each with its running average of G when its file has one.
     async fn compare(&self, lab: &Lab<Self>, _k: usize, digits: usize) -> Result<Vec<Value>, String> {
         self.load_classifier().await;
         let Some(classifier) = self.classifier.borrow().clone() else { return Err("no classifier: nothing to judge the samples with".into()) };
-        let (generator, latent) = self.generator(lab);
         let device = lab.device();
-        let n = digits.min(self.shared.data().test.len());
-        let mut rng = Rng::new(1);
-        let (mut probs, mut features, mut reference) = (Vec::new(), Vec::new(), Vec::new());
-        for start in (0..n).step_by(250) {
-            let m = 250.min(n - start);
-            let x = generator.sample(rng.normal_tensor([m, latent], &device));
-            features.extend(read(classifier.features(x.clone())).await?);
-            probs.extend(read(classifier.probs(x)).await?);
-            let real = tensor(self.shared.data().test.intensities(&(start..start + m).collect::<Vec<_>>()), [m, crate::data::PIXELS], &device);
-            reference.extend(read(classifier.features(real)).await?);
-            yield_now().await;
-        }
+        let (generator, latent) = self.generator(lab);
         let name = lab.trainer.borrow().model.config.describe();
-        let name = if self.averaged.get() { format!("{name}, average of G") } else { name };
-        Ok(vec![
-            comparison_row("gan", &name, &format!("classifier score, {n} samples"), classifier_score(&probs), "real test digits: 9.71 (this classifier)"),
-            comparison_row(
+        let name = if self.averaged.get() { format!("{name}, average of G (loaded now)") } else { format!("{name} (loaded now)") };
+        let mut generators = vec![(name, generator, latent)];
+        let values = lab.built_values();
+        let (loaded, _) = Self::pretrained(&values)?;
+        let training_device = lab.trainer.borrow().device().clone();
+        for set in COMPARED {
+            let mut other = values.clone();
+            for (control, value) in *set {
+                other.set(control, Value::from(*value));
+            }
+            let (file, _) = Self::pretrained(&other)?;
+            if file == loaded {
+                continue;
+            }
+            let Ok(Some(bytes)) = fetch_bytes(&format!("pretrained/{file}"), &|_, _| {}).await else { continue };
+            match self.build(&other, &training_device, Some(bytes)) {
+                Ok(model) => {
+                    let average = if model.ema.is_some() { ", average of G" } else { "" };
+                    generators.push((format!("{}{average} (pretrained)", model.config.describe()), model.picture_generator(true), model.config.latent));
+                }
+                // One file that does not load leaves the others' rows.
+                Err(e) => log::warn!("{file}: {e}"),
+            }
+        }
+        let n = digits.min(self.shared.data().test.len());
+        let mut rows = Vec::new();
+        for (name, generator, latent) in generators {
+            let mut rng = Rng::new(1);
+            let (mut probs, mut features, mut reference) = (Vec::new(), Vec::new(), Vec::new());
+            for start in (0..n).step_by(250) {
+                let m = 250.min(n - start);
+                let x = generator.sample(rng.normal_tensor([m, latent], &device));
+                features.extend(read(classifier.features(x.clone())).await?);
+                probs.extend(read(classifier.probs(x)).await?);
+                let real = tensor(self.shared.data().test.intensities(&(start..start + m).collect::<Vec<_>>()), [m, crate::data::PIXELS], &device);
+                reference.extend(read(classifier.features(real)).await?);
+                yield_now().await;
+            }
+            rows.push(comparison_row("gan", &name, &format!("classifier score, {n} samples"), classifier_score(&probs), "real test digits: 9.71 (this classifier)"));
+            rows.push(comparison_row(
                 "gan",
                 &name,
                 &format!("Fréchet distance to {n} test digits (classifier features)"),
                 classifier::frechet_distance(&features, &reference, classifier::FEATURES),
                 "training vs test digits: 3.55",
-            ),
-        ])
+            ));
+        }
+        Ok(rows)
     }
 
     async fn handle(&self, lab: &Lab<Self>, event: &Event) -> Result<Value, String> {
@@ -455,6 +483,16 @@ fn options(values: &Values) -> Result<GanOptions, String> {
 }
 
 /// The network the choice controls describe.
+/// The pretrained GANs the comparison panel judges beside the loaded one: the controls that
+/// select each (the rest as the lab has them).
+const COMPARED: &[&[(&str, &str)]] = &[
+    &[("arch", "dcgan"), ("game", "classifier"), ("sn", "true"), ("pack", "true"), ("mbstd", "false")],
+    &[("arch", "dcgan"), ("game", "classifier"), ("sn", "false"), ("pack", "false"), ("mbstd", "false")],
+    &[("arch", "dcgan"), ("game", "wasserstein"), ("sn", "true"), ("pack", "true"), ("mbstd", "false")],
+    &[("arch", "fc"), ("game", "classifier"), ("sn", "false"), ("pack", "false"), ("mbstd", "false")],
+    &[("arch", "fc"), ("game", "classifier"), ("sn", "false"), ("pack", "false"), ("mbstd", "true")],
+];
+
 fn config(values: &Values) -> Result<GanConfig, String> {
     let base = match values.text("arch")?.as_str() {
         "dcgan" => GanConfig::dcgan(),

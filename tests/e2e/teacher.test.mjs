@@ -249,6 +249,12 @@ test('the comparison panel measures every loaded model; its VAE and PixelCNN fig
   close(figure('pixelcnn', 'exact', 'NADE'), nade.test_nll_nats, 'NADE');
   close(figure('pixelcnn', 'exact', 'PixelRNN'), rnn.test_nll_nats, 'PixelRNN');
   assert.ok(figure('gan', 'classifier score') > 5, 'the GAN is judged');
+  // Every pretrained GAN beside the loaded one, the Wasserstein GAN and the collapsed fully
+  // connected GAN among them: the collapse shows as a low score.
+  const gans = rows.filter((r) => r.lab === 'gan' && r.measure.includes('classifier score'));
+  assert.equal(gans.length, 5, gans.map((r) => r.model).join('; '));
+  assert.ok(figure('gan', 'classifier score', 'Wasserstein DCGAN') > 4, 'the Wasserstein GAN is judged');
+  assert.ok(figure('gan', 'classifier score', 'fully connected GAN (pretrained)') < figure('gan', 'classifier score', 'fully connected GAN with minibatch std'), 'collapse scores lower');
   assert.ok(figure('gan', 'Fréchet') > 0);
   assert.equal(await page.$$eval('#compare-table tbody tr', (r) => r.length), rows.length);
   // Speed on the CPU (WebGPU here is SwiftShader: minutes per step).
