@@ -146,6 +146,23 @@ pub fn load_weights<M: Module>(module: M, bytes: Vec<u8>, what: &str) -> Result<
     module.try_load_record(record).map_err(|e| misfit(e.to_string()))
 }
 
+/// How a weights file stores a module: burnpack (the trainer's files, the page's Save) or
+/// [`half_bytes`] (the shipped files the page fetches as it opens).
+#[derive(Clone, Copy, Debug)]
+pub enum Encoding {
+    Burnpack,
+    Half,
+}
+
+impl Encoding {
+    pub fn bytes<M: Module>(self, module: &M) -> Result<Vec<u8>, String> {
+        match self {
+            Encoding::Burnpack => module_bytes(module),
+            Encoding::Half => half_bytes(module),
+        }
+    }
+}
+
 /// A module's weights as burnpack bytes (parameter ids included: the optimizer's state is
 /// keyed by them).
 pub fn module_bytes<M: Module>(module: &M) -> Result<Vec<u8>, String> {

@@ -15,6 +15,7 @@ use genlab::models::classifier::{self, Classifier, FEATURES};
 use genlab::models::gan::{GanConfig, GanWithAverage};
 use genlab::models::vae::{VaeConfig, evaluate_split, prior_moment_distance};
 use genlab::rng::Rng;
+use genlab::train::Encoding;
 use serde_json::json;
 
 const USAGE: &str = "usage: eval vae --weights FILE [--arch mlp|burda1|burda2|ae|aae] [--codes FILE.csv] [--latent 20] [--k 5000] [--repeats 1] [--seed 1] [--images 10000]\n\
@@ -129,9 +130,9 @@ fn eval_gan(args: &Args, data: &Mnist) -> serde_json::Value {
     let device = Device::flex();
     let bytes = read_weights(&weights);
     let (gan, average) = config.load(&device, bytes.clone()).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
-    match &average {
-        Some(average) => save_half(args, &GanWithAverage { gan: gan.clone(), average: average.clone() }),
-        None => save_half(args, &gan),
+    if let Some(path) = args.optional::<String>("save-half") {
+        let file = GanWithAverage::file(gan.clone(), average.clone(), Encoding::Half).unwrap_or_else(|e| fail(&e));
+        std::fs::write(&path, file).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
     }
     // --average true (default): the running average of G when the file has one, as the page.
     let use_average = args.get("average", true) && average.is_some();

@@ -18,7 +18,7 @@ use genlab::models::nade::{NadeConfig, NadeTrainer, evaluate_split as nade_nll};
 use genlab::models::pixelcnn::{PixelCnnConfig, PixelCnnTrainer, evaluate_split as pixelcnn_nll};
 use genlab::models::vae::{VaeConfig, VaeTrainer, burda_lr, burda_stage, evaluate_split};
 use genlab::rng::Rng;
-use genlab::train::{Settings, Trainable, Trainer};
+use genlab::train::{Encoding, Settings, Trainable, Trainer};
 use serde_json::{Value, json};
 
 const USAGE: &str = "usage: train vae|ae|aae|dcgan|fc-gan|classifier|pixelcnn|gated-pixelcnn|nade|pixelrnn [--hidden 500] [--latent 20] [--epochs 100] [--batch 128] [--lr 0.001] \
@@ -242,11 +242,8 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
         log["epochs"].as_array_mut().unwrap().push(json!({
             "epoch": epoch, "train_means": means, "samples_judged": 5000, "verdict": verdict, "seconds": trainer.history.elapsed_s.round(),
         }));
-        let gan = trainer.model.gan.valid();
-        match &trainer.model.ema {
-            Some(average) => save(GanWithAverage { gan, average: average.clone() }, &out),
-            None => save(gan, &out),
-        }
+        let file = GanWithAverage::file(trainer.model.gan.valid(), trainer.model.ema.clone(), Encoding::Burnpack);
+        std::fs::write(&out, file.unwrap_or_else(|e| fail(&e))).unwrap_or_else(|e| fail(&format!("{out}: {e}")));
         save_checkpoint(&checkpoint, &trainer, &log);
         write_note(&out, note(&trainer, &log));
     }

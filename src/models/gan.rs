@@ -36,7 +36,7 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{PIXELS, SIDE};
-use crate::train::{Pixels, Trainable};
+use crate::train::{Encoding, Pixels, Trainable};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -227,6 +227,18 @@ pub struct Gan {
 pub struct GanWithAverage {
     pub gan: Gan,
     pub average: Generator,
+}
+
+impl GanWithAverage {
+    /// A GAN's weights file: G and D, with the running average of G when there is one (what
+    /// the page and `eval` then draw from). The trainer, the page's Save and `eval --save-half`
+    /// all write it here.
+    pub fn file(gan: Gan, average: Option<Generator>, encoding: Encoding) -> Result<Vec<u8>, String> {
+        match average {
+            Some(average) => encoding.bytes(&GanWithAverage { gan, average }),
+            None => encoding.bytes(&gan),
+        }
+    }
 }
 
 #[derive(Module, Debug)]
@@ -891,11 +903,7 @@ impl Trainable for GanTrainer {
 
     /// G and D, and the running average of G when there is one (as the native trainer saves).
     fn weights(&self) -> Result<Vec<u8>, String> {
-        let gan = self.gan.valid();
-        match &self.ema {
-            Some(average) => crate::train::module_bytes(&GanWithAverage { gan, average: average.clone() }),
-            None => crate::train::module_bytes(&gan),
-        }
+        GanWithAverage::file(self.gan.valid(), self.ema.clone(), Encoding::Burnpack)
     }
 
     fn load_state(&mut self, parts: Vec<Vec<u8>>) -> Result<(), String> {
