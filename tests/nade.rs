@@ -136,7 +136,7 @@ fn training_lowers_the_nll() {
     assert!(after < 250.0, "after 200 steps: {before} → {after}");
 }
 
-/// The shipped NADE (epoch 3 of its run) models held-out digits: its record says 100.52 nats on
+/// The shipped NADE (epoch 13 of its run) models held-out digits: its record says 88.72 nats on
 /// the 10k test digits; an untrained one sits near 784·log 2 ≈ 543.
 #[test]
 fn the_pretrained_nade_models_test_digits() {
@@ -145,5 +145,6 @@ fn the_pretrained_nade_models_test_digits() {
     let data = Mnist::fixture();
     let nade = NadeConfig::paper().load(&device, std::fs::read("pretrained/nade.bpk").unwrap()).unwrap();
     let nll = evaluate_split(&nade, &data.test, 1, &mut Rng::new(3), &device);
-    assert!(nll < 110.0, "test NLL {nll:.2} nats");
+    // Epoch 3 of the same run scored 100.52: the bar tells them apart.
+    assert!(nll < 95.0, "test NLL {nll:.2} nats");
 }
