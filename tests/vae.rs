@@ -484,6 +484,33 @@ fn the_adversarial_autoencoder_pulls_its_codes_to_the_prior() {
     assert!((last[0] - last[1] - last[2]).abs() < 1e-2 && last[2] > 0.1 && last[2] < 5.0, "{last:?}");
 }
 
+/// The adversarial autoencoder's two adversarial losses against the hand formulas on a tiny
+/// batch: D's −log D(z) − log(1 − D(E(x))) with prior samples as the real data, and the
+/// encoder's −log D(E(x)).
+#[test]
+fn the_adversarial_losses_are_the_hand_formulas() {
+    use genlab::models::vae::{fooling_loss, prior_critic_loss};
+    let device = Device::flex();
+    let model = seeded(&device, 3, || VaeConfig::adversarial(2).init(&device));
+    let critic = model.prior_critic().expect("an adversarial autoencoder has D");
+    let test = genlab::data::DeviceSplit::new(&Mnist::fixture().test, &device);
+    let codes = model.encode(test.first(4)).mu;
+    let prior = Tensor::<2>::from_data(burn::tensor::TensorData::new(Rng::new(4).normals(8), [4, 2]), &device);
+    let (on_prior, on_codes) = (vec1(critic.forward(prior.clone())), vec1(critic.forward(codes.clone())));
+    let d = |logit: f32| 1.0 / (1.0 + (-(logit as f64)).exp());
+    let d_loss = vec1(prior_critic_loss(critic, prior.clone(), codes.clone()));
+    let fooling = vec1(fooling_loss(critic, codes.clone()));
+    for i in 0..4 {
+        let want_d = -d(on_prior[i]).ln() - (1.0 - d(on_codes[i])).ln();
+        let want_fooling = -d(on_codes[i]).ln();
+        assert!((d_loss[i] as f64 - want_d).abs() < 1e-5 * want_d.max(1.0), "D's loss {} vs {want_d}", d_loss[i]);
+        assert!((fooling[i] as f64 - want_fooling).abs() < 1e-5 * want_fooling.max(1.0), "encoder's loss {} vs {want_fooling}", fooling[i]);
+    }
+    // The labels matter: with prior and codes swapped D's loss is another number.
+    let swapped = vec1(prior_critic_loss(critic, codes, prior));
+    assert!(swapped.iter().zip(&d_loss).any(|(a, b)| (a - b).abs() > 1e-3), "{swapped:?} vs {d_loss:?}");
+}
+
 #[test]
 fn an_adversarial_autoencoder_resumes_exactly_with_its_discriminator() {
     let config = VaeConfig { hidden: 32, ..VaeConfig::adversarial(2) };

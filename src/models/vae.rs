@@ -179,6 +179,18 @@ pub struct PriorCritic {
     out: Linear,
 }
 
+/// D's loss in the adversarial autoencoder, per row: −log D(z) − log(1 − D(E(x))) — prior
+/// samples z are the real data, the encoder's codes E(x) the fakes (the GAN's discriminator loss).
+pub fn prior_critic_loss(critic: &PriorCritic, prior: Tensor<2>, codes: Tensor<2>) -> Tensor<1> {
+    crate::models::gan::discriminator_loss(critic.forward(prior), critic.forward(codes))
+}
+
+/// The encoder's adversarial loss, per row: −log D(E(x)), the non-saturating loss of fooling D —
+/// the term that takes the KL's place.
+pub fn fooling_loss(critic: &PriorCritic, codes: Tensor<2>) -> Tensor<1> {
+    crate::models::gan::non_saturating_loss(critic.forward(codes))
+}
+
 impl PriorCritic {
     /// D's logits, one per row of z.
     pub fn forward(&self, z: Tensor<2>) -> Tensor<1> {
@@ -227,6 +239,11 @@ impl Vae {
             Some(layer) => self.act(layer.forward(h)),
             None => h,
         }
+    }
+
+    /// The adversarial autoencoder's D(z); `None` for the other models.
+    pub fn prior_critic(&self) -> Option<&PriorCritic> {
+        self.prior_critic.as_ref()
     }
 
     pub fn encode(&self, x: Tensor<2>) -> Posterior {
@@ -546,7 +563,6 @@ impl VaeTrainer {
     /// reconstruction wins and the codes spread far past the prior.
     /// Returns [reconstruction + adversarial, reconstruction, adversarial], batch means.
     pub fn adversarial_step(&mut self, x: Tensor<2>, prior: Tensor<2>, lr: f64) -> Tensor<1> {
-        use crate::models::gan::{discriminator_loss, non_saturating_loss};
         // One prior sample per digit (more rows come when the IWAE objective is chosen: unused).
         let (n, latent) = (x.dims()[0], self.model.latent());
         let prior = prior.slice([0..n, 0..latent]);
@@ -556,13 +572,13 @@ impl VaeTrainer {
 
         let critic = self.model.prior_critic.as_ref().expect("an adversarial autoencoder");
         let codes = self.model.encode(x.clone()).mu.detach();
-        let d_loss = discriminator_loss(critic.forward(prior), critic.forward(codes)).mean();
+        let d_loss = prior_critic_loss(critic, prior, codes).mean();
         let grads = GradientsParams::from_grads(d_loss.backward(), critic);
         self.model = self.optim_critic.step(lr * self.adversarial_lr, self.model.clone(), grads);
 
         // D as it now is, held fixed: its weights get no gradient from being fooled.
         let critic = self.model.prior_critic.clone().expect("an adversarial autoencoder").no_grad();
-        let adversarial = non_saturating_loss(critic.forward(self.model.encode(x).mu));
+        let adversarial = fooling_loss(&critic, self.model.encode(x).mu);
         let grads = GradientsParams::from_grads((adversarial.clone().mean() * self.beta_now()).backward(), &self.model);
         self.model = self.optim_encoder.step(lr * self.adversarial_lr, self.model.clone(), grads);
         self.steps += 1;
@@ -655,7 +671,7 @@ impl Trainable for VaeTrainer {
         let model = self.model.valid();
         if let Some(critic) = &model.prior_critic {
             let codes = model.encode(x.clone()).mu;
-            return metrics(bernoulli_nll(model.decode(codes.clone()), x), crate::models::gan::non_saturating_loss(critic.forward(codes)));
+            return metrics(bernoulli_nll(model.decode(codes.clone()), x), fooling_loss(critic, codes));
         }
         let ElboTerms { reconstruction, kl } = model.elbo_terms(x, eps);
         metrics(reconstruction, kl)
