@@ -52,8 +52,13 @@ fn read_weights(path: &str) -> Vec<u8> {
 /// `--save-half FILE`: the same weights in half precision, as the page's pretrained files are
 /// kept (evaluate FILE afterwards to see that the figures stay).
 fn save_half<M: Module>(args: &Args, module: &M) {
+    write_half(args, || Encoding::Half.bytes(module));
+}
+
+/// `--save-half FILE`: writes the half-precision file `bytes` makes, when asked for.
+fn write_half(args: &Args, bytes: impl FnOnce() -> Result<Vec<u8>, String>) {
     if let Some(path) = args.optional::<String>("save-half") {
-        let bytes = genlab::train::half_bytes(module).unwrap_or_else(|e| fail(&e));
+        let bytes = bytes().unwrap_or_else(|e| fail(&e));
         std::fs::write(&path, bytes).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
     }
 }
@@ -130,10 +135,7 @@ fn eval_gan(args: &Args, data: &Mnist) -> serde_json::Value {
     let device = Device::flex();
     let bytes = read_weights(&weights);
     let (gan, average) = config.load(&device, bytes.clone()).unwrap_or_else(|e| fail(&format!("{weights}: {e}")));
-    if let Some(path) = args.optional::<String>("save-half") {
-        let file = GanWithAverage::file(gan.clone(), average.clone(), Encoding::Half).unwrap_or_else(|e| fail(&e));
-        std::fs::write(&path, file).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
-    }
+    write_half(args, || GanWithAverage::file(gan.clone(), average.clone(), Encoding::Half));
     // --average true (default): the running average of G when the file has one, as the page.
     let use_average = args.get("average", true) && average.is_some();
     let classifier = load_classifier(args);

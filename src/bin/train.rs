@@ -116,8 +116,7 @@ fn train_vae(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     let mut trainer = Trainer::new(vae, settings.clone(), data.clone(), device);
     let fresh = json!({ "config": config, "init": "", "epochs": [], "stages": [] });
     let (checkpoint, mut log) = open_checkpoint(args, &mut trainer, fresh);
-    // Compared as configs, not JSON: a field added since the checkpoint was written takes its default.
-    if serde_json::from_value::<VaeConfig>(log["config"].clone()).ok().as_ref() != Some(&config) {
+    if !logged_as(&log["config"], &config) {
         fail(&format!("{checkpoint} holds a {} model; pass the same flags", log["config"]));
     }
     let note = |trainer: &Trainer<VaeTrainer>, log: &Value, test: f64| {
@@ -205,7 +204,7 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     let mut trainer = Trainer::new(gan, settings.clone(), data.clone(), device);
     let fresh = json!({ "config": config, "options": options, "init": args.string("init", ""), "epochs": [] });
     let (checkpoint, mut log) = open_checkpoint(args, &mut trainer, fresh);
-    if log["config"] != json!(config) || log["options"] != json!(trainer.model.options) {
+    if !logged_as(&log["config"], &config) || !logged_as(&log["options"], &trainer.model.options) {
         fail(&format!("{checkpoint} was made with {} and {}; pass the same flags", log["config"], log["options"]));
     }
     let note = |trainer: &Trainer<GanTrainer>, log: &Value| {
@@ -377,6 +376,12 @@ fn round2(x: f64) -> f64 {
 
 /// `--checkpoint FILE` (default checkpoints/<command>.ckpt) and `--resume true`: goes on from
 /// the file, whose settings and log win over the command line's; returns the path and the log.
+/// Whether a checkpoint's log records `now`: compared as values of `T`, not as JSON, so a field
+/// added since the checkpoint was written takes its default.
+fn logged_as<T: serde::de::DeserializeOwned + PartialEq>(logged: &Value, now: &T) -> bool {
+    serde_json::from_value::<T>(logged.clone()).ok().as_ref() == Some(now)
+}
+
 fn open_checkpoint<M: Trainable>(args: &Args, trainer: &mut Trainer<M>, fresh_log: Value) -> (String, Value) {
     let path = args.string("checkpoint", &format!("checkpoints/{}.ckpt", args.command));
     let mut log = if args.get("resume", false) {
