@@ -352,10 +352,10 @@ impl ModelView for GanView {
     }
 
     /// The classifier score of `digits` samples and the Fréchet distance of their classifier
-    /// features to as many test digits' (the native `eval gan` uses 10 000 of each).
-    /// The loaded generator's classifier score and Fréchet distance, then the same for the other
-    /// pretrained GANs of the lecture (the lab's DCGANs, the Wasserstein GAN, the fully connected
-    /// pair), each with its running average of G when its file has one.
+    /// features to as many test digits' (the native `eval gan` uses 10 000 of each): for the
+    /// loaded generator, then for the other pretrained GANs of the lecture (the lab's DCGANs, the
+    /// Wasserstein GAN, the fully connected pair), each with its running average of G when its
+    /// file has one.
     async fn compare(&self, lab: &Lab<Self>, _k: usize, digits: usize) -> Result<Vec<Value>, String> {
         self.load_classifier().await;
         let Some(classifier) = self.classifier.borrow().clone() else { return Err("no classifier: nothing to judge the samples with".into()) };
@@ -386,18 +386,24 @@ impl ModelView for GanView {
                 Err(e) => log::warn!("{file}: {e}"),
             }
         }
+        // The test digits' features once, for every generator's distance.
         let n = digits.min(self.shared.data().test.len());
+        let mut reference = Vec::new();
+        for start in (0..n).step_by(250) {
+            let m = 250.min(n - start);
+            let real = tensor(self.shared.data().test.intensities(&(start..start + m).collect::<Vec<_>>()), [m, crate::data::PIXELS], &device);
+            reference.extend(read(classifier.features(real)).await?);
+            yield_now().await;
+        }
         let mut rows = Vec::new();
         for (name, generator, latent) in generators {
             let mut rng = Rng::new(1);
-            let (mut probs, mut features, mut reference) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut probs, mut features) = (Vec::new(), Vec::new());
             for start in (0..n).step_by(250) {
                 let m = 250.min(n - start);
                 let x = generator.sample(rng.normal_tensor([m, latent], &device));
                 features.extend(read(classifier.features(x.clone())).await?);
                 probs.extend(read(classifier.probs(x)).await?);
-                let real = tensor(self.shared.data().test.intensities(&(start..start + m).collect::<Vec<_>>()), [m, crate::data::PIXELS], &device);
-                reference.extend(read(classifier.features(real)).await?);
                 yield_now().await;
             }
             rows.push(comparison_row("gan", &name, &format!("classifier score, {n} samples"), classifier_score(&probs), "real test digits: 9.71 (this classifier)"));
@@ -482,7 +488,6 @@ fn options(values: &Values) -> Result<GanOptions, String> {
     Ok(options)
 }
 
-/// The network the choice controls describe.
 /// The pretrained GANs the comparison panel judges beside the loaded one: the controls that
 /// select each (the rest as the lab has them).
 const COMPARED: &[&[(&str, &str)]] = &[
@@ -493,6 +498,7 @@ const COMPARED: &[&[(&str, &str)]] = &[
     &[("arch", "fc"), ("game", "classifier"), ("sn", "false"), ("pack", "false"), ("mbstd", "true")],
 ];
 
+/// The network the choice controls describe.
 fn config(values: &Values) -> Result<GanConfig, String> {
     let base = match values.text("arch")?.as_str() {
         "dcgan" => GanConfig::dcgan(),
