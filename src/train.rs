@@ -649,6 +649,93 @@ pub fn exact_nll(nll: impl Fn(Tensor<2>) -> Tensor<1>, split: &crate::data::Spli
     sum / (split.len() * binarizations.max(1)) as f64
 }
 
+/// A model of exact likelihood (NADE, PixelCNN, PixelRNN): −log p(x) of each binarized image,
+/// all 784 conditionals in one pass from the real image. They all train the same way —
+/// maximum likelihood — so one [`LikelihoodTrainer`] drives each of them.
+pub trait ExactLikelihood: Module {
+    type Config: Clone;
+    /// What a refused checkpoint is said not to be ("a NADE's").
+    const NAME: &'static str;
+    /// Adam's ε for this model (the PixelRNN was trained with burn's default, 1e-5).
+    const ADAM_EPSILON: f32 = 1e-8;
+    fn init(config: &Self::Config, device: &Device) -> Self;
+    /// −log p(x) in nats, one per image of x [batch, 784] (0/1 pixels).
+    fn nll(&self, x: Tensor<2>) -> Tensor<1>;
+}
+
+/// An exact-likelihood model with its optimizer: what the training loop drives.
+pub struct LikelihoodTrainer<M: ExactLikelihood> {
+    pub config: M::Config,
+    pub model: M,
+    optim: burn::optim::ModuleOptimizer,
+}
+
+impl<M: ExactLikelihood> LikelihoodTrainer<M> {
+    pub fn new(config: M::Config, device: &Device) -> Self {
+        let model = M::init(&config, device);
+        Self::from_model(config, model)
+    }
+
+    pub fn from_model(config: M::Config, model: M) -> Self {
+        let optim = burn::optim::AdamConfig::new().with_epsilon(M::ADAM_EPSILON).init();
+        LikelihoodTrainer { config, model, optim }
+    }
+}
+
+/// [NLL in nats, bits/dim], batch means.
+fn likelihood_metrics(nll: Tensor<1>) -> Tensor<1> {
+    let nats = nll.mean().detach();
+    Tensor::cat(vec![nats.clone(), nats / (crate::data::PIXELS as f32 * std::f32::consts::LN_2)], 0)
+}
+
+impl<M: ExactLikelihood> Trainable for LikelihoodTrainer<M> {
+    fn metric_names(&self) -> &'static [&'static str] {
+        &["NLL (nats)", "bits/dim"]
+    }
+
+    fn pixels(&self) -> Pixels {
+        Pixels::Binarized
+    }
+
+    /// Maximum likelihood: the mean −log p(x) of the batch, every conditional at once.
+    fn step(&mut self, x: Tensor<2>, lr: f64) -> Tensor<1> {
+        let nll = self.model.nll(x);
+        let grads = burn::optim::GradientsParams::from_grads(nll.clone().mean().backward(), &self.model);
+        self.model = self.optim.step(lr, self.model.clone(), grads);
+        likelihood_metrics(nll)
+    }
+
+    fn evaluate(&self, x: Tensor<2>) -> Tensor<1> {
+        likelihood_metrics(self.model.valid().nll(x.without_autodiff()))
+    }
+
+    fn tensors(&self) -> Vec<Tensor<1>> {
+        // valid() first: it merges running statistics (BatchNorm keeps them per thread).
+        module_tensors(&self.model.valid())
+    }
+
+    fn set_tensors(&mut self, values: Vec<Vec<f32>>) -> Result<(), String> {
+        self.model = with_tensors(self.model.clone(), values)?;
+        Ok(())
+    }
+
+    fn save_state(&self) -> Result<Vec<Vec<u8>>, String> {
+        Ok(vec![module_bytes(&self.model)?, optimizer_bytes(&self.optim)?])
+    }
+
+    fn load_state(&mut self, parts: Vec<Vec<u8>>) -> Result<(), String> {
+        let [model, optim]: [Vec<u8>; 2] = parts.try_into().map_err(|_| format!("the checkpoint is not {}", M::NAME))?;
+        let model = load_module_bytes(self.model.clone(), model)?;
+        self.optim = load_optimizer_bytes(self.optim.clone(), optim)?;
+        self.model = model;
+        Ok(())
+    }
+
+    fn weights(&self) -> Result<Vec<u8>, String> {
+        module_bytes(&self.model.valid())
+    }
+}
+
 /// Turns intensities on the device into what the model trains on, binarizing with noise drawn
 /// there from the device's random stream seeded with `seed` (each batch gets its seed from the
 /// run's host stream, so a resumed run draws what an unbroken one does).

@@ -12,14 +12,13 @@
 
 use burn::module::Param;
 use burn::nn::Initializer;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{PIXELS, SIDE as ROW};
 use crate::models::vae::bernoulli_nll;
-use crate::train::{Pixels, Trainable};
+use crate::train::{ExactLikelihood, LikelihoodTrainer};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NadeConfig {
@@ -170,72 +169,18 @@ pub fn evaluate_split(model: &Nade, split: &crate::data::Split, binarizations: u
 }
 
 /// A NADE with its optimizer: what the training loop drives.
-pub struct NadeTrainer {
-    pub config: NadeConfig,
-    pub model: Nade,
-    optim: ModuleOptimizer,
-}
+pub type NadeTrainer = LikelihoodTrainer<Nade>;
 
-impl NadeTrainer {
-    pub fn new(config: NadeConfig, device: &Device) -> Self {
-        let model = config.init(device);
-        Self::from_model(config, model)
+impl ExactLikelihood for Nade {
+    type Config = NadeConfig;
+    const NAME: &'static str = "a NADE's";
+
+    fn init(config: &NadeConfig, device: &Device) -> Self {
+        config.init(device)
     }
 
-    pub fn from_model(config: NadeConfig, model: Nade) -> Self {
-        NadeTrainer { config, model, optim: AdamConfig::new().with_epsilon(1e-8).init() }
-    }
-}
-
-/// [NLL in nats, bits/dim], batch means.
-fn metrics(nll: Tensor<1>) -> Tensor<1> {
-    let nats = nll.mean().detach();
-    Tensor::cat(vec![nats.clone(), nats / (PIXELS as f32 * std::f32::consts::LN_2)], 0)
-}
-
-impl Trainable for NadeTrainer {
-    fn metric_names(&self) -> &'static [&'static str] {
-        &["NLL (nats)", "bits/dim"]
-    }
-
-    fn pixels(&self) -> Pixels {
-        Pixels::Binarized
-    }
-
-    /// Maximum likelihood, all 784 conditionals at once from the real image.
-    fn step(&mut self, x: Tensor<2>, lr: f64) -> Tensor<1> {
-        let nll = self.model.nll(x);
-        let grads = GradientsParams::from_grads(nll.clone().mean().backward(), &self.model);
-        self.model = self.optim.step(lr, self.model.clone(), grads);
-        metrics(nll)
-    }
-
-    fn evaluate(&self, x: Tensor<2>) -> Tensor<1> {
-        metrics(self.model.valid().nll(x.without_autodiff()))
-    }
-
-    fn weights(&self) -> Result<Vec<u8>, String> {
-        crate::train::module_bytes(&self.model.valid())
-    }
-
-    fn save_state(&self) -> Result<Vec<Vec<u8>>, String> {
-        Ok(vec![crate::train::module_bytes(&self.model)?, crate::train::optimizer_bytes(&self.optim)?])
-    }
-
-    fn load_state(&mut self, parts: Vec<Vec<u8>>) -> Result<(), String> {
-        let [model, optim]: [Vec<u8>; 2] = parts.try_into().map_err(|_| "the checkpoint is not a NADE's".to_string())?;
-        let model = crate::train::load_module_bytes(self.model.clone(), model)?;
-        self.optim = crate::train::load_optimizer_bytes(self.optim.clone(), optim)?;
-        self.model = model;
-        Ok(())
-    }
-
-    fn tensors(&self) -> Vec<Tensor<1>> {
-        crate::train::module_tensors(&self.model.valid())
-    }
-
-    fn set_tensors(&mut self, values: Vec<Vec<f32>>) -> Result<(), String> {
-        self.model = crate::train::with_tensors(self.model.clone(), values)?;
-        Ok(())
+    /// All 784 conditionals at once from the real image.
+    fn nll(&self, x: Tensor<2>) -> Tensor<1> {
+        Nade::nll(self, x)
     }
 }

@@ -13,7 +13,6 @@
 
 use burn::module::Param;
 use burn::nn::Initializer;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use burn::tensor::activation::{relu, sigmoid, tanh};
@@ -24,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{PIXELS, SIDE};
 use crate::models::vae::bernoulli_nll;
 use crate::rng::Rng;
-use crate::train::{Pixels, Trainable};
+use crate::train::{ExactLikelihood, LikelihoodTrainer};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PixelCnnConfig {
@@ -528,74 +527,19 @@ pub fn set_sampled(c: &mut Completion, i: usize, probs: &[f32], rng: &mut Rng) {
 }
 
 /// A PixelCNN with its optimizer: what the training loop drives.
-pub struct PixelCnnTrainer {
-    pub config: PixelCnnConfig,
-    pub model: PixelCnn,
-    optim: ModuleOptimizer,
-}
+pub type PixelCnnTrainer = LikelihoodTrainer<PixelCnn>;
 
-impl PixelCnnTrainer {
-    pub fn new(config: PixelCnnConfig, device: &Device) -> Self {
-        let model = config.init(device);
-        Self::from_model(config, model)
+impl ExactLikelihood for PixelCnn {
+    type Config = PixelCnnConfig;
+    const NAME: &'static str = "a PixelCNN's";
+
+    fn init(config: &PixelCnnConfig, device: &Device) -> Self {
+        config.init(device)
     }
 
-    pub fn from_model(config: PixelCnnConfig, model: PixelCnn) -> Self {
-        PixelCnnTrainer { config, model, optim: AdamConfig::new().with_epsilon(1e-8).init() }
-    }
-}
-
-/// [NLL in nats, bits/dim], batch means.
-fn metrics(nll: Tensor<1>) -> Tensor<1> {
-    let nats = nll.mean().detach();
-    Tensor::cat(vec![nats.clone(), nats / (PIXELS as f32 * std::f32::consts::LN_2)], 0)
-}
-
-impl Trainable for PixelCnnTrainer {
-    fn weights(&self) -> Result<Vec<u8>, String> {
-        crate::train::module_bytes(&self.model.valid())
-    }
-
-    fn save_state(&self) -> Result<Vec<Vec<u8>>, String> {
-        Ok(vec![crate::train::module_bytes(&self.model)?, crate::train::optimizer_bytes(&self.optim)?])
-    }
-
-    fn load_state(&mut self, parts: Vec<Vec<u8>>) -> Result<(), String> {
-        let [model, optim]: [Vec<u8>; 2] = parts.try_into().map_err(|_| "the checkpoint is not a PixelCNN's".to_string())?;
-        let model = crate::train::load_module_bytes(self.model.clone(), model)?;
-        self.optim = crate::train::load_optimizer_bytes(self.optim.clone(), optim)?;
-        self.model = model;
-        Ok(())
-    }
-
-    fn tensors(&self) -> Vec<Tensor<1>> {
-        // valid() first: it merges running statistics (BatchNorm keeps them per thread).
-        crate::train::module_tensors(&self.model.valid())
-    }
-
-    fn set_tensors(&mut self, values: Vec<Vec<f32>>) -> Result<(), String> {
-        self.model = crate::train::with_tensors(self.model.clone(), values)?;
-        Ok(())
-    }
-
-    fn metric_names(&self) -> &'static [&'static str] {
-        &["NLL (nats)", "bits/dim"]
-    }
-
-    fn pixels(&self) -> Pixels {
-        Pixels::Binarized
-    }
-
-    /// Maximum likelihood with all 784 conditionals in parallel (teacher forcing).
-    fn step(&mut self, x: Tensor<2>, lr: f64) -> Tensor<1> {
-        let nll = self.model.nll(x);
-        let grads = GradientsParams::from_grads(nll.clone().mean().backward(), &self.model);
-        self.model = self.optim.step(lr, self.model.clone(), grads);
-        metrics(nll)
-    }
-
-    fn evaluate(&self, x: Tensor<2>) -> Tensor<1> {
-        metrics(self.model.valid().nll(x.without_autodiff()))
+    /// All 784 conditionals in parallel from the real image (teacher forcing).
+    fn nll(&self, x: Tensor<2>) -> Tensor<1> {
+        PixelCnn::nll(self, x)
     }
 }
 

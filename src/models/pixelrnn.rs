@@ -17,7 +17,6 @@
 //! Row LSTM layers with residual connections, then ReLU and 1×1 convolutions to one logit per
 //! pixel.
 
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use burn::tensor::activation::{relu, sigmoid, tanh};
@@ -26,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{PIXELS, SIDE};
 use crate::models::pixelcnn::{Conv, MaskedConv, conv};
 use crate::models::vae::bernoulli_nll;
-use crate::train::{Pixels, Trainable};
+use crate::train::{ExactLikelihood, LikelihoodTrainer};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PixelRnnConfig {
@@ -208,72 +207,20 @@ pub fn evaluate_split(model: &PixelRnn, split: &crate::data::Split, binarization
 }
 
 /// A PixelRNN with its optimizer: what the training loop drives.
-pub struct PixelRnnTrainer {
-    pub config: PixelRnnConfig,
-    pub model: PixelRnn,
-    optim: ModuleOptimizer,
-}
+pub type PixelRnnTrainer = LikelihoodTrainer<PixelRnn>;
 
-impl PixelRnnTrainer {
-    pub fn new(config: PixelRnnConfig, device: &Device) -> Self {
-        let model = config.init(device);
-        Self::from_model(config, model)
+impl ExactLikelihood for PixelRnn {
+    type Config = PixelRnnConfig;
+    const NAME: &'static str = "a PixelRNN's";
+    // The shipped PixelRNN was trained with burn's default.
+    const ADAM_EPSILON: f32 = 1e-5;
+
+    fn init(config: &PixelRnnConfig, device: &Device) -> Self {
+        config.init(device)
     }
 
-    pub fn from_model(config: PixelRnnConfig, model: PixelRnn) -> Self {
-        PixelRnnTrainer { config, model, optim: AdamConfig::new().init() }
-    }
-}
-
-/// [NLL in nats, bits/dim], batch means.
-fn metrics(nll: Tensor<1>) -> Tensor<1> {
-    let nats = nll.mean().detach();
-    Tensor::cat(vec![nats.clone(), nats / (PIXELS as f32 * std::f32::consts::LN_2)], 0)
-}
-
-impl Trainable for PixelRnnTrainer {
-    fn metric_names(&self) -> &'static [&'static str] {
-        &["NLL (nats)", "bits/dim"]
-    }
-
-    fn pixels(&self) -> Pixels {
-        Pixels::Binarized
-    }
-
-    /// Maximum likelihood over all 784 conditionals from the real image — but row after row.
-    fn step(&mut self, x: Tensor<2>, lr: f64) -> Tensor<1> {
-        let nll = self.model.nll(x);
-        let grads = GradientsParams::from_grads(nll.clone().mean().backward(), &self.model);
-        self.model = self.optim.step(lr, self.model.clone(), grads);
-        metrics(nll)
-    }
-
-    fn evaluate(&self, x: Tensor<2>) -> Tensor<1> {
-        metrics(self.model.valid().nll(x.without_autodiff()))
-    }
-
-    fn weights(&self) -> Result<Vec<u8>, String> {
-        crate::train::module_bytes(&self.model.valid())
-    }
-
-    fn save_state(&self) -> Result<Vec<Vec<u8>>, String> {
-        Ok(vec![crate::train::module_bytes(&self.model)?, crate::train::optimizer_bytes(&self.optim)?])
-    }
-
-    fn load_state(&mut self, parts: Vec<Vec<u8>>) -> Result<(), String> {
-        let [model, optim]: [Vec<u8>; 2] = parts.try_into().map_err(|_| "the checkpoint is not a PixelRNN's".to_string())?;
-        let model = crate::train::load_module_bytes(self.model.clone(), model)?;
-        self.optim = crate::train::load_optimizer_bytes(self.optim.clone(), optim)?;
-        self.model = model;
-        Ok(())
-    }
-
-    fn tensors(&self) -> Vec<Tensor<1>> {
-        crate::train::module_tensors(&self.model.valid())
-    }
-
-    fn set_tensors(&mut self, values: Vec<Vec<f32>>) -> Result<(), String> {
-        self.model = crate::train::with_tensors(self.model.clone(), values)?;
-        Ok(())
+    /// All 784 conditionals from the real image — but row after row.
+    fn nll(&self, x: Tensor<2>) -> Tensor<1> {
+        PixelRnn::nll(self, x)
     }
 }
