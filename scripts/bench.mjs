@@ -33,9 +33,11 @@ import { tfjsBench } from './bench-tfjs.mjs';
 const dist = process.env.DIST ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
 const steps = Number(process.argv[2] ?? 20);
 const arg = (name) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : null; };
-const wasm = readdirSync(dist).find((f) => f.endsWith('_bg.wasm'));
-const bytes = readFileSync(join(dist, wasm));
-console.log(JSON.stringify({ wasm, raw_bytes: bytes.length, gzip_bytes: gzipSync(bytes, { level: 9 }).length }));
+// Both builds of the wasm: with WebGPU, and the CPU-only one the worker loads without it.
+for (const wasm of readdirSync(dist).filter((f) => f.endsWith('_bg.wasm'))) {
+  const bytes = readFileSync(join(dist, wasm));
+  console.log(JSON.stringify({ wasm, raw_bytes: bytes.length, gzip_bytes: gzipSync(bytes, { level: 9 }).length }));
+}
 
 const server = await serve(dist);
 const browser = await launch();

@@ -58,18 +58,18 @@ impl Backend {
 
 /// What "auto" times: training steps of the VAE lab's network (batch 128), after one warm-up
 /// step that compiles the shaders.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "webgpu"))]
 const PROBE_WORKLOAD: &str = "vae_mlp";
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "webgpu"))]
 const PROBE_STEPS: usize = 3;
 /// WebGPU gets this long for warm-up and timing together; a GPU that needs longer for a few
 /// steps of a small MLP (a software adapter) is slower than any CPU.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "webgpu"))]
 const PROBE_LIMIT_MS: f64 = 8000.0;
 
 /// Starts the backend in the browser (page or worker): WebGPU when asked for and present, the
 /// CPU otherwise; "auto" times both and keeps the faster.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "webgpu"))]
 pub async fn init(choice: Choice, now_ms: &'static dyn Fn() -> f64) -> Backend {
     if choice == Choice::Cpu {
         return Backend::cpu(None);
@@ -107,7 +107,7 @@ pub async fn init(choice: Choice, now_ms: &'static dyn Fn() -> f64) -> Backend {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "webgpu"))]
 fn shown(ms: Option<f64>) -> String {
     match ms {
         Some(ms) if ms >= 1000.0 => format!("{:.1} s/step", ms / 1000.0),
@@ -118,7 +118,7 @@ fn shown(ms: Option<f64>) -> String {
 
 /// Milliseconds per training step on `device`, or None when warm-up and timing do not finish
 /// within `limit_ms` (the work goes on in the background and is dropped).
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "webgpu"))]
 async fn probe(device: Device, now_ms: &'static dyn Fn() -> f64, limit_ms: f64) -> Option<f64> {
     use wasm_bindgen::JsValue;
     let run = wasm_bindgen_futures::future_to_promise(async move {
@@ -130,7 +130,7 @@ async fn probe(device: Device, now_ms: &'static dyn Fn() -> f64, limit_ms: f64) 
 }
 
 /// A promise that resolves (to undefined) after `ms`.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "webgpu"))]
 fn sleep(ms: f64) -> js_sys::Promise {
     js_sys::Promise::new(&mut |resolve, _| {
         let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into()).ok();
@@ -142,7 +142,7 @@ fn sleep(ms: f64) -> js_sys::Promise {
 
 /// Asks the browser for a WebGPU adapter before burn does, so "no WebGPU here" is a message,
 /// and the badge can name the GPU. Works in a page and in a worker (its own `navigator.gpu`).
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "webgpu"))]
 async fn webgpu_adapter_name() -> Result<String, String> {
     use js_sys::{Promise, Reflect};
     use wasm_bindgen::{JsCast, JsValue};
@@ -173,6 +173,16 @@ async fn webgpu_adapter_name() -> Result<String, String> {
             (v, a) => v.or(a),
         })
         .unwrap_or_else(|| "GPU".into()))
+}
+
+/// The page's CPU-only build (www/cpu): the worker loads it when the CPU was asked for or the
+/// browser offered no WebGPU adapter, so anything else asked for is explained, not attempted.
+#[cfg(all(target_arch = "wasm32", not(feature = "webgpu")))]
+pub async fn init(choice: Choice, _now_ms: &'static dyn Fn() -> f64) -> Backend {
+    match choice {
+        Choice::Cpu => Backend::cpu(None),
+        Choice::Auto | Choice::WebGpu => Backend::cpu(Some("Running on the CPU: this browser offers no WebGPU adapter.".into())),
+    }
 }
 
 /// Native programs (trainer, evaluation, tests) use the CPU backend.

@@ -2,6 +2,8 @@
 //! runs its models: WebGPU (the worker's own navigator.gpu) against the CPU on the same training
 //! steps, and each lab, driven by the page's events, drawing real pictures.
 #![cfg(target_arch = "wasm32")]
+#[cfg(not(feature = "webgpu"))]
+compile_error!("the browser tests compare WebGPU with the CPU: run them with `--features webgpu` (scripts/test.sh does)");
 
 use burn::prelude::*;
 use burn::store::ModuleRecord;

@@ -16,7 +16,10 @@ function message(text, kind = 'error') {
 addEventListener('error', (e) => message(`Unexpected error: ${e.message}`));
 addEventListener('unhandledrejection', (e) => message(`Unexpected error: ${e.reason?.message ?? e.reason}`));
 
-const worker = new Worker('worker.js', { type: 'module' });
+// The link's backend goes to the worker at once, as its name: it picks which build of the wasm to
+// download. (Not in the script's URL: served from the offline cache, the worker's location
+// would lose the query.)
+const worker = new Worker('worker.js', { type: 'module', name: new URLSearchParams(location.search).get('backend') ?? '' });
 const waiting = new Map();
 let nextId = 1;
 

@@ -44,8 +44,20 @@ if (self.GPUComputePassEncoder) {
 // now, side by side, rather than one waiting for another (the training digits come after them).
 const TEST_DIGITS = 'data/mnist-test.bin.gz';
 const TRAINING_DIGITS = 'data/mnist-train.bin.gz';
-const bindings = import('./genlab.js');
-const wasm = fetch(new URL('genlab_bg.wasm', import.meta.url));
+// Which build: the one with WebGPU when the link does not ask for the CPU and the browser offers
+// a WebGPU adapter; otherwise the CPU-only build, a smaller download (the common case on
+// students' laptops). The page passes the link's backend as this worker's name (main.js).
+const asked = (self.name ?? '').trim().toLowerCase();
+const build = (async () => {
+  if (asked === 'cpu' || asked === 'flex' || !self.navigator?.gpu) return 'genlab-cpu';
+  try {
+    return (await navigator.gpu.requestAdapter()) ? 'genlab' : 'genlab-cpu';
+  } catch {
+    return 'genlab-cpu';
+  }
+})();
+const bindings = build.then((name) => import(`./${name}.js`));
+const wasm = build.then((name) => fetch(new URL(`${name}_bg.wasm`, import.meta.url)));
 const testDigits = fetch(TEST_DIGITS);
 testDigits.catch(() => {}); // its failure is the app's message (App.open), not a worker failure
 
@@ -59,7 +71,7 @@ onmessage = async ({ data }) => {
     started = (async () => {
       // wasm-bindgen's start function runs the static constructors cubecl needs (see src/web/mod.rs).
       const { default: init, App } = await bindings;
-      await init({ module_or_path: wasm });
+      await init({ module_or_path: await wasm });
       const app = await App.start(data.backend ?? undefined, post);
       post({ type: 'started', ...app.describe() });
       return app;

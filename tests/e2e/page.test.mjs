@@ -20,6 +20,9 @@ async function open(query = '', { route, routes = {} } = {}) {
   page.on('pageerror', (e) => errors.push(e.message));
   if (route) await page.context().route('**/data/mnist-test.bin.gz', route);
   for (const [pattern, handler] of Object.entries(routes)) await page.context().route(pattern, handler);
+  // Which build of the wasm the worker downloads (with WebGPU, or the CPU-only one).
+  const wasms = [];
+  await page.context().route('**/*_bg.wasm', (r) => { wasms.push(new URL(r.request().url()).pathname.split('/').pop()); return r.continue(); });
   await page.addInitScript(() => {
     window.pageWasmInstances = 0;
     for (const name of ['instantiate', 'instantiateStreaming']) {
@@ -28,7 +31,7 @@ async function open(query = '', { route, routes = {} } = {}) {
     }
   });
   await page.goto(server.url + query);
-  return { page, errors };
+  return { page, errors, wasms };
 }
 
 // Records the gaps between animation frames on the page's thread into window.gaps.
@@ -55,9 +58,10 @@ const drawn = (page, id) => page.evaluate((id) => {
 }, id);
 
 test('CPU: data grid, then the VAE trains with a live chart and pictures', async () => {
-  const { page, errors } = await open('?backend=cpu');
+  const { page, errors, wasms } = await open('?backend=cpu');
   await ready(page);
   assert.match(await page.textContent('#badge'), /CPU/);
+  assert.deepEqual(wasms, ['genlab-cpu_bg.wasm'], 'the CPU-only build, alone');
   assert.ok(await drawn(page, 'digits'), 'the MNIST grid is drawn');
   assert.equal(await page.isVisible('#vae'), true);
   assert.ok(await drawn(page, 'vae-samples'), 'prior samples drawn before training');
@@ -161,9 +165,10 @@ test('VAE: the bound tightens from k = 1 to 5 to 50; two stochastic layers train
 });
 
 test('WebGPU (forced): the badge names it and Step trains one step in the worker', async () => {
-  const { page, errors } = await open('?backend=webgpu');
+  const { page, errors, wasms } = await open('?backend=webgpu');
   await ready(page);
   assert.match(await page.textContent('#badge'), /WebGPU/);
+  assert.deepEqual(wasms, ['genlab_bg.wasm'], 'the build with WebGPU, alone');
   // The first step compiles every shader (tens of seconds on SwiftShader, the CI's software GPU).
   for (const n of [1, 2]) {
     await page.click('#vae-step', { timeout: 180_000 });
