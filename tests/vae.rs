@@ -396,14 +396,14 @@ fn resuming_a_vae_from_a_checkpoint_continues_exactly() {
 
 /// The shipped VAE weights load into the page's configurations and model held-out digits as
 /// well as the README says: on the fixture's 128 test digits (held out from training) they give
-/// −ELBO 95.1 (latent 20) and 91.0 (Burda's network); the bars leave 3 nats for the binarization,
+/// −ELBO 95.1 (latent 20) and 89.8 (Burda's network); the bars leave 3 nats for the binarization,
 /// an untrained network sits near 550.
 #[test]
 fn pretrained_vaes_model_test_digits() {
     use genlab::models::vae::evaluate_split;
     let device = Device::flex();
     let data = Mnist::fixture();
-    for (path, config, bar) in [("pretrained/vae-z20.bpk", VaeConfig::vae(20), 98.0), ("pretrained/vae-burda1.bpk", VaeConfig::burda(false), 94.0)] {
+    for (path, config, bar) in [("pretrained/vae-z20.bpk", VaeConfig::vae(20), 98.0), ("pretrained/vae-burda1.bpk", VaeConfig::burda(false), 93.0)] {
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let model = config.load(&device, bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
         let (elbo, bound) = evaluate_split(&model, &data.test, 50, &mut Rng::new(3), &device);
