@@ -438,4 +438,4 @@ $('compare-speed').onclick = () => pressed($('compare-speed'), () => genlab.spee
 
 let digitsSeed = 1;
 $('digits-shuffle').onclick = () => report(send({ lab: 'app', control: 'digits', value: ++digitsSeed }));
-worker.postMessage({ type: 'start', backend: query.get('backend'), given });
+worker.postMessage({ type: 'start', given }); // the backend went as the worker's name

@@ -46,7 +46,8 @@ const TEST_DIGITS = 'data/mnist-test.bin.gz';
 const TRAINING_DIGITS = 'data/mnist-train.bin.gz';
 // Which build: the one with WebGPU when the link does not ask for the CPU and the browser offers
 // a WebGPU adapter; otherwise the CPU-only build, a smaller download (the common case on
-// students' laptops). The page passes the link's backend as this worker's name (main.js).
+// students' laptops). The page passes the link's backend as this worker's name (main.js); the
+// words for the CPU mirror `Choice::parse` (src/device.rs), which decides everything else.
 const asked = (self.name ?? '').trim().toLowerCase();
 const build = (async () => {
   if (asked === 'cpu' || asked === 'flex' || !self.navigator?.gpu) return 'genlab-cpu';
@@ -72,7 +73,7 @@ onmessage = async ({ data }) => {
       // wasm-bindgen's start function runs the static constructors cubecl needs (see src/web/mod.rs).
       const { default: init, App } = await bindings;
       await init({ module_or_path: await wasm });
-      const app = await App.start(data.backend ?? undefined, post);
+      const app = await App.start(self.name || undefined, post);
       post({ type: 'started', ...app.describe() });
       return app;
     })();
