@@ -2,7 +2,7 @@
 //   node scripts/bench.mjs [steps] [--workloads vae_mlp,dcgan,dcgan_tf,pixelcnn,pixelrnn] [--epoch cpu|webgpu]
 //                          [--gaps cpu|webgpu [seconds]]
 //                          [--quality cpu|webgpu [seconds] [--labs vae,gan,pixelcnn] [--batches 32,64] [--lrs 0.001,0.003]]
-//                          [--tfjs [rounds]] [--load [mbit] [latency_ms]]
+//                          [--tfjs [rounds]] [--load [mbit] [latency_ms] [--load-backend cpu|auto|webgpu]]
 // (build dist/ first: scripts/build.sh)
 // Training steps of fixed workloads on each backend (in the page's worker), with the WebGPU
 // calls per step (kernel launches = compute dispatches, uploads and their bytes, submissions:
@@ -45,7 +45,7 @@ const open = async (backend) => {
   const page = await browser.newPage();
   page.on('console', (m) => (m.type() === 'error' || m.type() === 'warning' || /shader|wgsl|validation|invalid/i.test(m.text())) && console.error('page:', m.type(), m.text().slice(0, 300)));
   await page.goto(server.url + (backend ? `?backend=${backend}` : ''));
-  await page.waitForFunction(() => window.genlab?.ready, null, { timeout: 600_000 });
+  await page.waitForFunction(() => window.genlab?.ready && window.genlab.settled, null, { timeout: 900_000 });
   // And the training digits: they go to the device as they arrive, which is not a step's upload.
   await page.waitForFunction(() => /training and/.test(document.querySelector('#data-progress span')?.textContent), null, { timeout: 600_000 });
   return page;
@@ -282,13 +282,16 @@ async function loadOverLink(mbit, latency) {
   const slow = await slowServer(mbit, latency);
   const page = await browser.newPage();
   const started = Date.now();
-  await page.goto(slow.url + '?backend=cpu');
+  // `--load-backend auto`: the link names no backend (in a browser with WebGPU the CPU-only build
+  // opens the page and the WebGPU build follows behind it).
+  const backend = arg('--load-backend') ?? 'cpu';
+  await page.goto(slow.url + (backend === 'auto' ? '' : `?backend=${backend}`));
   await page.waitForFunction(() => window.genlab?.drawnAt?.['vae-samples'] !== undefined, null, { timeout: 600_000 });
   const firstSamples = await page.evaluate(() => performance.timeOrigin + window.genlab.drawnAt['vae-samples']);
   await page.waitForFunction(() => /training and/.test(document.getElementById('data-progress').textContent), null, { timeout: 600_000 });
   const before = slow.sent.filter((s) => s.done <= firstSamples);
   console.log(JSON.stringify({
-    measure: 'load_over_link', mbit, latency_ms: latency,
+    measure: 'load_over_link', mbit, latency_ms: latency, backend,
     first_pretrained_samples_ms: Math.round(firstSamples - started),
     bytes_before_first_samples: before.reduce((a, s) => a + s.bytes, 0),
     all_bytes: slow.sent.reduce((a, s) => a + s.bytes, 0),

@@ -16,26 +16,45 @@ function message(text, kind = 'error') {
 addEventListener('error', (e) => message(`Unexpected error: ${e.message}`));
 addEventListener('unhandledrejection', (e) => message(`Unexpected error: ${e.reason?.message ?? e.reason}`));
 
-// The link's backend goes to the worker at once, as its name: it picks which build of the wasm to
-// download. (Not in the script's URL: served from the offline cache, the worker's location
-// would lose the query.)
-const worker = new Worker('worker.js', { type: 'module', name: new URLSearchParams(location.search).get('backend') ?? '' });
+// The computing worker (worker.js). The link's backend goes to it at once, as its name: it picks
+// which build of the wasm to download. (Not in the script's URL: served from the offline cache,
+// the worker's location would lose the query.)
+//
+// A link that names no backend opens on the CPU-only build even where the browser offers WebGPU:
+// 1.3 MB to download against 4.7 MB, so the first pictures come sooner. The build with WebGPU
+// then opens behind it in a second worker and takes the labs over once it has opened them
+// (`openBehind`, below) — unless it finds the CPU faster here, or a run has started meanwhile.
+const asked = new URLSearchParams(location.search).get('backend') ?? '';
+const opensBehind = ['', 'auto'].includes(asked.trim().toLowerCase()) && 'gpu' in navigator;
 const waiting = new Map();
 let nextId = 1;
+let worker = startWorker(opensBehind ? 'cpu' : asked);
 
-// Sends an event to the worker; resolves with its reply, rejects with its error message.
-function send(event) {
+// A worker whose messages go to the page while it is the one in use, and to `behind` before.
+function startWorker(name) {
+  const w = new Worker('worker.js', { type: 'module', name });
+  w.onmessage = ({ data }) => (w === worker ? handlers[data.type]?.(data) : behind?.hear(w, data));
+  w.onerror = (e) => (w === worker
+    ? message(`The computing worker could not start: ${e.message ?? 'see the console'}`)
+    : behind?.drop(`The WebGPU build could not start (${e.message ?? 'see the console'}); the page stays on the CPU.`, 'warn'));
+  return w;
+}
+
+// Sends an event to a worker (the one in use unless told); resolves with its reply, rejects with
+// its error message. `coalesce`: a pointer move, of which only the last matters.
+function send(event, { to = worker, coalesce = false } = {}) {
   const id = nextId++;
+  if (to === worker) logged?.(event, coalesce);
   return new Promise((resolve, reject) => {
-    waiting.set(id, { resolve, reject });
-    worker.postMessage({ ...event, id });
+    waiting.set(id, { resolve, reject, to });
+    to.postMessage({ ...event, id });
   });
 }
 
 const report = (promise) => promise.catch((e) => message(e.message ?? String(e)));
 // Tests and benchmarks reach the page through this; `loseGpuForTest` destroys the worker's
 // WebGPU device, as a driver reset would.
-const genlab = { ready: false, labs: {}, send, loseGpuForTest: () => worker.postMessage({ type: 'test-lose-gpu' }) };
+const genlab = { ready: false, settled: !opensBehind, labs: {}, send, loseGpuForTest: () => worker.postMessage({ type: 'test-lose-gpu' }) };
 window.genlab = genlab;
 
 // Element of `tag` with attributes and children.
@@ -123,7 +142,7 @@ function buildLab(spec) {
   const id = spec.id;
   const values = {};
   const linked = [];
-  const fire = (name, extra = {}) => send({ lab: id, control: name, values: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v()])), ...extra });
+  const fire = (name, extra = {}, options) => send({ lab: id, control: name, values: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v()])), ...extra }, options);
   const wire = (c, made) => {
     if (made.value) values[c.name] = made.value;
     if (made.value && c.linked) linked.push(c.name);
@@ -217,7 +236,7 @@ function canvas(lab, c, fire) {
     let busy = false, next = null;
     const go = (p) => {
       busy = true;
-      report(fire(c.name, p)).finally(() => { busy = false; if (next) { const n = next; next = null; go(n); } });
+      report(fire(c.name, p, { coalesce: true })).finally(() => { busy = false; if (next) { const n = next; next = null; go(n); } });
     };
     const move = (ev) => {
       if (ev.type === 'pointermove' && ev.pointerType !== 'mouse' && !ev.buttons) return;
@@ -240,6 +259,7 @@ const handlers = {
     for (const note of m.notes) message(note, 'warn');
   },
   backend(m) {
+    genlab.backendMessage = m;
     const badge = $('badge');
     badge.textContent = m.badge;
     badge.title = m.title ?? '';
@@ -266,6 +286,9 @@ const handlers = {
   lab(m) { buildLab(m.spec); addDemos(m.spec); addToMap(m.spec); },
   status(m) {
     genlab.labs[m.lab]?.show(m.status);
+    if (ranHere(m.lab, m.status) && behind) {
+      behind.drop('A run started on the CPU before the WebGPU build was ready, so it stays on the CPU (nothing is lost). "use WebGPU" at the top reopens the page on WebGPU.', 'info');
+    }
     const figure = $(`map-${m.lab}`);
     if (figure) figure.textContent = m.status.headline ?? 'train or measure to see its figure';
   },
@@ -307,12 +330,117 @@ const handlers = {
   ready() {
     genlab.ready = true;
     $('compare-measure').disabled = $('compare-speed').disabled = false;
-    runDemoFromLink();
+    // A demo from the link runs where the labs will stay: after the WebGPU build took over.
+    settled.then(runDemoFromLink);
+    if (opensBehind) openBehind();
   },
   failed(m) { message(`The computing worker stopped: ${m.message}. Reload the page to start again.`); },
 };
-worker.onmessage = ({ data }) => handlers[data.type]?.(data);
-worker.onerror = (e) => message(`The computing worker could not start: ${e.message ?? 'see the console'}`);
+
+// The build with WebGPU, opening behind the CPU-only one (`opensBehind`). It opens the labs with
+// their settings now, is sent every event the labs got since the page opened, and keeps what it
+// would draw. When it has opened (and has the training digits) and the CPU worker has answered
+// everything, it takes over: its pictures go up, the CPU worker ends. It is dropped instead when
+// the browser has no adapter, when "auto" finds the CPU faster here (it times both), or when a
+// run starts on the CPU before it is ready: a run is never moved or lost.
+let behind = null;
+let settle;
+const settled = new Promise((resolve) => { settle = () => { genlab.settled = true; resolve(); }; });
+if (!opensBehind) settle();
+// Every event sent since the page opened, for the build behind to catch up with.
+const backlog = [];
+let logged = opensBehind ? (event, coalesce) => {
+  if (event.lab === 'app' && event.control !== 'digits') return; // measurements stay as shown
+  const last = backlog.at(-1);
+  if (coalesce && last?.coalesce && last.event.lab === event.lab && last.event.control === event.control) backlog.pop();
+  backlog.push({ event, coalesce });
+} : null;
+// The step each lab opened at: a lab that runs, or whose step moved (not back to 0, a reset), ran here.
+const openedAt = {};
+function ranHere(lab, s) {
+  openedAt[lab] ??= s.step;
+  return s.status.state === 'running' || (s.step !== openedAt[lab] && s.step > 0);
+}
+
+async function openBehind() {
+  const adapter = await navigator.gpu.requestAdapter().catch(() => null);
+  if (!adapter) {
+    logged = null;
+    message('Running on the CPU: this browser offers no WebGPU adapter.', 'warn');
+    return settle();
+  }
+  if (Object.values(genlab.labs).some((lab) => lab.last && ranHere(lab.spec.id, lab.last))) {
+    logged = null;
+    return settle(); // a run already started on the CPU: it stays there
+  }
+  // Tests name the backend here: on a software adapter "auto" always finds the CPU faster.
+  const w = startWorker(self.genlabTestBehind ?? asked);
+  const kept = new Map(); // its latest picture, text, control and status, by what they go to
+  let started = null, moving = false;
+  $('badge').textContent += ' · WebGPU opening…';
+  behind = {
+    hear(from, m) {
+      if (behind?.worker !== from) return;
+      switch (m.type) {
+        case 'started':
+          started = m;
+          for (const note of m.notes) message(note, 'warn');
+          if (m.backend !== 'webgpu') behind.drop(null, null, m); // "auto" timed both: the CPU is faster here
+          break;
+        case 'reply': handlers.reply(m); break;
+        case 'view': kept.get(`view ${m.lab} ${m.name}`)?.bitmap.close(); kept.set(`view ${m.lab} ${m.name}`, m); break;
+        case 'text': kept.set(`text ${m.lab} ${m.name}`, m); break;
+        case 'status': kept.set(`status ${m.lab}`, m); break;
+        case 'control': {
+          const key = `control ${m.lab} ${m.name}`;
+          kept.set(key, { ...m, properties: { ...kept.get(key)?.properties, ...m.properties } });
+          break;
+        }
+        case 'backend': started = m; break;
+        case 'fetched': keepForOffline(m.urls); catchUp(); break; // opened, the training digits in
+        case 'failed': behind.drop(`The WebGPU build stopped (${m.message}); the page stays on the CPU.`, 'warn'); break;
+        case 'data-error': behind.drop(`The WebGPU build could not load MNIST (${m.message}); the page stays on the CPU.`, 'warn'); break;
+        default: break; // the data's progress, the labs' sections, messages: the page has them from the CPU worker
+      }
+    },
+    drop(text, kind, badge) {
+      if (behind?.worker !== w) return;
+      behind = null;
+      logged = null;
+      w.terminate();
+      for (const m of kept.values()) m.bitmap?.close();
+      for (const [id, { to, reject }] of waiting) if (to === w) { waiting.delete(id); reject(new Error('dropped')); }
+      handlers.backend(badge ?? genlab.backendMessage);
+      if (text) message(text, kind);
+      settle();
+    },
+    worker: w,
+  };
+  // Then everything the labs were sent, in order, until the CPU worker has nothing in flight.
+  async function catchUp() {
+    if (moving) return;
+    moving = true;
+    while (behind?.worker === w) {
+      const next = backlog.shift();
+      if (next) {
+        await send(next.event, { to: w }).catch(() => {});
+      } else if ([...waiting.values()].some(({ to }) => to === worker)) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      } else {
+        const old = worker;
+        worker = w;
+        behind = null;
+        logged = null;
+        handlers.backend(started);
+        for (const m of kept.values()) handlers[m.type](m);
+        old.terminate();
+        message('WebGPU is ready: the labs moved to it.', 'info');
+        settle();
+      }
+    }
+  }
+  w.postMessage({ type: 'start', given: Object.fromEntries(Object.values(genlab.labs).map((lab) => [lab.spec.id, lab.values()])) });
+}
 
 // Offers `blob` as a file named `name`.
 function download(name, blob) {

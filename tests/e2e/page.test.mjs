@@ -14,7 +14,7 @@ after(async () => { await browser?.close(); server?.close(); });
 // A fresh page. Its wasm runs in a Web Worker, so requests are routed for the whole browser
 // context (a page's own routes may miss a worker's fetches). The init script counts wasm
 // instances made on the page's thread: the design says none.
-async function open(query = '', { route, routes = {} } = {}) {
+async function open(query = '', { route, routes = {}, init } = {}) {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -23,6 +23,7 @@ async function open(query = '', { route, routes = {} } = {}) {
   // Which build of the wasm the worker downloads (with WebGPU, or the CPU-only one).
   const wasms = [];
   await page.context().route('**/*_bg.wasm', (r) => { wasms.push(new URL(r.request().url()).pathname.split('/').pop()); return r.continue(); });
+  if (init) await page.addInitScript(init);
   await page.addInitScript(() => {
     window.pageWasmInstances = 0;
     for (const name of ['instantiate', 'instantiateStreaming']) {
@@ -177,6 +178,72 @@ test('WebGPU (forced): the badge names it and Step trains one step in the worker
   const s = await page.evaluate(() => window.genlab.vae.status());
   assert.ok(s.train.every(Number.isFinite) && s.train[0] > 100, JSON.stringify(s.train));
   assert.ok(await drawn(page, 'vae-chart'));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+// A link without a backend, in a browser that offers WebGPU (SwiftShader here): the CPU-only
+// build opens the page, the build with WebGPU opens behind it. Waits for that to settle.
+const settled = (page, timeout = 300_000) => page.waitForFunction(() => window.genlab?.settled, null, { timeout });
+
+test('no backend in the link: the page opens on the CPU-only build; the WebGPU build behind it, timed slower here, is dropped', async () => {
+  const { page, errors, wasms } = await open('');
+  await ready(page);
+  assert.deepEqual(wasms.slice(0, 1), ['genlab-cpu_bg.wasm'], 'the CPU-only build first');
+  assert.ok(await drawn(page, 'vae-samples'), 'pictures from the CPU-only build');
+  await settled(page);
+  // (The offline cache fetches them again afterwards.)
+  assert.deepEqual([...new Set(wasms)], ['genlab-cpu_bg.wasm', 'genlab_bg.wasm'], 'then the build with WebGPU');
+  // "auto" timed both in the second worker: SwiftShader loses, the badge says so, the page stays.
+  assert.match(await page.textContent('#badge'), /^CPU \(flex\) · .* \(WebGPU .*\)$/);
+  assert.equal(await page.evaluate(() => window.genlab.backend), 'cpu');
+  await page.click('#vae-step');
+  await page.waitForFunction(() => window.genlab.vae.status().step >= 1, null, { timeout: 60_000 });
+  assert.doesNotMatch(await page.textContent('#messages'), /moved to it|stopped|could not/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('no backend in the link: the WebGPU build catches up with what was done on the CPU and takes the labs over', async () => {
+  const { page, errors, wasms } = await open('', { init: () => { window.genlabTestBehind = 'webgpu'; } });
+  await ready(page);
+  await page.waitForFunction(() => /^CPU.*WebGPU opening/.test(document.getElementById('badge').textContent));
+  // Done on the CPU before WebGPU is ready: a fresh VAE from seed 7 (a reset, not a run).
+  await page.selectOption('#vae-from', 'scratch');
+  await page.fill('#vae-seed', '7');
+  await page.click('#vae-reset');
+  await page.waitForFunction(() => window.genlab.vae.status().settings.seed === 7);
+  await settled(page, 900_000); // on SwiftShader the second worker takes minutes to open the labs
+  assert.deepEqual([...new Set(wasms)], ['genlab-cpu_bg.wasm', 'genlab_bg.wasm']);
+  assert.match(await page.textContent('#messages'), /WebGPU is ready: the labs moved to it/);
+  assert.match(await page.textContent('#badge'), /WebGPU/);
+  assert.equal(await page.evaluate(() => window.genlab.backend), 'webgpu');
+  // The WebGPU worker got the reset: its VAE is the fresh one from seed 7, and Step trains it there.
+  const s = await page.evaluate(() => window.genlab.vae.status());
+  assert.equal(s.settings.seed, 7);
+  assert.equal(s.step, 0);
+  await page.click('#vae-step', { timeout: 180_000 });
+  await page.waitForFunction(() => window.genlab.vae.status().step === 1, null, { timeout: 180_000 });
+  const after = await page.evaluate(() => window.genlab.vae.status());
+  assert.ok(after.train.every(Number.isFinite) && after.train[0] > 400, `an untrained VAE's −ELBO: ${after.train}`);
+  assert.ok(await drawn(page, 'vae-samples') && await drawn(page, 'digits'));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('no backend in the link: a run started on the CPU before the WebGPU build is ready stays on the CPU', async () => {
+  const { page, errors } = await open('', { init: () => { window.genlabTestBehind = 'webgpu'; } });
+  await ready(page);
+  await page.waitForFunction(() => /WebGPU opening/.test(document.getElementById('badge').textContent));
+  await page.click('#vae-step');
+  await page.waitForFunction(() => window.genlab.vae.status().step === 1, null, { timeout: 60_000 });
+  await settled(page);
+  assert.match(await page.textContent('#messages'), /stays on the CPU/);
+  assert.match(await page.textContent('#badge'), /^CPU/);
+  assert.equal(await page.evaluate(() => window.genlab.backend), 'cpu');
+  // The run goes on where it is.
+  await page.click('#vae-step');
+  await page.waitForFunction(() => window.genlab.vae.status().step === 2, null, { timeout: 60_000 });
   assert.deepEqual(errors, []);
   await page.close();
 });
