@@ -321,7 +321,12 @@ const handlers = {
   message(m) { message(m.text, m.kind); },
   file(m) { download(m.name, new Blob([m.bytes], { type: m.mime })); },
   // What the worker fetched (the wasm, MNIST, the weights): kept for the next visit, offline.
-  fetched(m) { keepForOffline(m.urls); },
+  // The WebGPU build starts behind only now, so that its download leaves the link to the
+  // training digits.
+  fetched(m) {
+    keepForOffline(m.urls);
+    if (opensBehind && !genlab.settled && !behind) openBehind();
+  },
   reply(m) {
     const w = waiting.get(m.id);
     waiting.delete(m.id);
@@ -332,7 +337,6 @@ const handlers = {
     $('compare-measure').disabled = $('compare-speed').disabled = false;
     // A demo from the link runs where the labs will stay: after the WebGPU build took over.
     settled.then(runDemoFromLink);
-    if (opensBehind) openBehind();
   },
   failed(m) { message(`The computing worker stopped: ${m.message}. Reload the page to start again.`); },
 };
@@ -363,6 +367,7 @@ function ranHere(lab, s) {
 }
 
 async function openBehind() {
+  if (!genlab.ready) return settle(); // the labs did not open (no test digits): nothing to take over
   const adapter = await navigator.gpu.requestAdapter().catch(() => null);
   if (!adapter) {
     logged = null;

@@ -47,7 +47,7 @@ const frameGaps = async (page) => {
   return { frames: gaps.length, p50: Math.round(gaps[Math.floor(gaps.length * 0.5)]), p95: Math.round(gaps[Math.floor(gaps.length * 0.95)]), max: Math.round(gaps[gaps.length - 1]) };
 };
 
-const ready = (page) => page.waitForFunction(() => window.genlab?.ready, null, { timeout: 300_000 }); // SwiftShader compiles every shader at open
+const ready = (page) => page.waitForFunction(() => window.genlab?.ready, null, { timeout: 600_000 }); // SwiftShader compiles every shader at open (minutes when the cores are busy)
 
 // True when a canvas has at least two different pixel colours.
 const drawn = (page, id) => page.evaluate((id) => {
