@@ -44,7 +44,7 @@ function startWorker(name) {
 // its error message. `coalesce`: a pointer move, of which only the last matters.
 function send(event, { to = worker, coalesce = false } = {}) {
   const id = nextId++;
-  if (to === worker) logged?.(event, coalesce);
+  if (to === worker) logForBehind(event, coalesce);
   return new Promise((resolve, reject) => {
     waiting.set(id, { resolve, reject, to });
     to.postMessage({ ...event, id });
@@ -353,12 +353,13 @@ const settled = new Promise((resolve) => { settle = () => { genlab.settled = tru
 if (!opensBehind) settle();
 // Every event sent since the page opened, for the build behind to catch up with.
 const backlog = [];
-let logged = opensBehind ? (event, coalesce) => {
-  if (event.lab === 'app' && event.control !== 'digits') return; // measurements stay as shown
+// Nothing is kept once that is settled (or when nothing opens behind).
+function logForBehind(event, coalesce) {
+  if (genlab.settled || (event.lab === 'app' && event.control !== 'digits')) return; // measurements stay as shown
   const last = backlog.at(-1);
   if (coalesce && last?.coalesce && last.event.lab === event.lab && last.event.control === event.control) backlog.pop();
   backlog.push({ event, coalesce });
-} : null;
+}
 // The step each lab opened at: a lab that runs, or whose step moved (not back to 0, a reset), ran here.
 const openedAt = {};
 function ranHere(lab, s) {
@@ -370,12 +371,10 @@ async function openBehind() {
   if (!genlab.ready) return settle(); // the labs did not open (no test digits): nothing to take over
   const adapter = await navigator.gpu.requestAdapter().catch(() => null);
   if (!adapter) {
-    logged = null;
     message('Running on the CPU: this browser offers no WebGPU adapter.', 'warn');
     return settle();
   }
   if (Object.values(genlab.labs).some((lab) => lab.last && ranHere(lab.spec.id, lab.last))) {
-    logged = null;
     return settle(); // a run already started on the CPU: it stays there
   }
   // Tests name the backend here: on a software adapter "auto" always finds the CPU faster.
@@ -411,7 +410,6 @@ async function openBehind() {
     drop(text, kind, badge) {
       if (behind?.worker !== w) return;
       behind = null;
-      logged = null;
       w.terminate();
       for (const m of kept.values()) m.bitmap?.close();
       for (const [id, { to, reject }] of waiting) if (to === w) { waiting.delete(id); reject(new Error('dropped')); }
@@ -435,7 +433,6 @@ async function openBehind() {
         const old = worker;
         worker = w;
         behind = null;
-        logged = null;
         handlers.backend(started);
         for (const m of kept.values()) handlers[m.type](m);
         old.terminate();
