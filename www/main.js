@@ -348,12 +348,12 @@ const handlers = {
 // the browser has no adapter, when "auto" finds the CPU faster here (it times both), or when a
 // run starts on the CPU before it is ready: a run is never moved or lost.
 let behind = null;
-let settle;
-const settled = new Promise((resolve) => { settle = () => { genlab.settled = true; resolve(); }; });
-if (!opensBehind) settle();
-// Every event sent since the page opened, for the build behind to catch up with.
+// Every event sent since the page opened, for the build behind to catch up with; emptied (a
+// loaded file's bytes with it) and no longer kept once that is settled.
 const backlog = [];
-// Nothing is kept once that is settled (or when nothing opens behind).
+let settle;
+const settled = new Promise((resolve) => { settle = () => { genlab.settled = true; backlog.length = 0; resolve(); }; });
+if (!opensBehind) settle();
 function logForBehind(event, coalesce) {
   if (genlab.settled || (event.lab === 'app' && event.control !== 'digits')) return; // measurements stay as shown
   const last = backlog.at(-1);
