@@ -123,7 +123,8 @@ fn eval_gan(args: &Args, data: &Mnist) -> serde_json::Value {
     let mut config = match args.string("architecture", "dcgan").as_str() {
         "dcgan" => GanConfig::dcgan(),
         "fc" => GanConfig::fc(),
-        other => fail(&format!("--architecture {other}: dcgan or fc")),
+        "dcgan-tf" => GanConfig::dcgan_tf(),
+        other => fail(&format!("--architecture {other}: dcgan, dcgan-tf or fc")),
     };
     config.minibatch_std = args.get("minibatch-std", false);
     config.spectral_norm = args.get("spectral-norm", false);

@@ -170,7 +170,13 @@ fn train_vae(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
 }
 
 fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String, Value) {
-    let mut config = if args.command == "dcgan" { GanConfig::dcgan() } else { GanConfig::fc() };
+    let mut config = match (args.command.as_str(), args.string("architecture", "dcgan").as_str()) {
+        ("fc-gan", _) => GanConfig::fc(),
+        (_, "dcgan") => GanConfig::dcgan(),
+        // The TF tutorial's deeper generator (not offered in the page): a capacity experiment.
+        (_, "dcgan-tf") => GanConfig::dcgan_tf(),
+        (_, other) => fail(&format!("--architecture {other}: dcgan or dcgan-tf")),
+    };
     config.latent = args.get("latent", config.latent);
     config.minibatch_std = args.get("minibatch-std", false);
     config.spectral_norm = args.get("spectral-norm", false);
