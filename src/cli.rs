@@ -34,6 +34,18 @@ impl Args {
     }
 }
 
+/// The GAN network `--architecture` names (`default` when absent). dcgan-tf, the TF tutorial's
+/// deeper generator, is for native experiments: the page does not offer it.
+pub fn gan_config(args: &Args, default: &str) -> crate::models::gan::GanConfig {
+    use crate::models::gan::GanConfig;
+    match args.string("architecture", default).as_str() {
+        "dcgan" => GanConfig::dcgan(),
+        "fc" => GanConfig::fc(),
+        "dcgan-tf" => GanConfig::dcgan_tf(),
+        other => fail(&format!("--architecture {other}: dcgan, dcgan-tf or fc")),
+    }
+}
+
 pub fn fail(message: &str) -> ! {
     eprintln!("{message}");
     std::process::exit(2)

@@ -9,10 +9,10 @@
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use genlab::cli::{Args, fail, load_mnist};
+use genlab::cli::{Args, fail, gan_config, load_mnist};
 use genlab::data::{Mnist, PIXELS, Split};
 use genlab::models::classifier::{self, Classifier, FEATURES};
-use genlab::models::gan::{GanConfig, GanWithAverage};
+use genlab::models::gan::GanWithAverage;
 use genlab::models::vae::{VaeConfig, evaluate_split, prior_moment_distance};
 use genlab::rng::Rng;
 use genlab::train::Encoding;
@@ -120,12 +120,7 @@ fn all(split: &Split) -> Vec<f32> {
 
 fn eval_gan(args: &Args, data: &Mnist) -> serde_json::Value {
     let weights = args.string("weights", "pretrained/dcgan.bpk");
-    let mut config = match args.string("architecture", "dcgan").as_str() {
-        "dcgan" => GanConfig::dcgan(),
-        "fc" => GanConfig::fc(),
-        "dcgan-tf" => GanConfig::dcgan_tf(),
-        other => fail(&format!("--architecture {other}: dcgan, dcgan-tf or fc")),
-    };
+    let mut config = gan_config(args, "dcgan");
     config.minibatch_std = args.get("minibatch-std", false);
     config.spectral_norm = args.get("spectral-norm", false);
     config.pack = args.get("pack", 1);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use genlab::cli::{Args, fail, load_mnist};
+use genlab::cli::{Args, fail, gan_config, load_mnist};
 use genlab::data::{Mnist, PIXELS};
 use genlab::device::seeded;
 use genlab::models::classifier::{self, CLASSES, ClassifierTrainer};
@@ -170,13 +170,7 @@ fn train_vae(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
 }
 
 fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String, Value) {
-    let mut config = match (args.command.as_str(), args.string("architecture", "dcgan").as_str()) {
-        ("fc-gan", _) => GanConfig::fc(),
-        (_, "dcgan") => GanConfig::dcgan(),
-        // The TF tutorial's deeper generator (not offered in the page): a capacity experiment.
-        (_, "dcgan-tf") => GanConfig::dcgan_tf(),
-        (_, other) => fail(&format!("--architecture {other}: dcgan or dcgan-tf")),
-    };
+    let mut config = if args.command == "fc-gan" { GanConfig::fc() } else { gan_config(args, "dcgan") };
     config.latent = args.get("latent", config.latent);
     config.minibatch_std = args.get("minibatch-std", false);
     config.spectral_norm = args.get("spectral-norm", false);
