@@ -134,6 +134,8 @@ fn train_vae(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     // A point code has no posterior to importance-sample: no bound for the autoencoders.
     let eval_k: usize = if config.variational { args.get("eval-k", 50) } else { 0 };
     let mut test = f64::NAN;
+    // A finished run resumed with no epoch left still writes its weights out (main says it did).
+    let no_epoch_left = trainer.history.epoch >= epochs;
     for epoch in trainer.history.epoch + 1..=epochs {
         let stage = burda_stage(epoch);
         if burda_schedule {
@@ -165,6 +167,9 @@ fn train_vae(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
         save(trainer.model.model.valid(), &out);
         save_checkpoint(&checkpoint, &trainer, &log);
         write_note(&out, note(&trainer, &log, test));
+    }
+    if no_epoch_left {
+        save(trainer.model.model.valid(), &out);
     }
     (out, note(&trainer, &log, test))
 }
@@ -220,6 +225,12 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     // The classifier judges 5000 samples of the averaged G after every epoch.
     let judge = GanJudge::new(&data, args);
     let steps_per_epoch = data.train.len() / (trainer.settings.batch_size * options.k);
+    let export = |trainer: &Trainer<GanTrainer>| {
+        let file = GanWithAverage::file(trainer.model.gan.valid(), trainer.model.ema.clone(), Encoding::Burnpack);
+        std::fs::write(&out, file.unwrap_or_else(|e| fail(&e))).unwrap_or_else(|e| fail(&format!("{out}: {e}")));
+    };
+    // A finished run resumed with no epoch left still writes its weights out (main says it did).
+    let no_epoch_left = trainer.history.epoch >= epochs;
     for epoch in trainer.history.epoch + 1..=epochs {
         // Read back every 50 steps: one read-back per epoch would hold a whole epoch's graph.
         for part in (0..steps_per_epoch).collect::<Vec<_>>().chunks(50) {
@@ -241,10 +252,12 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
         log["epochs"].as_array_mut().unwrap().push(json!({
             "epoch": epoch, "train_means": means, "samples_judged": 5000, "verdict": verdict, "seconds": trainer.history.elapsed_s.round(),
         }));
-        let file = GanWithAverage::file(trainer.model.gan.valid(), trainer.model.ema.clone(), Encoding::Burnpack);
-        std::fs::write(&out, file.unwrap_or_else(|e| fail(&e))).unwrap_or_else(|e| fail(&format!("{out}: {e}")));
+        export(&trainer);
         save_checkpoint(&checkpoint, &trainer, &log);
         write_note(&out, note(&trainer, &log));
+    }
+    if no_epoch_left {
+        export(&trainer);
     }
     (out, note(&trainer, &log))
 }
@@ -346,6 +359,12 @@ fn train_exact<M: Trainable>(
         })
     };
     let steps_per_epoch = data.train.len() / trainer.settings.batch_size;
+    let export = |trainer: &Trainer<M>| {
+        let weights = trainer.model.weights().unwrap_or_else(|e| fail(&e));
+        std::fs::write(&out, weights).unwrap_or_else(|e| fail(&format!("{out}: {e}")));
+    };
+    // A finished run resumed with no epoch left still writes its weights out (main says it did).
+    let no_epoch_left = trainer.history.epoch >= epochs;
     for epoch in trainer.history.epoch + 1..=epochs {
         for (i, part) in (0..steps_per_epoch).collect::<Vec<_>>().chunks(50).enumerate() {
             trainer.run_blocking(part.len()).unwrap_or_else(|e| fail(&e));
@@ -362,10 +381,12 @@ fn train_exact<M: Trainable>(
         log["epochs"].as_array_mut().unwrap().push(json!({
             "epoch": epoch, "train_nll": round2(train), "test_nll": round2(test), "lr": lr, "seconds": trainer.history.elapsed_s.round(),
         }));
-        let weights = trainer.model.weights().unwrap_or_else(|e| fail(&e));
-        std::fs::write(&out, weights).unwrap_or_else(|e| fail(&format!("{out}: {e}")));
+        export(&trainer);
         save_checkpoint(&checkpoint, &trainer, &log);
         write_note(&out, note(&trainer, &log));
+    }
+    if no_epoch_left {
+        export(&trainer);
     }
     (out, note(&trainer, &log))
 }
