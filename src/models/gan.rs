@@ -456,33 +456,40 @@ impl Discriminator {
     /// One step of power iteration for every spectrally normalised layer (none: unchanged).
     /// Once per D update, so the estimate of each σ follows its slowly moving weight.
     pub fn power_iteration(self) -> Self {
-        let has_sn = match &self {
-            Discriminator::Dcgan(d) => !d.sn.is_empty(),
-            Discriminator::Tf(d) => !d.sn.is_empty(),
-            Discriminator::Fc(d) => !d.sn.is_empty(),
-        };
-        if !has_sn {
+        let (weights, sn) = self.weight_matrices();
+        if sn.is_empty() {
             return self;
         }
-        fn step(sn: Vec<SpectralNorm>, weights: [Tensor<2>; 3]) -> Vec<SpectralNorm> {
-            sn.into_iter().zip(weights).map(|(s, w)| s.step(w)).collect()
-        }
+        let step = |sn: Vec<SpectralNorm>| sn.into_iter().zip(weights).map(|(s, w)| s.step(w)).collect();
         match self {
             Discriminator::Dcgan(mut d) => {
-                let w = [matrix(d.conv1.weight.val()), matrix(d.conv2.weight.val()), d.out.weight.val()];
-                d.sn = step(d.sn, w);
+                d.sn = step(d.sn);
                 Discriminator::Dcgan(d)
             }
             Discriminator::Tf(mut d) => {
-                let w = [matrix(d.conv1.weight.val()), matrix(d.conv2.weight.val()), d.out.weight.val()];
-                d.sn = step(d.sn, w);
+                d.sn = step(d.sn);
                 Discriminator::Tf(d)
             }
             Discriminator::Fc(mut d) => {
-                let w = [d.hidden1.weight.val(), d.hidden2.weight.val(), d.out.weight.val()];
-                d.sn = step(d.sn, w);
+                d.sn = step(d.sn);
                 Discriminator::Fc(d)
             }
+        }
+    }
+
+    /// The three weights D computes with, as matrices (a conv: one row per output channel):
+    /// each divided by its estimated σ when spectrally normalised.
+    pub fn effective_weights(&self) -> Vec<Tensor<2>> {
+        let (weights, sn) = self.weight_matrices();
+        weights.into_iter().enumerate().map(|(i, w)| normalised(sn, i, w)).collect()
+    }
+
+    /// D's three weighted layers as matrices, and their spectral norms (empty when off).
+    fn weight_matrices(&self) -> ([Tensor<2>; 3], &[SpectralNorm]) {
+        match self {
+            Discriminator::Dcgan(d) => ([matrix(d.conv1.weight.val()), matrix(d.conv2.weight.val()), d.out.weight.val()], &d.sn),
+            Discriminator::Tf(d) => ([matrix(d.conv1.weight.val()), matrix(d.conv2.weight.val()), d.out.weight.val()], &d.sn),
+            Discriminator::Fc(d) => ([d.hidden1.weight.val(), d.hidden2.weight.val(), d.out.weight.val()], &d.sn),
         }
     }
 }
