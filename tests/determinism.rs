@@ -42,6 +42,6 @@ fn one_seed_gives_one_run_whatever_the_chunk_sizes() {
     assert_eq!(test_a.iter().map(|p| p.0).collect::<Vec<_>>(), vec![0, 200, 400]);
     assert_eq!(train_a, train_b);
     assert_eq!(test_a, test_b);
-    // The run trained (the held-out −ELBO fell), and each evaluation is a fresh binarization.
+    // The run trained: the held-out −ELBO fell.
     assert!(test_a[2].1[0] < test_a[0].1[0] - 50.0, "{test_a:?}");
 }

@@ -110,7 +110,8 @@ fn a_long_history_stays_bounded_and_spans_the_run() {
     assert!(s.points.iter().all(|p| p.values[1] == 1.0));
     let mid = &s.points[s.len() / 2];
     let expected = mid.step as f32 - (s.stride() as f32 - 1.0) / 2.0;
-    assert!((mid.values[0] - expected).abs() <= 1e-3 * expected, "{} vs {expected}", mid.values[0]);
+    // (A point that kept its first or last step instead would be ~stride/4 = 128 off after merging.)
+    assert!((mid.values[0] - expected).abs() <= 16.0, "{} vs {expected}", mid.values[0]);
     // Short runs keep every step.
     let mut short = Series::default();
     (1..=100).for_each(|step| short.push(Point { step, values: vec![0.0] }));
@@ -178,10 +179,12 @@ fn a_models_tensors_carry_it_to_a_fresh_copy() {
     let mut other = VaeTrainer::new(VaeConfig::vae(20), &device);
     let z = Tensor::<2>::from_data(TensorData::new(genlab::rng::Rng::new(6).normals(3 * 20), [3, 20]), &device.clone().inner());
     other.set_tensors(host(&vae)).unwrap();
-    assert_eq!(read(other.model.valid().decode(z.clone())), read(vae.model.valid().decode(z)));
+    let decoded = read(vae.model.valid().decode(z.clone()));
+    assert_eq!(read(other.model.valid().decode(z.clone())), decoded);
     // A copy of another model does not fit: an error, and the model is left as it was.
     assert!(other.set_tensors(host(&gan.model)).is_err());
     assert!(other.set_tensors(vec![vec![0.0; 3]]).is_err());
+    assert_eq!(read(other.model.valid().decode(z)), decoded);
 }
 
 /// What the page's Save writes — the weights, with or without its header — each model's `load`
@@ -281,7 +284,7 @@ fn half_precision_files_load_in_every_lab() {
     let half = half_bytes(&classifier).unwrap();
     let x = Tensor::<2>::from_data(TensorData::new(data.test.intensities(&[0, 1, 2]), [3, 784]), &device.clone().inner());
     let moved = worst(&read(genlab::models::classifier::load(&device.clone().inner(), half).unwrap().probs(x.clone())), &read(classifier.probs(x)));
-    assert!(moved < 1e-2, "the classifier's p(y|x) moved by {moved}");
+    assert!(moved > 0.0 && moved < 1e-2, "the classifier's p(y|x) moved by {moved}");
 }
 
 /// burn keeps one random stream per process, and initialises a parameter at its first use: a
