@@ -183,6 +183,18 @@ pub fn load_optimizer_bytes(optim: burn::optim::ModuleOptimizer, bytes: Vec<u8>)
     optim.from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).map_err(|e| e.to_string())
 }
 
+/// How many values of `tensors` are not finite numbers (NaN or ±∞), in one read-back (async:
+/// the page may be on WebGPU). A weights file full of NaN would otherwise load, draw black
+/// pictures and turn the first training step's loss into NaN.
+pub async fn count_non_finite(tensors: Vec<Tensor<1>>) -> Result<usize, String> {
+    if tensors.is_empty() {
+        return Ok(0);
+    }
+    let count = Tensor::cat(tensors, 0).is_finite().bool_not().float().sum();
+    let data = count.into_data_async().await.map_err(|e| format!("{e:?}"))?;
+    data.iter::<f32>().next().map(|n| n as usize).ok_or_else(|| "no value read back".to_string())
+}
+
 /// A module's float tensors, as [`Trainable::tensors`] wants them.
 pub fn module_tensors<M: Module>(module: &M) -> Vec<Tensor<1>> {
     struct Collect(Vec<Tensor<1>>);

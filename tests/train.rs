@@ -315,3 +315,27 @@ fn seeded_draws_agree_while_other_threads_draw() {
         assert!(checks.into_iter().all(|c| c.join().unwrap()), "a seeded draw saw another thread's draws");
     });
 }
+
+/// What a loaded weights file must pass before it replaces the page's model: its NaN and ±∞
+/// are counted (one async read-back, polled here where the CPU answers at once).
+#[test]
+fn non_finite_weights_are_counted() {
+    use burn::tensor::TensorData;
+    use genlab::train::count_non_finite;
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    fn ready<T>(f: impl Future<Output = T>) -> T {
+        match std::pin::pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(v) => v,
+            Poll::Pending => panic!("the CPU's read-back was not ready at once"),
+        }
+    }
+    let device = Device::flex();
+    let t = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), &device);
+    let model = seeded(&device, 2, || genlab::models::vae::VaeConfig::vae(2).init(&device));
+    let mut tensors = genlab::train::module_tensors(&model);
+    assert_eq!(ready(count_non_finite(tensors.clone())), Ok(0));
+    tensors.push(t(&[1.0, f32::NAN, -f32::INFINITY, f32::MAX, 0.0, f32::INFINITY]));
+    assert_eq!(ready(count_non_finite(tensors)), Ok(3));
+    assert_eq!(ready(count_non_finite(Vec::new())), Ok(0));
+}

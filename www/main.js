@@ -28,6 +28,11 @@ const asked = new URLSearchParams(location.search).get('backend') ?? '';
 const opensBehind = ['', 'auto'].includes(asked.trim().toLowerCase()) && 'gpu' in navigator;
 const waiting = new Map();
 let nextId = 1;
+// A worker that reported a failure (`failed`) answers nothing more: what is sent to it, or was
+// waiting on it, is refused at once, quietly (the page already says why), so no button stays
+// disabled waiting for it.
+let stopped = null;
+const stoppedError = Object.assign(new Error('the computing worker stopped'), { quiet: true });
 let worker = startWorker(opensBehind ? 'cpu' : asked);
 
 // A worker whose messages go to the page while it is the one in use, and to `behind` before.
@@ -46,15 +51,21 @@ function send(event, { to = worker, coalesce = false } = {}) {
   const id = nextId++;
   if (to === worker) logForBehind(event, coalesce);
   return new Promise((resolve, reject) => {
+    if (to === stopped) return reject(stoppedError);
     waiting.set(id, { resolve, reject, to });
     to.postMessage({ ...event, id });
   });
 }
 
-const report = (promise) => promise.catch((e) => message(e.message ?? String(e)));
+const report = (promise) => promise.catch((e) => e?.quiet || message(e.message ?? String(e)));
 // Tests and benchmarks reach the page through this; `loseGpuForTest` destroys the worker's
-// WebGPU device, as a driver reset would.
-const genlab = { ready: false, settled: !opensBehind, labs: {}, send, loseGpuForTest: () => worker.postMessage({ type: 'test-lose-gpu' }) };
+// WebGPU device, as a driver reset would; `failWorkerForTest` makes the worker fail as a panic
+// would (it reports `failed`, then answers nothing).
+const genlab = {
+  ready: false, settled: !opensBehind, labs: {}, send,
+  loseGpuForTest: () => worker.postMessage({ type: 'test-lose-gpu' }),
+  failWorkerForTest: () => worker.postMessage({ type: 'test-fail' }),
+};
 window.genlab = genlab;
 
 // Element of `tag` with attributes and children.
@@ -338,7 +349,11 @@ const handlers = {
     // A demo from the link runs where the labs will stay: after the WebGPU build took over.
     settled.then(runDemoFromLink);
   },
-  failed(m) { message(`The computing worker stopped: ${m.message}. Reload the page to start again.`); },
+  failed(m) {
+    message(`The computing worker stopped: ${m.message}. Reload the page to start again.`);
+    stopped = worker;
+    for (const [id, { to, reject }] of waiting) if (to === worker) { waiting.delete(id); reject(stoppedError); }
+  },
 };
 
 // The build with WebGPU, opening behind the CPU-only one (`opensBehind`). It opens the labs with

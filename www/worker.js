@@ -1,7 +1,8 @@
 // The computing thread: one wasm instance that owns the device (WebGPU or the CPU), MNIST and
 // every model. The page (main.js) sends it events; it sends back status, text and pictures.
 
-const post = (message, transfer) => postMessage(message, transfer ?? []);
+let failedForTest = false;
+const post = (message, transfer) => failedForTest || postMessage(message, transfer ?? []);
 // A Rust panic or a lost wasm instance: the page says so instead of waiting forever.
 addEventListener('error', (e) => post({ type: 'failed', message: e.message ?? String(e) }));
 addEventListener('unhandledrejection', (e) => post({ type: 'failed', message: e.reason?.message ?? String(e.reason) }));
@@ -64,6 +65,12 @@ testDigits.catch(() => {}); // its failure is the app's message (App.open), not 
 
 let started;
 onmessage = async ({ data }) => {
+  if (data.type === 'test-fail') {
+    // As a panic in the wasm: the failure is reported, and nothing after it.
+    post({ type: 'failed', message: 'a test stopped it' });
+    failedForTest = true;
+    return;
+  }
   if (data.type === 'test-lose-gpu') {
     for (const device of gpuDevices) device.destroy();
     return;

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use serde_json::{Value, json};
 
 use crate::render::chart::draw_history;
-use crate::train::{Settings, Status, Trainable, Trainer, now_ms, unwrap_weights, wrap_weights};
+use crate::train::{Settings, Status, Trainable, Trainer, count_non_finite, now_ms, unwrap_weights, wrap_weights};
 
 use super::spec::{ChartSpec, Control, Demo, Event, Figure, Input, LabSpec, Values, defaults, with_given};
 use super::{Download, Shared, Surface, TrainingDigits, fetch_bytes, yield_now};
@@ -668,6 +668,12 @@ impl<V: ModelView> Lab<V> {
         }
         let device = self.trainer.borrow().device().clone();
         let model = self.view.build(&values, &device, Some(weights)).map_err(|e| format!("{file} was not loaded: {e}; {kept}"))?;
+        match count_non_finite(model.tensors()).await {
+            Ok(0) => {}
+            Ok(1) => return Err(format!("{file} holds a value that is not a number (NaN or infinity); {kept}")),
+            Ok(n) => return Err(format!("{file} holds {n} values that are not numbers (NaN or infinity); {kept}")),
+            Err(e) => return Err(format!("{file} could not be checked ({e}); {kept}")),
+        }
         self.pause();
         self.apply(&values)?;
         self.generation.set(self.generation.get() + 1);

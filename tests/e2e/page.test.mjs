@@ -75,7 +75,9 @@ test('CPU: data grid, then the VAE trains with a live chart and pictures', async
   await page.waitForFunction(() => window.genlab.vae.status().status.state === 'paused');
   const s = await page.evaluate(() => window.genlab.vae.status());
   console.log(JSON.stringify({ measure: 'frame_gap_ms_during_cpu_training_vae', ...await frameGaps(page), images_per_s: Math.round(s.images_per_s) }));
-  assert.ok(s.train[0] > 0 && s.train[0] < 600, `−ELBO ${s.train[0]}`);
+  // It continues the pretrained VAE (about 147 nats held out): the curve stays there. Weights
+  // lost to a restart would read ~543 (784·log 2) at first and still above 200 after 100 steps.
+  assert.ok(s.train[0] > 100 && s.train[0] < 170, `−ELBO ${s.train[0]}`);
   assert.ok(Number.isFinite(s.images_per_s) && s.images_per_s > 0);
   assert.match(await page.textContent('#vae-status'), /paused · step \d+/);
   assert.ok(await drawn(page, 'vae-chart'));
@@ -263,7 +265,8 @@ test('WebGPU lost in the middle of training: the run goes on on the CPU from its
   await page.waitForFunction((n) => window.genlab.vae.status().step >= n + 30, before.step, { timeout: 120_000 });
   const after = await page.evaluate(() => window.genlab.vae.status());
   assert.equal(after.status.state, 'running');
-  assert.ok(after.train.every(Number.isFinite) && after.train[0] < 300, JSON.stringify(after.train));
+  // From the pretrained weights it had reached (~147 nats), not from random ones (~543 at first).
+  assert.ok(after.train.every(Number.isFinite) && after.train[0] < 170, JSON.stringify(after.train));
   assert.match(await page.textContent('#messages'), /Variational autoencoder \(and the adversarial autoencoder\) goes on on the CPU from its weights at step \d+/);
   // The curves kept the run: their points from before the loss are still there.
   assert.ok(after.points > before.points && before.points >= 2, `points ${before.points} → ${after.points}`);

@@ -125,13 +125,21 @@ test('saved weights load back to the same pictures in each lab; a wrong or damag
     assert.match((await messages(page)).at(-1), /loaded genlab-.*saved at step 0/);
     assert.deepEqual(await pixels(page, view), before, `${lab}: the loaded weights draw the saved pictures`);
   }
-  // The GAN's file in the VAE lab, a damaged file, an empty one: named errors, the VAE unchanged.
+  // The GAN's file in the VAE lab, a damaged file, an empty one, one holding a NaN: named
+  // errors, the VAE unchanged.
   const vae = await pixels(page, 'vae-samples');
   const cut = saved.vae.bytes.subarray(0, 40);
   const garbage = Buffer.from('this is not a weights file at all');
+  // The shipped VAE (half precision: a 14-byte line, then each tensor's count as a u64 and its
+  // values as f16) with its first value made NaN (f16 0x7E00).
+  const nan = Buffer.from(await readFile(join(dist, 'pretrained', 'vae-z2.bpk')));
+  assert.equal(nan.subarray(0, 14).toString(), 'genlab half 1\n');
+  nan.writeUInt16LE(0x7e00, 22);
   for (const [file, expected] of [[{ name: 'gan.bpk', buffer: saved.gan.bytes }, /gan.bpk holds weights of the Generative adversarial network \(and the Wasserstein GAN\) lab, not of the Variational autoencoder \(and the adversarial autoencoder\); the current model is kept/],
     [{ name: 'cut.bpk', buffer: cut }, /cut.bpk: the weights file is damaged .*the current model is kept/],
-    [{ name: 'junk.bpk', buffer: garbage }, /junk.bpk was not loaded: the weights file is damaged or not a weights file.*the current model is kept/]]) {
+    [{ name: 'junk.bpk', buffer: garbage }, /junk.bpk was not loaded: the weights file is damaged or not a weights file.*the current model is kept/],
+    [{ name: 'empty.bpk', buffer: Buffer.alloc(0) }, /^empty.bpk is empty; the current model is kept$/],
+    [{ name: 'nan.bpk', buffer: nan }, /^nan.bpk holds a value that is not a number \(NaN or infinity\); the current model is kept$/]]) {
     const count = (await messages(page)).length;
     await page.setInputFiles('#vae-load', { ...file, mimeType: 'application/octet-stream' });
     await page.waitForFunction((n) => document.querySelectorAll('#messages .message').length > n, count);
@@ -144,6 +152,24 @@ test('saved weights load back to the same pictures in each lab; a wrong or damag
   const rows = csv.bytes.toString().trim().split('\n');
   assert.equal(rows[0], 'split,step,-ELBO,reconstruction,KL');
   assert.deepEqual(rows.filter((r) => r.startsWith('train,')).map((r) => r.split(',')[1]), ['1', '2', '3']);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a computing worker that fails says so once, and leaves no button waiting on it', async () => {
+  const { page, errors } = await open('?backend=cpu');
+  const count = (await messages(page)).length;
+  // A sample in flight when the worker fails (as a panic would: it reports, then answers nothing).
+  await page.click('#pixelcnn-sample');
+  assert.ok(await page.evaluate(() => document.getElementById('pixelcnn-sample').disabled));
+  await page.evaluate(() => window.genlab.failWorkerForTest());
+  await page.waitForFunction(() => !document.getElementById('pixelcnn-sample').disabled, null, { timeout: 10_000 });
+  // A button pressed after it comes back too, and neither adds a message to the one that says why.
+  await page.click('#vae-step');
+  await page.waitForFunction(() => !document.getElementById('vae-step').disabled, null, { timeout: 10_000 });
+  const shown = (await messages(page)).slice(count);
+  assert.equal(shown.length, 1, JSON.stringify(shown));
+  assert.match(shown[0], /^The computing worker stopped: a test stopped it\. Reload the page to start again\.$/);
   assert.deepEqual(errors, []);
   await page.close();
 });
