@@ -134,7 +134,9 @@ fn last_text(posted: &js_sys::Array, lab: &str, name: &str) -> String {
     field(&last.2, "text").as_string().unwrap()
 }
 
-/// Whether the last picture sent for `lab`'s canvas `name` has at least two colours.
+/// Whether the last picture sent for `lab`'s canvas `name` has at least three colours: a grid
+/// of digits that came out NaN or constant (black cells on the gap colour) has two;
+/// black-and-white samples have three.
 fn drawn(posted: &js_sys::Array, lab: &str, name: &str) -> bool {
     let views = messages(posted, "view");
     let Some((_, _, m)) = views.iter().rev().find(|(l, n, _)| l == lab && n == name) else { return false };
@@ -144,7 +146,11 @@ fn drawn(posted: &js_sys::Array, lab: &str, name: &str) -> bool {
     let ctx: OffscreenCanvasRenderingContext2d = canvas.get_context("2d").unwrap().unwrap().dyn_into().unwrap();
     ctx.draw_image_with_image_bitmap(&bitmap, 0.0, 0.0).unwrap();
     let data = ctx.get_image_data(0.0, 0.0, w as f64, h as f64).unwrap().data().0;
-    data.chunks(4).any(|p| p != &data[..4])
+    let mut colours = std::collections::HashSet::new();
+    data.chunks(4).any(|p| {
+        colours.insert(p);
+        colours.len() >= 3
+    })
 }
 
 /// What the page sends when a control of `lab` is used: its name, the inputs that differ from

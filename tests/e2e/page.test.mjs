@@ -49,12 +49,14 @@ const frameGaps = async (page) => {
 
 const ready = (page) => page.waitForFunction(() => window.genlab?.ready, null, { timeout: 600_000 }); // SwiftShader compiles every shader at open (minutes when the cores are busy)
 
-// True when a canvas has at least two different pixel colours.
+// True when a canvas has at least three different pixel colours: a grid of digits that came
+// out NaN or constant (black cells on the gap colour) has two; black-and-white samples have three.
 const drawn = (page, id) => page.evaluate((id) => {
   const c = document.getElementById(id);
   if (!c.width || !c.height) return false;
-  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-  for (let i = 4; i < d.length; i += 4) if (d[i] !== d[0] || d[i + 1] !== d[1] || d[i + 2] !== d[2]) return true;
+  const d = new Uint32Array(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.buffer);
+  const colours = new Set();
+  for (const p of d) if (colours.add(p).size >= 3) return true;
   return false;
 }, id);
 

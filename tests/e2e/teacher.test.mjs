@@ -24,7 +24,13 @@ async function open(query) {
 const messages = (page) => page.$$eval('#messages .message', (ms) => ms.map((m) => m.textContent));
 const values = (page) => page.evaluate(() => Object.fromEntries(Object.entries(window.genlab.labs).map(([id, lab]) => [id, lab.values()])));
 const pixels = (page, id) => page.evaluate((id) => { const c = document.getElementById(id); return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }, id);
-const drawn = async (page, id) => new Set(await pixels(page, id)).size > 2;
+// At least three pixel colours (RGBA): not blank, and not a grid of constant or NaN digits.
+const drawn = async (page, id) => {
+  const p = await pixels(page, id);
+  const colours = new Set();
+  for (let i = 0; i < p.length; i += 4) colours.add(((p[i] << 24) | (p[i + 1] << 16) | (p[i + 2] << 8) | p[i + 3]) >>> 0);
+  return colours.size >= 3;
+};
 // The bytes of the download a click starts.
 async function downloaded(page, selector) {
   const [download] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
