@@ -57,6 +57,11 @@ function send(event, { to = worker, coalesce = false } = {}) {
   });
 }
 
+// Rejects every request still waiting on worker `w` with `error`.
+function refuseWaiting(w, error) {
+  for (const [id, { to, reject }] of waiting) if (to === w) { waiting.delete(id); reject(error); }
+}
+
 const report = (promise) => promise.catch((e) => e?.quiet || message(e.message ?? String(e)));
 // Tests and benchmarks reach the page through this; `loseGpuForTest` destroys the worker's
 // WebGPU device, as a driver reset would; `failWorkerForTest` makes the worker fail as a panic
@@ -352,7 +357,7 @@ const handlers = {
   failed(m) {
     message(`The computing worker stopped: ${m.message}. Reload the page to start again.`);
     stopped = worker;
-    for (const [id, { to, reject }] of waiting) if (to === worker) { waiting.delete(id); reject(stoppedError); }
+    refuseWaiting(worker, stoppedError);
   },
 };
 
@@ -427,7 +432,7 @@ async function openBehind() {
       behind = null;
       w.terminate();
       for (const m of kept.values()) m.bitmap?.close();
-      for (const [id, { to, reject }] of waiting) if (to === w) { waiting.delete(id); reject(new Error('dropped')); }
+      refuseWaiting(w, new Error('dropped'));
       handlers.backend(badge ?? genlab.backendMessage);
       if (text) message(text, kind);
       settle();

@@ -456,10 +456,11 @@ impl Discriminator {
     /// One step of power iteration for every spectrally normalised layer (none: unchanged).
     /// Once per D update, so the estimate of each σ follows its slowly moving weight.
     pub fn power_iteration(self) -> Self {
-        let (weights, sn) = self.weight_matrices();
-        if sn.is_empty() {
+        // Checked before building the matrices: this runs on every D update.
+        if self.spectral_norms().is_empty() {
             return self;
         }
+        let weights = self.weight_matrices();
         let step = |sn: Vec<SpectralNorm>| sn.into_iter().zip(weights).map(|(s, w)| s.step(w)).collect();
         match self {
             Discriminator::Dcgan(mut d) => {
@@ -480,16 +481,25 @@ impl Discriminator {
     /// The three weights D computes with, as matrices (a conv: one row per output channel):
     /// each divided by its estimated σ when spectrally normalised.
     pub fn effective_weights(&self) -> Vec<Tensor<2>> {
-        let (weights, sn) = self.weight_matrices();
-        weights.into_iter().enumerate().map(|(i, w)| normalised(sn, i, w)).collect()
+        let sn = self.spectral_norms();
+        self.weight_matrices().into_iter().enumerate().map(|(i, w)| normalised(sn, i, w)).collect()
     }
 
-    /// D's three weighted layers as matrices, and their spectral norms (empty when off).
-    fn weight_matrices(&self) -> ([Tensor<2>; 3], &[SpectralNorm]) {
+    /// D's three weighted layers as matrices.
+    fn weight_matrices(&self) -> [Tensor<2>; 3] {
         match self {
-            Discriminator::Dcgan(d) => ([matrix(d.conv1.weight.val()), matrix(d.conv2.weight.val()), d.out.weight.val()], &d.sn),
-            Discriminator::Tf(d) => ([matrix(d.conv1.weight.val()), matrix(d.conv2.weight.val()), d.out.weight.val()], &d.sn),
-            Discriminator::Fc(d) => ([d.hidden1.weight.val(), d.hidden2.weight.val(), d.out.weight.val()], &d.sn),
+            Discriminator::Dcgan(d) => [matrix(d.conv1.weight.val()), matrix(d.conv2.weight.val()), d.out.weight.val()],
+            Discriminator::Tf(d) => [matrix(d.conv1.weight.val()), matrix(d.conv2.weight.val()), d.out.weight.val()],
+            Discriminator::Fc(d) => [d.hidden1.weight.val(), d.hidden2.weight.val(), d.out.weight.val()],
+        }
+    }
+
+    /// The spectral norms of D's three layers (empty when off).
+    fn spectral_norms(&self) -> &[SpectralNorm] {
+        match self {
+            Discriminator::Dcgan(d) => &d.sn,
+            Discriminator::Tf(d) => &d.sn,
+            Discriminator::Fc(d) => &d.sn,
         }
     }
 }
