@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-time (idempotent) set-up of everything genlab needs on a fresh Debian machine:
-# the wasm32 target, wasm-bindgen-cli at the locked version, trunk, wasm-pack,
+# the wasm32 target, rustfmt, wasm-bindgen-cli at the locked version, trunk, wasm-pack,
 # Chromium + chromedriver, playwright-core, and the MNIST asset.
 # Each step is skipped when its tool is already installed at the right version.
 set -euo pipefail
@@ -15,6 +15,9 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "rust target wasm32-unknown-unknown"
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+step "rustfmt (the tests check the layout first)"
+rustup component list --installed | grep -q "^rustfmt" || rustup component add rustfmt
 
 have() { command -v "$1" >/dev/null && "$1" --version 2>/dev/null | grep -q "$2"; }
 

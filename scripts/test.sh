@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Every test: native (cargo test), in the browser (wasm-pack test: WebGPU and CPU), and
+# Every test: the layout (cargo fmt --check), native (cargo test), in the browser (wasm-pack test: WebGPU and CPU), and
 # end to end on the built page in headless Chromium. Sets up what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 scripts/setup.sh
+
+echo; echo "== layout (cargo fmt --check; rustfmt.toml)"
+cargo fmt --check
 
 echo; echo "== native tests"
 cargo test --release

@@ -59,40 +59,40 @@ pub const WORKLOADS: &[&str] = &["vae_mlp", "dcgan", "dcgan_tf", "pixelcnn", "pi
 
 /// Runs `steps` timed steps of `workload` after 3 warm-up steps (which compile shaders); `calls`
 /// gives the WebGPU call totals so far, where they are counted.
-pub async fn run(
-    workload: &str,
-    device: Device,
-    steps: usize,
-    now_ms: &dyn Fn() -> f64,
-    calls: &dyn Fn() -> Option<GpuCalls>,
-) -> Result<BenchResult, String> {
+pub async fn run(workload: &str, device: Device, steps: usize, now_ms: &dyn Fn() -> f64, calls: &dyn Fn() -> Option<GpuCalls>) -> Result<BenchResult, String> {
     let device = device.autodiff();
-    let built = crate::device::seeded(&device, 7, || -> Result<(usize, f64, Box<dyn Trainable>), String> { Ok(match workload {
-        // encoder 784-400-(20 μ, 20 log σ²), decoder 20-400-784, Adam 1e-3, batch 128
-        "vae_mlp" => (128, 1e-3, Box::new(VaeTrainer::new(VaeConfig::vae(20), &device))),
-        // the GAN lab's DCGAN (G: 64→128·7·7, convT 64, convT 1; D: conv 64, conv 128, dense 1),
-        // Adam 2e-4 β1 0.5, batch 64; one step = one D update + one G update
-        "dcgan" => (64, 2e-4, Box::new(GanTrainer::new(GanConfig::dcgan(), &device))),
-        // the TensorFlow DCGAN tutorial's sizes (G dense 100→256·7·7, convT 5×5 128, 64, 1; D conv
-        // 5×5/2 64, 128, dense 1), Adam 1e-4, batch 64; one D update + one G update
-        "dcgan_tf" => {
-            let mut gan = GanTrainer::new(GanConfig::dcgan_tf(), &device);
-            gan.options.d_lr = 1e-4;
-            (64, 1e-4, Box::new(gan))
-        }
-        // the PixelCNN lab's plain network (PixelCnnConfig::plain()), Adam 1e-3, batch 64
-        "pixelcnn" => (64, 1e-3, Box::new(PixelCnnTrainer::new(PixelCnnConfig::plain(), &device))),
-        // the PixelCNN lab's PixelRNN (PixelRnnConfig::small(): 7×7 mask A, one Row LSTM layer of
-        // 16 units), Adam 1e-3, batch 64: 28 rows one after the other where PixelCNN does all at once
-        "pixelrnn" => (64, 1e-3, Box::new(PixelRnnTrainer::new(PixelRnnConfig::small(), &device))),
-        other => return Err(format!("unknown workload '{other}' (known: {})", WORKLOADS.join(", "))),
-    }) });
+    let built = crate::device::seeded(&device, 7, || -> Result<(usize, f64, Box<dyn Trainable>), String> {
+        Ok(match workload {
+            // encoder 784-400-(20 μ, 20 log σ²), decoder 20-400-784, Adam 1e-3, batch 128
+            "vae_mlp" => (128, 1e-3, Box::new(VaeTrainer::new(VaeConfig::vae(20), &device))),
+            // the GAN lab's DCGAN (G: 64→128·7·7, convT 64, convT 1; D: conv 64, conv 128, dense 1),
+            // Adam 2e-4 β1 0.5, batch 64; one step = one D update + one G update
+            "dcgan" => (64, 2e-4, Box::new(GanTrainer::new(GanConfig::dcgan(), &device))),
+            // the TensorFlow DCGAN tutorial's sizes (G dense 100→256·7·7, convT 5×5 128, 64, 1; D conv
+            // 5×5/2 64, 128, dense 1), Adam 1e-4, batch 64; one D update + one G update
+            "dcgan_tf" => {
+                let mut gan = GanTrainer::new(GanConfig::dcgan_tf(), &device);
+                gan.options.d_lr = 1e-4;
+                (64, 1e-4, Box::new(gan))
+            }
+            // the PixelCNN lab's plain network (PixelCnnConfig::plain()), Adam 1e-3, batch 64
+            "pixelcnn" => (64, 1e-3, Box::new(PixelCnnTrainer::new(PixelCnnConfig::plain(), &device))),
+            // the PixelCNN lab's PixelRNN (PixelRnnConfig::small(): 7×7 mask A, one Row LSTM layer of
+            // 16 units), Adam 1e-3, batch 64: 28 rows one after the other where PixelCNN does all at once
+            "pixelrnn" => (64, 1e-3, Box::new(PixelRnnTrainer::new(PixelRnnConfig::small(), &device))),
+            other => return Err(format!("unknown workload '{other}' (known: {})", WORKLOADS.join(", "))),
+        })
+    });
     let (batch, lr, mut trainer) = built?;
     let mut rng = Rng::new(1);
     // Binary pixels, mapped to [−1, 1] for a GAN.
     let signed = matches!(trainer.pixels(), crate::train::Pixels::Signed);
     let images: Vec<f32> = (0..batch * PIXELS)
-        .map(|_| match (rng.uniform() < 0.2, signed) { (true, _) => 1.0, (false, true) => -1.0, (false, false) => 0.0 })
+        .map(|_| match (rng.uniform() < 0.2, signed) {
+            (true, _) => 1.0,
+            (false, true) => -1.0,
+            (false, false) => 0.0,
+        })
         .collect();
     let x = Tensor::<2>::from_data(TensorData::new(images, [batch, PIXELS]), &device);
     let timed = |n: usize, trainer: &mut Box<dyn Trainable>| {

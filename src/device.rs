@@ -82,14 +82,8 @@ pub async fn init(choice: Choice, now_ms: &'static dyn Fn() -> f64) -> Backend {
         Ok(device) => device,
         Err(e) => return Backend::cpu(Some(format!("Running on the CPU: WebGPU failed to start ({e})."))),
     };
-    let webgpu = Backend {
-        device: gpu.clone(),
-        is_gpu: true,
-        label: format!("WebGPU · {adapter_name}"),
-        note: None,
-        gpu: Some(gpu.clone()),
-        timing: String::new(),
-    };
+    let webgpu =
+        Backend { device: gpu.clone(), is_gpu: true, label: format!("WebGPU · {adapter_name}"), note: None, gpu: Some(gpu.clone()), timing: String::new() };
     if choice == Choice::WebGpu {
         return webgpu;
     }
@@ -98,12 +92,7 @@ pub async fn init(choice: Choice, now_ms: &'static dyn Fn() -> f64) -> Backend {
     let timing = format!("one training step (VAE, batch 128): CPU {}, WebGPU {}", shown(cpu_ms), shown(gpu_ms));
     match (cpu_ms, gpu_ms) {
         (Some(c), Some(g)) if g < c => Backend { label: format!("{} · {} (CPU {})", webgpu.label, shown(gpu_ms), shown(cpu_ms)), timing, ..webgpu },
-        _ => Backend {
-            label: format!("CPU (flex) · {} (WebGPU {})", shown(cpu_ms), shown(gpu_ms)),
-            gpu: Some(gpu),
-            timing,
-            ..Backend::cpu(None)
-        },
+        _ => Backend { label: format!("CPU (flex) · {} (WebGPU {})", shown(cpu_ms), shown(gpu_ms)), gpu: Some(gpu), timing, ..Backend::cpu(None) },
     }
 }
 
@@ -152,16 +141,10 @@ async fn webgpu_adapter_name() -> Result<String, String> {
     if gpu.is_undefined() || gpu.is_null() {
         return Err("this browser has no WebGPU".into());
     }
-    let request = get(&gpu, "requestAdapter")
-        .dyn_into::<js_sys::Function>()
-        .map_err(|_| "navigator.gpu.requestAdapter is missing".to_string())?;
-    let promise: Promise = request
-        .call0(&gpu)
-        .and_then(|p| p.dyn_into::<Promise>().map_err(JsValue::from))
-        .map_err(|e| format!("requestAdapter failed: {e:?}"))?;
-    let adapter = wasm_bindgen_futures::JsFuture::from(promise)
-        .await
-        .map_err(|e| format!("requestAdapter failed: {e:?}"))?;
+    let request = get(&gpu, "requestAdapter").dyn_into::<js_sys::Function>().map_err(|_| "navigator.gpu.requestAdapter is missing".to_string())?;
+    let promise: Promise =
+        request.call0(&gpu).and_then(|p| p.dyn_into::<Promise>().map_err(JsValue::from)).map_err(|e| format!("requestAdapter failed: {e:?}"))?;
+    let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(|e| format!("requestAdapter failed: {e:?}"))?;
     if adapter.is_null() || adapter.is_undefined() {
         return Err("WebGPU is present but offered no adapter".into());
     }
@@ -205,7 +188,11 @@ pub fn drawing<T>(draw: impl FnOnce() -> T) -> T {
     struct Turn;
     impl Drop for Turn {
         fn drop(&mut self) {
-            if DEPTH.with(|d| { d.set(d.get() - 1); d.get() }) == 0 {
+            if DEPTH.with(|d| {
+                d.set(d.get() - 1);
+                d.get()
+            }) == 0
+            {
                 *TAKEN.lock().unwrap_or_else(PoisonError::into_inner) = false;
                 FREED.notify_one();
             }

@@ -539,8 +539,7 @@ impl<M: Trainable> Trainer<M> {
         let wall_ms = (now_ms - pending.started_ms).max(1e-3);
         self.history.elapsed_s += wall_ms / 1000.0;
         let rate = (pending.steps * self.settings.batch_size) as f64 / (wall_ms / 1000.0);
-        self.history.images_per_s =
-            if self.history.images_per_s == 0.0 { rate } else { 0.7 * self.history.images_per_s + 0.3 * rate };
+        self.history.images_per_s = if self.history.images_per_s == 0.0 { rate } else { 0.7 * self.history.images_per_s + 0.3 * rate };
         // Aim each chunk at CHUNK_TARGET_MS of wall time: more steps per read-back on a fast GPU.
         if wall_ms < CHUNK_TARGET_MS / 2.0 && pending.steps == self.steps_per_chunk {
             self.steps_per_chunk = (self.steps_per_chunk * 2).min(64);

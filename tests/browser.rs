@@ -34,10 +34,7 @@ async fn webgpu() -> Device {
     if let Some(device) = GPU.with(|g| g.borrow().clone()) {
         return device;
     }
-    let device = Device::wgpu_options()
-        .init_async()
-        .await
-        .expect("the test browser must offer WebGPU (Chromium with --enable-unsafe-webgpu)");
+    let device = Device::wgpu_options().init_async().await.expect("the test browser must offer WebGPU (Chromium with --enable-unsafe-webgpu)");
     GPU.with(|g| *g.borrow_mut() = Some(device.clone()));
     device
 }
@@ -435,7 +432,15 @@ const AGREEMENT_STEPS: usize = 20;
 /// `exempt`: tensors left out of the parameter check (biases that feed a BatchNorm: their exact
 /// gradient is zero, so Adam turns float noise into steps of ±lr on either backend). Returns the
 /// worst relative loss difference and the worst parameter ratio seen.
-async fn agree<M: genlab::train::Trainable>(name: &str, make: impl Fn(&Device) -> M, batch: usize, lr: f64, loss_tol: f32, param_tol: f32, exempt: &[usize]) -> (f32, f64) {
+async fn agree<M: genlab::train::Trainable>(
+    name: &str,
+    make: impl Fn(&Device) -> M,
+    batch: usize,
+    lr: f64,
+    loss_tol: f32,
+    param_tol: f32,
+    exempt: &[usize],
+) -> (f32, f64) {
     use genlab::train::prepare;
     capture_console();
     let cpu_device = Device::flex().autodiff();
@@ -485,7 +490,11 @@ async fn agree<M: genlab::train::Trainable>(name: &str, make: impl Fn(&Device) -
             continue;
         }
         worst_param = worst_param.max(apart / moved.max(1e-6));
-        assert!(apart <= param_tol as f64 * moved.max(1e-6), "{name}: tensor {i} ({} values) ends {apart:.3e} from the CPU's, which moved {moved:.3e}", s.len());
+        assert!(
+            apart <= param_tol as f64 * moved.max(1e-6),
+            "{name}: tensor {i} ({} values) ends {apart:.3e} from the CPU's, which moved {moved:.3e}",
+            s.len()
+        );
     }
     assert!(moved_any, "{name}: training moved nothing");
     let console = console_messages();

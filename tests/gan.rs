@@ -11,8 +11,8 @@ use genlab::data::{Mnist, PIXELS};
 use genlab::device::seeded;
 use genlab::models::classifier::{self, class_histogram, classifier_score, frechet_distance, jacobi_eigen};
 use genlab::models::gan::{
-    CLIP, GanConfig, GanTrainer, GanWithAverage, GeneratorLoss, Lipschitz, SpectralNorm, discriminator_loss, ema_update,
-    feature_matching_loss, gradient_norms, gradient_penalty, latent_arithmetic, minimax_loss, non_saturating_loss, with_minibatch_std,
+    CLIP, GanConfig, GanTrainer, GanWithAverage, GeneratorLoss, Lipschitz, SpectralNorm, discriminator_loss, ema_update, feature_matching_loss, gradient_norms,
+    gradient_penalty, latent_arithmetic, minimax_loss, non_saturating_loss, with_minibatch_std,
 };
 use genlab::rng::Rng;
 use genlab::train::{Settings, Trainable, Trainer, module_tensors};

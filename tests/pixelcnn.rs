@@ -68,9 +68,8 @@ fn changing_pixels_at_or_after_i_leaves_its_logit_unchanged() {
     let x = image(2);
     for (name, _, model) in models() {
         let model = model.valid();
-        let logits = |x: &[f32]| -> Vec<f32> {
-            model.logits(Tensor::from_data(TensorData::new(x.to_vec(), [1, PIXELS]), &device)).into_data().iter::<f32>().collect()
-        };
+        let logits =
+            |x: &[f32]| -> Vec<f32> { model.logits(Tensor::from_data(TensorData::new(x.to_vec(), [1, PIXELS]), &device)).into_data().iter::<f32>().collect() };
         let base = logits(&x);
         for i in [30, 300, 500] {
             let mut later = x.clone();
@@ -274,7 +273,11 @@ fn weights_round_trip_and_bad_files_are_named() {
 fn pretrained_weights_of_every_variant_model_test_digits() {
     let device = Device::flex();
     let data = Mnist::fixture();
-    for (path, config) in [("pretrained/pixelcnn.bpk", PixelCnnConfig::plain()), ("pretrained/gated-pixelcnn.bpk", PixelCnnConfig::gated()), ("pretrained/pixelcnn-deep.bpk", PixelCnnConfig::deep(false))] {
+    for (path, config) in [
+        ("pretrained/pixelcnn.bpk", PixelCnnConfig::plain()),
+        ("pretrained/gated-pixelcnn.bpk", PixelCnnConfig::gated()),
+        ("pretrained/pixelcnn-deep.bpk", PixelCnnConfig::deep(false)),
+    ] {
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let model = config.load(&device, bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
         let nll = evaluate_split(&model, &data.test, 1, &mut Rng::new(3), &device);
@@ -296,9 +299,7 @@ fn resuming_from_a_checkpoint_continues_exactly() {
         let device = Device::flex().autodiff();
         Trainer::new(seeded(&device, init_seed, || PixelCnnTrainer::new(config.clone(), &device)), settings.clone(), data.clone(), device)
     };
-    let weights = |t: &Trainer<PixelCnnTrainer>| -> Vec<Vec<f32>> {
-        t.model.tensors().into_iter().map(|x| x.into_data().iter::<f32>().collect()).collect()
-    };
+    let weights = |t: &Trainer<PixelCnnTrainer>| -> Vec<Vec<f32>> { t.model.tensors().into_iter().map(|x| x.into_data().iter::<f32>().collect()).collect() };
     // More steps than the fixture has batches, so the reshuffle of a new epoch is inside.
     let n = 40;
     let mut unbroken = make(1);
@@ -339,7 +340,8 @@ fn a_damaged_checkpoint_is_refused_and_changes_nothing() {
         assert!(err.contains("damaged"), "{err}");
     }
     // A checkpoint of another network does not fit.
-    let mut wider = Trainer::new(PixelCnnTrainer::new(PixelCnnConfig { gated: false, channels: 8, layers: 1 }, &device), settings, Arc::new(Mnist::fixture()), device);
+    let mut wider =
+        Trainer::new(PixelCnnTrainer::new(PixelCnnConfig { gated: false, channels: 8, layers: 1 }, &device), settings, Arc::new(Mnist::fixture()), device);
     assert!(wider.resume(&bytes).is_err());
     let after: Vec<Vec<f32>> = other.model.tensors().into_iter().map(|x| x.into_data().iter::<f32>().collect()).collect();
     assert_eq!(before, after);

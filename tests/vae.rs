@@ -91,7 +91,8 @@ fn bernoulli_nll_is_the_cross_entropy_and_stays_finite() {
 fn trainer(config: VaeConfig, steps: usize) -> Trainer<VaeTrainer> {
     let device = Device::flex().autodiff();
     let data = Arc::new(Mnist::fixture());
-    let mut t = Trainer::new(seeded(&device, 5, || VaeTrainer::new(config, &device)), Settings { batch_size: 64, lr: 1e-3, seed: 5, lr_decay: 1.0 }, data, device);
+    let mut t =
+        Trainer::new(seeded(&device, 5, || VaeTrainer::new(config, &device)), Settings { batch_size: 64, lr: 1e-3, seed: 5, lr_decay: 1.0 }, data, device);
     t.run_blocking(steps).unwrap();
     t
 }
@@ -488,7 +489,8 @@ fn the_adversarial_autoencoder_pulls_its_codes_to_the_prior() {
     let mut adversarial = Trainer::new(aae, Settings { batch_size: 64, lr: 1e-3, seed: 5, lr_decay: 1.0 }, Arc::new(Mnist::fixture()), device);
     adversarial.run_blocking(400).unwrap();
     assert_eq!(adversarial.history.names, ["reconstruction + adversarial", "reconstruction", "adversarial −log D(z)"]);
-    let (d_plain, d_adversarial) = (genlab::models::vae::prior_moment_distance(&test_codes(&plain), 2), genlab::models::vae::prior_moment_distance(&test_codes(&adversarial), 2));
+    let (d_plain, d_adversarial) =
+        (genlab::models::vae::prior_moment_distance(&test_codes(&plain), 2), genlab::models::vae::prior_moment_distance(&test_codes(&adversarial), 2));
     // (Measured: 119.5 and 0.80; 0.6–1.1 from 200 to 1600 steps.)
     assert!(d_adversarial < 1.5 && d_adversarial < d_plain / 20.0, "distance from N(0, I): autoencoder {d_plain}, adversarial {d_adversarial}");
     let h = &adversarial.history.train;

@@ -88,7 +88,11 @@ fn eval_vae(args: &Args, mut data: Mnist) -> serde_json::Value {
         let distance = prior_moment_distance(&codes, config.latent);
         if let Some(path) = args.optional::<String>("codes") {
             // One row per test digit: its label, then its code.
-            let rows: Vec<String> = codes.chunks(config.latent).zip(&data.test.labels).map(|(z, y)| format!("{y},{}", z.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","))).collect();
+            let rows: Vec<String> = codes
+                .chunks(config.latent)
+                .zip(&data.test.labels)
+                .map(|(z, y)| format!("{y},{}", z.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",")))
+                .collect();
             std::fs::write(&path, rows.join("\n") + "\n").unwrap_or_else(|e| fail(&format!("{path}: {e}")));
         }
         return json!({

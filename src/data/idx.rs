@@ -24,33 +24,22 @@ pub fn read_idx<'a>(bytes: &'a [u8], name: &str) -> Result<(IdxArray, &'a [u8]),
         )));
     }
     if header[2] != UBYTE {
-        return Err(DataError::Corrupt(format!(
-            "{name}: value type 0x{:02x}, expected unsigned bytes (0x08)",
-            header[2]
-        )));
+        return Err(DataError::Corrupt(format!("{name}: value type 0x{:02x}, expected unsigned bytes (0x08)", header[2])));
     }
     let ndims = header[3] as usize;
     if ndims == 0 || ndims > 4 {
         return Err(DataError::Corrupt(format!("{name}: {ndims} dimensions, expected 1 to 4")));
     }
     let dims_bytes = take(&bytes[4..], 4 * ndims, name, "dimensions")?;
-    let dims: Vec<usize> = dims_bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
-        .collect();
-    let len = dims
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| DataError::Corrupt(format!("{name}: dimensions {dims:?} overflow")))?;
+    let dims: Vec<usize> = dims_bytes.chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize).collect();
+    let len = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| DataError::Corrupt(format!("{name}: dimensions {dims:?} overflow")))?;
     let rest = &bytes[4 + 4 * ndims..];
     let data = take(rest, len, name, "values")?.to_vec();
     Ok((IdxArray { dims, data }, &rest[len..]))
 }
 
 fn take<'a>(bytes: &'a [u8], n: usize, name: &str, what: &str) -> Result<&'a [u8], DataError> {
-    bytes.get(..n).ok_or_else(|| {
-        DataError::Truncated(format!("{name}: {what} needs {n} bytes, only {} left", bytes.len()))
-    })
+    bytes.get(..n).ok_or_else(|| DataError::Truncated(format!("{name}: {what} needs {n} bytes, only {} left", bytes.len())))
 }
 
 /// Writes an IDX array of unsigned bytes (used to build the asset and test fixtures).

@@ -56,9 +56,8 @@ impl Split {
     /// Parses a one-split asset (`name` says which, for messages); gzipped, or already unzipped.
     pub fn from_asset(gz: &[u8], name: &str) -> Result<Split, DataError> {
         let raw = unzip(gz, SPLIT_MAGIC)?;
-        let rest = raw.strip_prefix(SPLIT_MAGIC.as_slice()).ok_or_else(|| {
-            DataError::Corrupt(format!("missing GLSPLIT1 header: not a genlab MNIST {name} file"))
-        })?;
+        let rest =
+            raw.strip_prefix(SPLIT_MAGIC.as_slice()).ok_or_else(|| DataError::Corrupt(format!("missing GLSPLIT1 header: not a genlab MNIST {name} file")))?;
         let (images, rest) = read_idx(rest, &format!("{name} images"))?;
         let (labels, rest) = read_idx(rest, &format!("{name} labels"))?;
         if !rest.is_empty() {
@@ -89,40 +88,25 @@ impl Split {
 
     /// Pixel intensities in [0, 1] for the digits at `indices`, row after row.
     pub fn intensities(&self, indices: &[usize]) -> Vec<f32> {
-        indices
-            .iter()
-            .flat_map(|&i| self.image(i).iter().map(|&p| p as f32 / 255.0))
-            .collect()
+        indices.iter().flat_map(|&i| self.image(i).iter().map(|&p| p as f32 / 255.0)).collect()
     }
 
     /// Builds a split from an images IDX array and a labels IDX array, checking that they fit.
     fn from_idx(images: IdxArray, labels: IdxArray, name: &str) -> Result<Split, DataError> {
         if images.dims.len() != 3 || images.dims[1] != SIDE || images.dims[2] != SIDE {
-            return Err(DataError::Corrupt(format!(
-                "{name} images have dimensions {:?}, expected [n, 28, 28]",
-                images.dims
-            )));
+            return Err(DataError::Corrupt(format!("{name} images have dimensions {:?}, expected [n, 28, 28]", images.dims)));
         }
         if labels.dims.len() != 1 {
-            return Err(DataError::Corrupt(format!(
-                "{name} labels have dimensions {:?}, expected [n]",
-                labels.dims
-            )));
+            return Err(DataError::Corrupt(format!("{name} labels have dimensions {:?}, expected [n]", labels.dims)));
         }
         if images.dims[0] != labels.dims[0] {
-            return Err(DataError::Corrupt(format!(
-                "{name} has {} images but {} labels",
-                images.dims[0], labels.dims[0]
-            )));
+            return Err(DataError::Corrupt(format!("{name} has {} images but {} labels", images.dims[0], labels.dims[0])));
         }
         if images.dims[0] == 0 {
             return Err(DataError::Corrupt(format!("{name} holds no digits")));
         }
         if let Some(i) = labels.data.iter().position(|&l| l > 9) {
-            return Err(DataError::Corrupt(format!(
-                "{name} label {i} is {}, expected a digit 0-9",
-                labels.data[i]
-            )));
+            return Err(DataError::Corrupt(format!("{name} label {i} is {}, expected a digit 0-9", labels.data[i])));
         }
         Ok(Split { images: images.data, labels: labels.data })
     }
@@ -143,9 +127,7 @@ impl Mnist {
 
     /// Parses the uncompressed asset: the magic, then four IDX files.
     pub fn from_raw(raw: &[u8]) -> Result<Mnist, DataError> {
-        let rest = raw.strip_prefix(ASSET_MAGIC.as_slice()).ok_or_else(|| {
-            DataError::Corrupt("missing GLMNIST1 header: not a genlab MNIST asset".into())
-        })?;
+        let rest = raw.strip_prefix(ASSET_MAGIC.as_slice()).ok_or_else(|| DataError::Corrupt("missing GLMNIST1 header: not a genlab MNIST asset".into()))?;
         let (train_images, rest) = read_idx(rest, "train images")?;
         let (train_labels, rest) = read_idx(rest, "train labels")?;
         let (test_images, rest) = read_idx(rest, "test images")?;
@@ -153,10 +135,7 @@ impl Mnist {
         if !rest.is_empty() {
             return Err(DataError::Corrupt(format!("{} unexpected bytes after the test labels", rest.len())));
         }
-        Ok(Mnist {
-            train: Split::from_idx(train_images, train_labels, "train")?,
-            test: Split::from_idx(test_images, test_labels, "test")?,
-        })
+        Ok(Mnist { train: Split::from_idx(train_images, train_labels, "train")?, test: Split::from_idx(test_images, test_labels, "test")? })
     }
 
     /// The uncompressed asset bytes for these splits (the inverse of `from_raw`).
@@ -171,8 +150,7 @@ impl Mnist {
 
     /// The committed fixture: 512 train and 128 test digits, the first of each real split.
     pub fn fixture() -> Mnist {
-        Mnist::from_asset(include_bytes!("../../tests/fixtures/mnist-fixture.bin.gz"))
-            .expect("the committed fixture parses")
+        Mnist::from_asset(include_bytes!("../../tests/fixtures/mnist-fixture.bin.gz")).expect("the committed fixture parses")
     }
 }
 
@@ -185,9 +163,7 @@ fn unzip(gz: &[u8], magic: &[u8; 8]) -> Result<Vec<u8>, DataError> {
         return Err(DataError::Corrupt("the asset is not gzip data (wrong file, or an HTML error page?)".into()));
     }
     let mut raw = Vec::new();
-    flate2::read::GzDecoder::new(gz)
-        .read_to_end(&mut raw)
-        .map_err(|e| DataError::Truncated(format!("gzip stream ends early or is damaged ({e})")))?;
+    flate2::read::GzDecoder::new(gz).read_to_end(&mut raw).map_err(|e| DataError::Truncated(format!("gzip stream ends early or is damaged ({e})")))?;
     Ok(raw)
 }
 
@@ -224,11 +200,7 @@ pub struct DeviceSplit {
 
 impl DeviceSplit {
     pub fn new(split: &Split, device: &Device) -> DeviceSplit {
-        let words: Vec<i32> = split
-            .images
-            .chunks_exact(4)
-            .map(|p| i32::from_le_bytes([p[0], p[1], p[2], p[3]]))
-            .collect();
+        let words: Vec<i32> = split.images.chunks_exact(4).map(|p| i32::from_le_bytes([p[0], p[1], p[2], p[3]])).collect();
         let data = TensorData::new(words, [split.len(), PIXELS / 4]);
         DeviceSplit { words: Tensor::from_data(data, (device, DType::I32)) }
     }
@@ -261,8 +233,7 @@ fn unpack(words: Tensor<2, Int>) -> Tensor<2> {
     let n = words.dims()[0];
     // Byte k of every word (the arithmetic shift's sign bits are masked off), interleaved back
     // into pixel order.
-    let bytes: Vec<Tensor<3, Int>> =
-        (0..4).map(|k| words.clone().bitwise_right_shift_scalar(8 * k).bitwise_and_scalar(255).unsqueeze_dim(2)).collect();
+    let bytes: Vec<Tensor<3, Int>> = (0..4).map(|k| words.clone().bitwise_right_shift_scalar(8 * k).bitwise_and_scalar(255).unsqueeze_dim(2)).collect();
     Tensor::cat(bytes, 2).reshape([n, PIXELS]).float().div_scalar(255.0)
 }
 

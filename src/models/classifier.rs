@@ -87,10 +87,7 @@ pub fn classifier_score(probs: &[f32]) -> f64 {
             *m += p as f64 / n;
         }
     }
-    let kl: f64 = rows
-        .iter()
-        .map(|row| row.iter().zip(&marginal).filter(|(p, _)| **p > 0.0).map(|(&p, &m)| p as f64 * (p as f64 / m).ln()).sum::<f64>())
-        .sum();
+    let kl: f64 = rows.iter().map(|row| row.iter().zip(&marginal).filter(|(p, _)| **p > 0.0).map(|(&p, &m)| p as f64 * (p as f64 / m).ln()).sum::<f64>()).sum();
     (kl / n).exp()
 }
 

@@ -24,8 +24,8 @@
 //! at points between real and fake samples (WGAN-GP, Gulrajani et al. 2017). Unlike the minimax
 //! loss, the estimate falls as the samples improve.
 
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::module::{ModuleMapper, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
@@ -135,7 +135,11 @@ impl GanConfig {
                 Architecture::DcganTf => {
                     // "same" padding for 5×5 kernels: 2 (plus one output row/column when doubling).
                     let up5 = |a, b, stride: usize| {
-                        ConvTranspose2dConfig::new([a, b], [5, 5]).with_stride([stride, stride]).with_padding([2, 2]).with_padding_out([stride - 1, stride - 1]).init(device)
+                        ConvTranspose2dConfig::new([a, b], [5, 5])
+                            .with_stride([stride, stride])
+                            .with_padding([2, 2])
+                            .with_padding_out([stride - 1, stride - 1])
+                            .init(device)
                     };
                     let down5 = |a, b| Conv2dConfig::new([a, b], [5, 5]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2)).init(device);
                     Gan {
@@ -157,11 +161,7 @@ impl GanConfig {
                     }
                 }
                 Architecture::Fc => Gan {
-                    generator: Generator::Fc(FcGenerator {
-                        hidden1: linear(self.latent, 256),
-                        hidden2: linear(256, 512),
-                        out: linear(512, PIXELS),
-                    }),
+                    generator: Generator::Fc(FcGenerator { hidden1: linear(self.latent, 256), hidden2: linear(256, 512), out: linear(512, PIXELS) }),
                     discriminator: Discriminator::Fc(FcDiscriminator {
                         hidden1: linear(pack * PIXELS, 512),
                         hidden2: linear(512, 256),
@@ -371,7 +371,13 @@ impl Discriminator {
             Discriminator::Dcgan(d) => {
                 let h = leaky_relu(conv_with(&d.conv1, normalised(&d.sn, 0, d.conv1.weight.val()), x.reshape([n, pack, SIDE, SIDE])), 0.2);
                 let h = conv_with(&d.conv2, normalised(&d.sn, 1, d.conv2.weight.val()), h);
-                let h = leaky_relu(match &d.bn2 { Some(bn) => bn.forward(h), None => h }, 0.2);
+                let h = leaky_relu(
+                    match &d.bn2 {
+                        Some(bn) => bn.forward(h),
+                        None => h,
+                    },
+                    0.2,
+                );
                 h.reshape([n, D_CHANNELS[1] * 7 * 7])
             }
             Discriminator::Fc(d) => {
@@ -401,11 +407,8 @@ impl Discriminator {
         let leaky4 = |a: Tensor<4>| (leaky_relu(a.clone(), 0.2), a.greater_elem(0.0).float() * 0.8 + 0.2);
         match self {
             Discriminator::Fc(d) => {
-                let (w1, w2, w3) = (
-                    normalised(&d.sn, 0, d.hidden1.weight.val()),
-                    normalised(&d.sn, 1, d.hidden2.weight.val()),
-                    normalised(&d.sn, 2, d.out.weight.val()),
-                );
+                let (w1, w2, w3) =
+                    (normalised(&d.sn, 0, d.hidden1.weight.val()), normalised(&d.sn, 1, d.hidden2.weight.val()), normalised(&d.sn, 2, d.out.weight.val()));
                 let (h1, slope1) = leaky(linear_with(&d.hidden1, w1.clone(), x));
                 let (_, slope2) = leaky(linear_with(&d.hidden2, w2.clone(), h1));
                 // Linear weights are [inputs, outputs]: back through a layer is a product with Wᵀ.
@@ -416,11 +419,8 @@ impl Discriminator {
             }
             Discriminator::Dcgan(d) => {
                 assert!(d.bn2.is_none(), "a critic has no BatchNorm");
-                let (w1, w2, w3) = (
-                    normalised(&d.sn, 0, d.conv1.weight.val()),
-                    normalised(&d.sn, 1, d.conv2.weight.val()),
-                    normalised(&d.sn, 2, d.out.weight.val()),
-                );
+                let (w1, w2, w3) =
+                    (normalised(&d.sn, 0, d.conv1.weight.val()), normalised(&d.sn, 1, d.conv2.weight.val()), normalised(&d.sn, 2, d.out.weight.val()));
                 let (h1, slope1) = leaky4(conv_with(&d.conv1, w1.clone(), x.reshape([n, pack, SIDE, SIDE])));
                 let (_, slope2) = leaky4(conv_with(&d.conv2, w2.clone(), h1));
                 let features = D_CHANNELS[1] * 7 * 7;
@@ -942,7 +942,8 @@ impl Trainable for GanTrainer {
         let counts: Vec<serde_json::Value> = serde_json::from_slice(&counts).map_err(|e| e.to_string())?;
         let count = |i: usize| counts.get(i).and_then(|v| v.as_u64());
         let (Some(d_updates), Some(g_updates)) = (count(0), count(1)) else { return Err("the checkpoint's update counts are damaged".into()) };
-        let noise_rng: crate::rng::Rng = counts.get(2).cloned().and_then(|v| serde_json::from_value(v).ok()).ok_or("the checkpoint's noise stream is damaged")?;
+        let noise_rng: crate::rng::Rng =
+            counts.get(2).cloned().and_then(|v| serde_json::from_value(v).ok()).ok_or("the checkpoint's noise stream is damaged")?;
         (self.gan, self.ema, self.optim_d, self.optim_g) = (gan, ema, optim_d, optim_g);
         (self.d_updates, self.g_updates, self.noise_rng, self.ema_updates) = (d_updates, g_updates, noise_rng, count(3).unwrap_or(g_updates));
         Ok(())

@@ -48,11 +48,7 @@ impl PixelCnnConfig {
     /// blocks at 32 channels with a 16-channel bottleneck (the network of pytorch-generative's
     /// 81.45-nat PixelCNN); gated: 14 layers of 16 channels.
     pub fn deep(gated: bool) -> Self {
-        if gated {
-            PixelCnnConfig { gated, channels: 16, layers: 14 }
-        } else {
-            PixelCnnConfig { gated, channels: 16, layers: 15 }
-        }
+        if gated { PixelCnnConfig { gated, channels: 16, layers: 14 } } else { PixelCnnConfig { gated, channels: 16, layers: 15 } }
     }
 
     /// How many rows above a pixel its logit can depend on; sampling recomputes only that strip.
@@ -425,9 +421,7 @@ pub struct RowCache {
 fn centred_rows(images: &[f32], batch: usize, top: isize, rows: usize, device: &Device) -> Tensor<4> {
     let values: Vec<f32> = (0..batch)
         .flat_map(|b| {
-            (top..top + rows as isize).flat_map(move |r| {
-                (0..SIDE).map(move |c| if r < 0 { 0.0 } else { images[b * PIXELS + r as usize * SIDE + c] - 0.5 })
-            })
+            (top..top + rows as isize).flat_map(move |r| (0..SIDE).map(move |c| if r < 0 { 0.0 } else { images[b * PIXELS + r as usize * SIDE + c] - 0.5 }))
         })
         .collect();
     Tensor::from_data(TensorData::new(values, [batch, 1, rows, SIDE]), device)
@@ -438,11 +432,7 @@ impl PixelCnn {
     pub fn row_cache(&self, batch: usize, device: &Device) -> RowCache {
         let zeros = |channels: usize| Tensor::<4>::zeros([batch, channels, 1, SIDE], device);
         match self {
-            PixelCnn::Plain(net) => RowCache {
-                row: 0,
-                above: net.blocks.iter().map(|b| zeros(b.reduce.weight.dims()[0])).collect(),
-                v_feat: Vec::new(),
-            },
+            PixelCnn::Plain(net) => RowCache { row: 0, above: net.blocks.iter().map(|b| zeros(b.reduce.weight.dims()[0])).collect(), v_feat: Vec::new() },
             PixelCnn::Gated(net) => {
                 let layers = std::iter::once(&net.first).chain(&net.layers);
                 RowCache {

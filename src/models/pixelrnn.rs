@@ -155,7 +155,9 @@ pub struct RowCarry {
 /// full pass's zero padding gives): [batch, 1, rows, 28].
 fn pixel_rows(images: &[f32], batch: usize, top: isize, rows: usize, device: &Device) -> Tensor<4> {
     let values: Vec<f32> = (0..batch)
-        .flat_map(|b| (top..top + rows as isize).flat_map(move |r| (0..SIDE).map(move |c| if r < 0 { 0.0 } else { images[b * PIXELS + r as usize * SIDE + c] })))
+        .flat_map(|b| {
+            (top..top + rows as isize).flat_map(move |r| (0..SIDE).map(move |c| if r < 0 { 0.0 } else { images[b * PIXELS + r as usize * SIDE + c] }))
+        })
         .collect();
     Tensor::from_data(TensorData::new(values, [batch, 1, rows, SIDE]), device)
 }

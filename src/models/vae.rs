@@ -128,10 +128,7 @@ impl VaeConfig {
                     prior_mu: linear(width, self.latent),
                     prior_log_var: linear(width, self.latent),
                 }),
-                prior_critic: self.adversarial.map(|width| PriorCritic {
-                    hidden: [linear(self.latent, width), linear(width, width)],
-                    out: linear(width, 1),
-                }),
+                prior_critic: self.adversarial.map(|width| PriorCritic { hidden: [linear(self.latent, width), linear(width, width)], out: linear(width, 1) }),
                 tanh: self.tanh,
             }
         })
@@ -498,7 +495,17 @@ impl VaeTrainer {
     pub fn from_model(config: VaeConfig, model: Vae) -> Self {
         // The discriminator's Adam as DCGAN's: β1 = 0.5 (see models::gan).
         let (optim_critic, optim_encoder) = (AdamConfig::new().with_beta_1(0.5).init(), AdamConfig::new().with_beta_1(0.5).init());
-        VaeTrainer { config, model, optim: adam(1e-8), warmup_steps: 0, steps: 0, noise_rng: Rng::new(NOISE_SEED), optim_critic, optim_encoder, adversarial_lr: ADVERSARIAL_LR }
+        VaeTrainer {
+            config,
+            model,
+            optim: adam(1e-8),
+            warmup_steps: 0,
+            steps: 0,
+            noise_rng: Rng::new(NOISE_SEED),
+            optim_critic,
+            optim_encoder,
+            adversarial_lr: ADVERSARIAL_LR,
+        }
     }
 
     /// Adam with this ε (Burda et al. use 1e-4: a larger ε damps steps of rarely-moving weights).
@@ -609,7 +616,11 @@ impl Trainable for VaeTrainer {
     }
 
     fn metric_names(&self) -> &'static [&'static str] {
-        if self.config.adversarial.is_some() { &["reconstruction + adversarial", "reconstruction", "adversarial −log D(z)"] } else { &["-ELBO", "reconstruction", "KL"] }
+        if self.config.adversarial.is_some() {
+            &["reconstruction + adversarial", "reconstruction", "adversarial −log D(z)"]
+        } else {
+            &["-ELBO", "reconstruction", "KL"]
+        }
     }
 
     fn seed(&mut self, seed: u64) {

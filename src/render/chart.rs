@@ -1,7 +1,7 @@
 //! Line charts of training metrics, drawn on a 2-D (offscreen) canvas.
 
 use wasm_bindgen::JsValue;
-use web_sys::{OffscreenCanvasRenderingContext2d, OffscreenCanvas};
+use web_sys::{OffscreenCanvas, OffscreenCanvasRenderingContext2d};
 
 use crate::train::History;
 
@@ -28,9 +28,7 @@ pub fn draw_history(canvas: &OffscreenCanvas, history: &History, shown: &[usize]
     ctx.set_fill_style_str("#1e2127");
     ctx.fill_rect(0.0, 0.0, w, h);
     ctx.set_font("12px sans-serif");
-    let series = |points: &[crate::train::Point], j: usize| -> Vec<(f64, f64)> {
-        points.iter().map(|p| (p.step as f64, p.values[j] as f64)).collect()
-    };
+    let series = |points: &[crate::train::Point], j: usize| -> Vec<(f64, f64)> { points.iter().map(|p| (p.step as f64, p.values[j] as f64)).collect() };
     let mut all: Vec<(f64, f64)> = Vec::new();
     for &j in shown {
         all.extend(smooth(&series(&history.train, j)));
@@ -117,10 +115,7 @@ fn polyline(ctx: &OffscreenCanvasRenderingContext2d, points: &[(f64, f64)], sx: 
 /// Averages noisy training points into at most ~300 so long runs draw quickly and readably.
 fn smooth(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     let per = points.len().div_ceil(300).max(1);
-    points
-        .chunks(per)
-        .map(|c| (c[c.len() - 1].0, c.iter().map(|p| p.1).sum::<f64>() / c.len() as f64))
-        .collect()
+    points.chunks(per).map(|c| (c[c.len() - 1].0, c.iter().map(|p| p.1).sum::<f64>() / c.len() as f64)).collect()
 }
 
 /// The y range, ignoring the first steps' huge losses so the interesting part fills the chart.
@@ -155,7 +150,13 @@ fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
 /// A tick label with as many decimals as the tick spacing needs (0.52 and 0.54 stay apart).
 fn format_tick(t: f64, spacing: f64) -> String {
     let decimals = (-spacing.log10().floor()).clamp(0.0, 4.0) as usize;
-    if t.abs() >= 1000.0 { format!("{:.0}k", t / 1000.0) } else if t.fract() == 0.0 { format!("{t:.0}") } else { format!("{t:.decimals$}") }
+    if t.abs() >= 1000.0 {
+        format!("{:.0}k", t / 1000.0)
+    } else if t.fract() == 0.0 {
+        format!("{t:.0}")
+    } else {
+        format!("{t:.decimals$}")
+    }
 }
 
 fn js(e: JsValue) -> String {

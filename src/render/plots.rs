@@ -40,10 +40,8 @@ pub fn draw_generator_losses(canvas: &OffscreenCanvas, probs: &[f32], active_min
     let right_label = "look real →";
     let rw = ctx.measure_text(right_label).map(|m| m.width()).unwrap_or(70.0);
     ctx.fill_text(right_label, w - right - rw, h - 2.0).map_err(js)?;
-    let curves: [(&str, &str, fn(f64) -> f64, bool); 2] = [
-        ("#e57373", "minimax log(1 − D)", |d| (1.0 - d).ln(), active_minimax),
-        ("#4fc3f7", "non-saturating −log D", |d| -d.ln(), !active_minimax),
-    ];
+    let curves: [(&str, &str, fn(f64) -> f64, bool); 2] =
+        [("#e57373", "minimax log(1 − D)", |d| (1.0 - d).ln(), active_minimax), ("#4fc3f7", "non-saturating −log D", |d| -d.ln(), !active_minimax)];
     let mut legend_x = left;
     for (color, name, f, active) in curves {
         ctx.set_stroke_style_str(color);

@@ -406,7 +406,13 @@ impl ModelView for GanView {
                 probs.extend(read(classifier.probs(x)).await?);
                 yield_now().await;
             }
-            rows.push(comparison_row("gan", &name, &format!("classifier score, {n} samples"), classifier_score(&probs), "real test digits: 9.71 (this classifier)"));
+            rows.push(comparison_row(
+                "gan",
+                &name,
+                &format!("classifier score, {n} samples"),
+                classifier_score(&probs),
+                "real test digits: 9.71 (this classifier)",
+            ));
             rows.push(comparison_row(
                 "gan",
                 &name,

@@ -819,9 +819,11 @@ fn random_weights<V: ModelView>(view: &V, values: &Values, device: &burn::tensor
 fn lab_spec(s: &ViewSpec) -> LabSpec {
     let number = |min: f64, max: f64, step: f64, value: f64| Input::Number { min, max, step, value };
     let mut controls = s.choice.clone();
-    controls.push(
-        Control::new("from", "start from", Input::Select { options: vec![("pretrained", "pretrained"), ("scratch", "scratch")], value: "pretrained" }),
-    );
+    controls.push(Control::new(
+        "from",
+        "start from",
+        Input::Select { options: vec![("pretrained", "pretrained"), ("scratch", "scratch")], value: "pretrained" },
+    ));
     controls.push(Control::new("reset", "Reset", Input::Button { primary: false }).title("a fresh model: pretrained weights or random ones, as chosen"));
     controls.extend(s.options.iter().cloned().map(Control::live));
     controls.push(Control::new("batch", "batch", number(1.0, 1024.0, 1.0, s.settings.batch_size as f64)));
@@ -829,7 +831,10 @@ fn lab_spec(s: &ViewSpec) -> LabSpec {
     controls.push(Control::new("seed", "seed", number(0.0, 1e9, 1.0, s.settings.seed as f64)));
     controls.push(Control::new("train", "Train", Input::Button { primary: true }));
     controls.push(Control::new("step", "Step", Input::Button { primary: false }).title("one training step, then every picture redrawn"));
-    controls.push(Control::new("save", "Save weights", Input::Button { primary: false }).title("download this model's weights (load them here again, or into the native eval)"));
+    controls.push(
+        Control::new("save", "Save weights", Input::Button { primary: false })
+            .title("download this model's weights (load them here again, or into the native eval)"),
+    );
     controls.push(Control::new("load", "Load weights", Input::File { accept: ".bpk" }).title("a weights file saved from this lab (or one from pretrained/)"));
     controls.push(Control::new("csv", "Curves CSV", Input::Button { primary: false }).title("download the training and test curves as CSV"));
     LabSpec {

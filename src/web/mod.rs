@@ -448,7 +448,8 @@ impl App {
             }
             // Each lab's training speed on each backend this page has (or those asked for).
             "speed" => {
-                let asked: Vec<String> = event.value.get("backends").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_else(|| vec!["cpu".into(), "webgpu".into()]);
+                let asked: Vec<String> =
+                    event.value.get("backends").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_else(|| vec!["cpu".into(), "webgpu".into()]);
                 let mut rows = Vec::new();
                 for backend in asked {
                     let device = match backend.as_str() {
@@ -614,7 +615,9 @@ pub(crate) async fn yield_now() {
 /// Resolves after `ms` milliseconds (a timer, so waiting costs no work).
 pub(crate) async fn sleep_ms(ms: u32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
-        if let Ok(set_timeout) = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into()).and_then(|f| f.dyn_into::<js_sys::Function>().map_err(JsValue::from)) {
+        if let Ok(set_timeout) =
+            js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into()).and_then(|f| f.dyn_into::<js_sys::Function>().map_err(JsValue::from))
+        {
             let _ = set_timeout.call2(&JsValue::NULL, &resolve, &JsValue::from(ms));
         } else {
             let _ = resolve.call0(&JsValue::NULL);
@@ -630,12 +633,7 @@ pub(crate) fn tensor(values: Vec<f32>, shape: [usize; 2], device: &burn::tensor:
 
 /// Reads a float tensor back without blocking (a sync read panics on WebGPU).
 pub(crate) async fn read(tensor: burn::tensor::Tensor<2>) -> Result<Vec<f32>, String> {
-    tensor
-        .into_data_async()
-        .await
-        .map_err(|e| format!("reading from the device failed: {e:?}"))?
-        .try_into_vec::<f32>()
-        .map_err(|e| format!("{e:?}"))
+    tensor.into_data_async().await.map_err(|e| format!("reading from the device failed: {e:?}"))?.try_into_vec::<f32>().map_err(|e| format!("{e:?}"))
 }
 
 /// A plain JS object (not a Map) for any serializable value.
@@ -647,10 +645,5 @@ pub(crate) fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
 fn gpu_calls() -> Option<crate::bench::GpuCalls> {
     let counts = js_sys::Reflect::get(&js_sys::global(), &"gpuCalls".into()).ok()?;
     let get = |k: &str| js_sys::Reflect::get(&counts, &k.into()).ok().and_then(|v| v.as_f64());
-    Some(crate::bench::GpuCalls {
-        dispatches: get("dispatches")?,
-        uploads: get("uploads")?,
-        upload_bytes: get("upload_bytes")?,
-        submits: get("submits")?,
-    })
+    Some(crate::bench::GpuCalls { dispatches: get("dispatches")?, uploads: get("uploads")?, upload_bytes: get("upload_bytes")?, submits: get("submits")? })
 }

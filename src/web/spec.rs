@@ -78,19 +78,42 @@ impl Control {
 #[serde(tag = "input", rename_all = "lowercase")]
 pub enum Input {
     /// (value, label) pairs.
-    Select { options: Vec<(&'static str, &'static str)>, value: &'static str },
-    Number { min: f64, max: f64, step: f64, value: f64 },
-    Checkbox { value: bool },
+    Select {
+        options: Vec<(&'static str, &'static str)>,
+        value: &'static str,
+    },
+    Number {
+        min: f64,
+        max: f64,
+        step: f64,
+        value: f64,
+    },
+    Checkbox {
+        value: bool,
+    },
     /// A slider; the page shows its value beside it.
-    Range { min: f64, max: f64, value: f64 },
+    Range {
+        min: f64,
+        max: f64,
+        value: f64,
+    },
     /// (value, label, colour) options of one group.
-    Radio { options: Vec<(&'static str, &'static str, &'static str)>, value: &'static str },
-    Button { primary: bool },
+    Radio {
+        options: Vec<(&'static str, &'static str, &'static str)>,
+        value: &'static str,
+    },
+    Button {
+        primary: bool,
+    },
     /// A file picker: the page reads the chosen file and sends its bytes (`accept`: the file
     /// types it offers, e.g. ".bpk").
-    File { accept: &'static str },
+    File {
+        accept: &'static str,
+    },
     /// A line of text the lab writes to (results, counts).
-    Info { value: &'static str },
+    Info {
+        value: &'static str,
+    },
 }
 
 impl Control {

@@ -13,8 +13,8 @@ use crate::models::vae::{
     ACTIVE_UNIT, ElboTerms, Vae, VaeConfig, VaeTrainer, bernoulli_nll, bound_sums, interpolate, iwae_bound, manifold_latents, most_active_pair,
     prior_moment_distance, unit_activity,
 };
-use crate::render::plots::draw_bounds;
 use crate::render::image_grid;
+use crate::render::plots::draw_bounds;
 use crate::render::scatter::{Frame, cross, ellipse, scatter};
 use crate::rng::Rng;
 use crate::train::{Pixels, Settings, Trainer, prepare};
@@ -582,10 +582,7 @@ impl VaeView {
         let (a, b) = self.dims.get();
         self.scatter.borrow_mut().drawn = Some(((mu[a], mu[b]), (sigma[a], sigma[b])));
         self.draw_scatter()?;
-        lab.text(
-            "drawn-info",
-            &format!("−ELBO {:.1} nats (reconstruction {:.1} + KL {:.1})", terms[0] + terms[1], terms[0], terms[1]),
-        );
+        lab.text("drawn-info", &format!("−ELBO {:.1} nats (reconstruction {:.1} + KL {:.1})", terms[0] + terms[1], terms[0], terms[1]));
         Ok(())
     }
 }
