@@ -80,6 +80,10 @@ pub(crate) trait ModelView: Sized + 'static {
     /// After a Reset: forget what belonged to the previous model (selections, caches).
     fn reset(&self, _lab: &Lab<Self>) {}
 
+    /// A new model is in place and drawn (the lab opened — after the link's view controls —, Reset,
+    /// Load): start what takes longer than a redraw, not awaited, so the lab is usable meanwhile.
+    fn after_reset(&self, _lab: &Rc<Lab<Self>>) {}
+
     /// The model moved to another device (WebGPU was lost): move what the view keeps there.
     fn moved(&self, _lab: &Lab<Self>) {}
 
@@ -562,7 +566,10 @@ impl<V: ModelView> Lab<V> {
                 self.last_views_ms.set(f64::NEG_INFINITY);
                 self.chunk(Some(1)).await;
             }
-            "reset" => self.reset(values).await?,
+            "reset" => {
+                self.reset(values).await?;
+                self.view.after_reset(self);
+            }
             "demo" => self.demo(&event).await?,
             "save" => self.save(values)?,
             "load" => self.load(&event).await?,
@@ -691,6 +698,7 @@ impl<V: ModelView> Lab<V> {
         // After the pictures: a page that sees this message has them.
         let saved_at = step.map_or(String::new(), |s| format!(", saved at step {s}"));
         self.message("info", &format!("{}: loaded {file}{saved_at}. Train goes on from these weights.", self.spec.title));
+        self.view.after_reset(self);
         Ok(())
     }
 
@@ -772,6 +780,7 @@ impl<V: ModelView> AnyLab for Lab<V> {
                     self.message("warn", &format!("{}: {e}", self.spec.title));
                 }
             }
+            self.view.after_reset(&self);
         })
     }
 

@@ -216,6 +216,13 @@ impl Shared {
         self.backend.borrow().is_gpu
     }
 
+    /// The device is the CPU, or a GPU that was timed faster than it: one where work nobody asked
+    /// for (pictures at open) costs seconds, not the minutes of a software GPU.
+    pub fn is_quick(&self) -> bool {
+        let backend = self.backend.borrow();
+        !backend.is_gpu || !backend.timing.is_empty()
+    }
+
     pub fn device_generation(&self) -> u32 {
         self.device_generation.get()
     }

@@ -40,6 +40,8 @@ pub(crate) struct PixelCnnView {
     hide_from_row: Cell<usize>,
     /// Bumped to stop a running completion (a new one, Stop, or Reset).
     sampling: Cell<u64>,
+    /// The figure the newest run fills (None after Stop or Reset).
+    sampling_target: Cell<Option<Target>>,
     /// Untrained plain and gated networks: which inputs a logit depends on is a property of the
     /// architecture, so the receptive-field view needs no training (and no redrawing while training).
     structure: RefCell<[PixelCnn; 2]>,
@@ -203,6 +205,7 @@ impl ModelView for PixelCnnView {
             current: RefCell::new(first),
             hide_from_row: Cell::new(14),
             sampling: Cell::new(0),
+            sampling_target: Cell::new(None),
             structure: RefCell::new(structure(&device)),
             field_pixel: Cell::new(14 * SIDE + 14),
             field_drawn: Cell::new(false),
@@ -265,6 +268,35 @@ impl ModelView for PixelCnnView {
         if let Err(e) = self.samples.placeholder("Press Sample from scratch: digits appear pixel by pixel.") {
             log::warn!("{e}");
         }
+    }
+
+    /// The paper's two figures as soon as a model is in place: completions of the current digit,
+    /// then samples from scratch (about a second each on the CPU). Not awaited; a click on
+    /// Complete or Sample, or a Reset, stops them and nothing follows. On a GPU the page did not
+    /// time (a software one takes minutes) the figures wait for the buttons.
+    fn after_reset(&self, lab: &Rc<Lab<Self>>) {
+        if !self.shared.is_quick() {
+            return;
+        }
+        let lab = lab.clone();
+        // Each run counts itself in `sampling`: another count means someone else's run began.
+        let mut expected = self.sampling.get();
+        wasm_bindgen_futures::spawn_local(async move {
+            let values = lab.built_values();
+            for target in [Target::Completion, Target::Samples] {
+                if lab.view.sampling.get() != expected {
+                    break;
+                }
+                match lab.view.run(&lab, target, &values, Some(UNASKED_BUDGET_MS)).await {
+                    Ok(true) => expected += 1,
+                    Ok(false) => break,
+                    Err(e) => {
+                        log::warn!("PixelCNN pictures at open: {e}");
+                        break;
+                    }
+                }
+            }
+        });
     }
 
     fn moved(&self, lab: &Lab<Self>) {
@@ -337,16 +369,10 @@ impl ModelView for PixelCnnView {
                 self.preview()?;
             }
             "complete" => {
-                let row = hide_from_row(values)?;
-                self.hide_from_row.set(row);
-                let observed: Vec<bool> = (0..PIXELS).map(|i| i / SIDE < row).collect();
-                let start = self.current.borrow().clone();
-                let run = Completion::new(&start, observed, count(values)?);
-                self.run(lab, run, values, Target::Completion(start)).await?;
+                self.run(lab, Target::Completion, values, None).await?;
             }
             "sample" => {
-                let run = Completion::new(&vec![0.0; PIXELS], vec![false; PIXELS], count(values)?);
-                self.run(lab, run, values, Target::Samples).await?;
+                self.run(lab, Target::Samples, values, None).await?;
             }
             "stop" => self.stop(),
             "next" => {
@@ -372,11 +398,18 @@ impl ModelView for PixelCnnView {
     }
 }
 
-/// Where a sampling run draws: the completion figure (beside its source) or the samples figure.
+/// What a sampling run fills: the hidden rows of the current digit (the completion figure, beside
+/// its source), or whole digits from an empty canvas (the samples figure).
+#[derive(Clone, Copy, PartialEq)]
 enum Target {
-    Completion(Vec<f32>),
+    Completion,
     Samples,
 }
+
+/// Pictures nobody asked for (the lab opening) stop where they would take longer than this,
+/// judged from the pace after the first few steps.
+const UNASKED_BUDGET_MS: f64 = 15_000.0;
+const WARM_UP_STEPS: usize = 3;
 
 fn hide_from_row(values: &Values) -> Result<usize, String> {
     let row = values.count("row", "row")?;
@@ -515,7 +548,7 @@ impl Network {
     /// What one pixel step costs, for the info line.
     fn per_pixel(&self) -> &'static str {
         match self {
-            Network::PixelCnn(_) => "a pass over the rows a pixel sees",
+            Network::PixelCnn(_) => "one row through the network, the rows above from the row cache",
             Network::PixelRnn(_) => "one row of the Row LSTM from the state carried down",
             Network::Nade(_) => "one column of W added to the running sum, O(H)",
         }
@@ -525,6 +558,7 @@ impl Network {
 impl PixelCnnView {
     fn stop(&self) {
         self.sampling.set(self.sampling.get() + 1);
+        self.sampling_target.set(None);
     }
 
     /// Shows the current digit with rows from the chosen one down hidden: what Complete will see.
@@ -554,38 +588,65 @@ impl PixelCnnView {
         Ok(())
     }
 
-    /// Samples every unobserved pixel in raster order; the picture is sent, and the worker looks
-    /// at its events (Stop), every ~30 ms of work. The result goes to the figure's info line.
-    async fn run(&self, lab: &Lab<Self>, mut c: Completion, values: &Values, target: Target) -> Result<(), String> {
+    /// Samples every unobserved pixel of `target` in raster order; the picture is sent, and the
+    /// worker looks at its events (Stop), every ~30 ms of work. The result goes to the figure's
+    /// info line. `budget_ms`: stop once the run is seen to need longer. True when it finished.
+    async fn run(&self, lab: &Lab<Self>, target: Target, values: &Values, budget_ms: Option<f64>) -> Result<bool, String> {
         let temperature = values.number("temperature", "temperature")? as f32;
         if !(0.05..=5.0).contains(&temperature) {
             return Err(format!("temperature {temperature} is not in [0.05, 5]"));
         }
+        let n = count(values)?;
+        let (mut c, source) = match target {
+            Target::Completion => {
+                let row = hide_from_row(values)?;
+                self.hide_from_row.set(row);
+                let start = self.current.borrow().clone();
+                (Completion::new(&start, (0..PIXELS).map(|i| i / SIDE < row).collect(), n), Some(start))
+            }
+            Target::Samples => (Completion::new(&vec![0.0; PIXELS], vec![false; PIXELS], n), None),
+        };
+        let hidden = c.observed.iter().filter(|o| !**o).count();
         let run = self.sampling.get() + 1;
         self.sampling.set(run);
+        self.sampling_target.set(Some(target));
         let model = model(lab);
         let device = lab.device();
         let mut rng = Rng::new(run);
-        let (surface, info, source) = match &target {
-            Target::Completion(source) => (&self.completion, "completion-info", Some(source)),
-            Target::Samples => (&self.samples, "sample-info", None),
+        let (surface, info, button) = match target {
+            Target::Completion => (&self.completion, "completion-info", "Complete"),
+            Target::Samples => (&self.samples, "sample-info", "Sample from scratch"),
         };
         let draw = |c: &Completion| {
-            let mut images = source.map(|s| s.iter().zip(&c.observed).map(|(&v, &o)| if o { v } else { UNKNOWN }).collect::<Vec<_>>()).unwrap_or_default();
+            let mut images =
+                source.as_ref().map(|s| s.iter().zip(&c.observed).map(|(&v, &o)| if o { v } else { UNKNOWN }).collect::<Vec<_>>()).unwrap_or_default();
             for b in 0..c.batch {
                 images.extend((0..PIXELS).map(|i| if c.observed[i] || i < c.next { c.images[b * PIXELS + i] } else { UNKNOWN }));
             }
             surface.show(&image_grid(&images, c.batch + source.is_some() as usize, 2))
         };
         draw(&c)?;
+        lab.text(info, "sampling, pixel by pixel…");
         let (mut pixels, mut compute_ms, started) = (0usize, 0.0, now_ms());
         let mut frame_start = now_ms();
-        let mut stopped = false;
+        let (mut stopped, mut too_slow, mut warm) = (false, None, started);
         let mut cache = model.sampler(c.batch, &device);
         while let Some(i) = (c.next..PIXELS).find(|&i| !c.observed[i]) {
             if self.sampling.get() != run {
                 stopped = true;
                 break;
+            }
+            // A second after the first steps (which compile a GPU's shaders), the pace says how
+            // long the whole run would take.
+            if pixels == WARM_UP_STEPS {
+                warm = now_ms();
+            }
+            if let Some(budget) = budget_ms.filter(|_| pixels > WARM_UP_STEPS && now_ms() - warm > 1000.0) {
+                let projected = (now_ms() - warm) / (pixels - WARM_UP_STEPS) as f64 * (hidden - WARM_UP_STEPS) as f64;
+                if projected > budget {
+                    (stopped, too_slow) = (true, Some(warm - started + projected));
+                    break;
+                }
             }
             let t = now_ms();
             let probs = model.probs(&mut cache, &c.images, c.batch, i, temperature, &device);
@@ -599,22 +660,25 @@ impl PixelCnnView {
                 frame_start = now_ms();
             }
         }
+        // A newer run on the same figure owns it (and its info line) now.
+        if stopped && too_slow.is_none() && self.sampling_target.get() == Some(target) {
+            return Ok(false);
+        }
         if !stopped {
             c.next = PIXELS;
         }
         draw(&c)?;
         let total = now_ms() - started;
+        let ending = match too_slow {
+            Some(ms) => format!(" · stopped: all {hidden} would take about {:.0} s here; {button} runs them", ms / 1000.0),
+            None if stopped => " · stopped".into(),
+            None => String::new(),
+        };
         lab.text(
             info,
-            &format!(
-                "{pixels} pixel steps ({}) · {:.1} ms per step · {:.1} s{}",
-                model.per_pixel(),
-                compute_ms / pixels.max(1) as f64,
-                total / 1000.0,
-                if stopped { " · stopped" } else { "" }
-            ),
+            &format!("{pixels} pixel steps ({}) · {:.1} ms per step · {:.1} s{ending}", model.per_pixel(), compute_ms / pixels.max(1) as f64, total / 1000.0),
         );
-        Ok(())
+        Ok(!stopped)
     }
 
     /// Gradient of logit i with respect to the input, for both architectures: its non-zero
