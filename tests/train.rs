@@ -122,14 +122,16 @@ fn a_long_history_stays_bounded_and_spans_the_run() {
 fn settings_reject_what_would_break() {
     let ok = Settings { batch_size: 64, lr: 1e-3, seed: 0, lr_decay: 1.0 };
     assert!(ok.check().is_ok());
-    for bad in [
-        Settings { batch_size: 0, ..ok.clone() },
-        Settings { batch_size: 5000, ..ok.clone() },
-        Settings { lr: f64::NAN, ..ok.clone() },
-        Settings { lr: -1.0, ..ok.clone() },
-        Settings { lr: 0.0, ..ok.clone() },
+    for (bad, names) in [
+        (Settings { batch_size: 0, ..ok.clone() }, "batch size 0"),
+        (Settings { batch_size: 5000, ..ok.clone() }, "batch size 5000"),
+        (Settings { lr: f64::NAN, ..ok.clone() }, "learning rate NaN"),
+        (Settings { lr: -1.0, ..ok.clone() }, "learning rate -1"),
+        (Settings { lr: 0.0, ..ok.clone() }, "learning rate 0"),
+        (Settings { lr_decay: 1.5, ..ok.clone() }, "learning-rate decay 1.5"),
     ] {
-        assert!(bad.check().is_err(), "{bad:?}");
+        let e = bad.check().unwrap_err();
+        assert!(e.starts_with(names), "{bad:?}: {e}");
     }
 }
 
@@ -182,8 +184,8 @@ fn a_models_tensors_carry_it_to_a_fresh_copy() {
     let decoded = read(vae.model.valid().decode(z.clone()));
     assert_eq!(read(other.model.valid().decode(z.clone())), decoded);
     // A copy of another model does not fit: an error, and the model is left as it was.
-    assert!(other.set_tensors(host(&gan.model)).is_err());
-    assert!(other.set_tensors(vec![vec![0.0; 3]]).is_err());
+    assert!(other.set_tensors(host(&gan.model)).unwrap_err().contains("do not fit"));
+    assert!(other.set_tensors(vec![vec![0.0; 3]]).unwrap_err().contains("do not fit"));
     assert_eq!(read(other.model.valid().decode(z)), decoded);
 }
 
@@ -218,25 +220,27 @@ fn saved_weights_load_back_to_the_same_model() {
     }
     // Damaged headers: cut inside the length, cut inside the JSON, garbled JSON, JSON not an object.
     let cut = 17 + 4;
-    assert!(unwrap_weights(wrapped[..cut].to_vec()).is_err());
-    assert!(unwrap_weights(wrapped[..cut + 10].to_vec()).is_err());
+    assert!(unwrap_weights(wrapped[..cut].to_vec()).unwrap_err().contains("damaged"));
+    assert!(unwrap_weights(wrapped[..cut + 10].to_vec()).unwrap_err().contains("damaged"));
     let mut garbled = wrapped.clone();
     garbled[17 + 8] = b'#';
     assert!(unwrap_weights(garbled).unwrap_err().contains("damaged"));
-    assert!(unwrap_weights(wrap_weights(&serde_json::json!([1]), &bytes)).is_err());
+    assert!(unwrap_weights(wrap_weights(&serde_json::json!([1]), &bytes)).unwrap_err().contains("damaged"));
     assert!(GanConfig::fc().load(&device, wrapped).unwrap_err().contains("do not fit"));
 
     let vae = Trainer::new(seeded(&device, 2, || VaeTrainer::new(VaeConfig::vae(20), &device)), settings.clone(), data.clone(), device.clone());
     let z = Tensor::<2>::from_data(TensorData::new(genlab::rng::Rng::new(6).normals(3 * 20), [3, 20]), &device.clone().inner());
     let loaded = VaeConfig::vae(20).load(&device, wrap_weights(&header, &vae.model.weights().unwrap())).unwrap();
     assert_eq!(read(loaded.valid().decode(z.clone())), read(vae.model.model.valid().decode(z)));
-    assert!(VaeConfig::vae(2).load(&device, vae.model.weights().unwrap()).is_err());
+    let e = VaeConfig::vae(2).load(&device, vae.model.weights().unwrap()).unwrap_err();
+    assert!(e.contains("do not fit") && e.contains("latent size 2"), "{e}");
 
     let cnn = seeded(&device, 3, || PixelCnnTrainer::new(PixelCnnConfig::plain(), &device));
     let loaded = PixelCnnConfig::plain().load(&device, cnn.weights().unwrap()).unwrap();
     let x = Tensor::<2>::from_data(TensorData::new(data.test.intensities(&[0, 1]), [2, 784]), &device.clone().inner());
     assert_eq!(read(loaded.valid().logits(x.clone())), read(cnn.model.valid().logits(x)));
-    assert!(PixelCnnConfig::gated().load(&device, cnn.weights().unwrap()).is_err());
+    let e = PixelCnnConfig::gated().load(&device, cnn.weights().unwrap()).unwrap_err();
+    assert!(e.contains("do not fit a gated PixelCNN"), "{e}");
 }
 
 /// Every lab's shipped files are half precision: a GAN file keeps its running average of G
