@@ -175,8 +175,10 @@ async fn data_grid_is_drawn_and_bad_data_is_an_error_not_a_crash() {
     assert!(send(&app, "vae", "step", json!({})).await.unwrap_err().contains("no lab 'vae'"));
     // Truncated and foreign bytes are refused with a message; the app still works after.
     let asset = include_bytes!("fixtures/mnist-fixture.bin.gz");
-    assert!(app.open_asset(&asset[..asset.len() / 3]).await.is_err());
-    assert!(app.open_asset(b"not an asset").await.is_err());
+    for bad in [&asset[..asset.len() / 3], b"not an asset".as_slice()] {
+        let e = format!("{:?}", JsValue::from(app.open_asset(bad).await.unwrap_err()));
+        assert!(e.contains("MNIST"), "{e}");
+    }
     app.open_asset(asset).await.unwrap();
     assert!(drawn(&posted, "app", "digits"), "the MNIST grid is drawn");
     // Every lab described its section, and the page is told when all are open.
@@ -185,7 +187,7 @@ async fn data_grid_is_drawn_and_bad_data_is_an_error_not_a_crash() {
     assert!(posted.iter().any(|m| field(&m, "type").as_string().as_deref() == Some("ready")));
     // An unknown control or a malformed event is an error message.
     assert!(send(&app, "vae", "warp", json!({})).await.unwrap_err().contains("no control 'warp'"));
-    assert!(app.handle(JsValue::from(3)).await.is_err());
+    assert!(format!("{:?}", JsValue::from(app.handle(JsValue::from(3)).await.unwrap_err())).contains("a malformed event"));
 }
 
 #[wasm_bindgen_test]
@@ -287,7 +289,7 @@ async fn gan_views_draw(backend: genlab::device::Backend) {
     let app = App::with_backend(backend, post);
     app.open_fixture(Some("gan")).await;
     assert!(send(&app, "gan", "step", json!({ "values": { "k": "0" } })).await.unwrap_err().contains("k = 0"), "k = 0 is refused");
-    assert!(send(&app, "gan", "loss", json!({ "values": { "loss": "hinge" } })).await.is_err(), "an unknown loss is refused");
+    assert!(send(&app, "gan", "loss", json!({ "values": { "loss": "hinge" } })).await.unwrap_err().contains("'hinge'"), "an unknown loss is refused");
     send(&app, "gan", "step", json!({ "values": { "batch": "32" } })).await.unwrap();
     send(&app, "gan", "step", json!({ "values": { "batch": "32", "k": "2", "loss": "minimax" } })).await.unwrap();
     // One sample into each group (pool cells are 64 canvas pixels apart).
@@ -305,7 +307,7 @@ async fn gan_views_draw(backend: genlab::device::Backend) {
     let status = send(&app, "gan", "status", json!({})).await.unwrap();
     let updates = field(&field(&status, "model"), "updates");
     assert_eq!((field(&updates, "d").as_f64(), field(&updates, "g").as_f64()), (Some(3.0), Some(2.0)), "k = 1 then k = 2: three D updates, two G updates");
-    assert!(send(&app, "gan", "reset", json!({ "values": { "arch": "pixelgan" } })).await.is_err());
+    assert!(send(&app, "gan", "reset", json!({ "values": { "arch": "pixelgan" } })).await.unwrap_err().contains("'pixelgan'"));
     // The Wasserstein game: a critic, its own curves, and a penalty or clipping between steps.
     let wgan = json!({ "game": "wasserstein", "mbstd": "false", "from": "scratch", "batch": "16", "k": "2" });
     send(&app, "gan", "reset", json!({ "values": wgan.clone() })).await.unwrap();
@@ -360,10 +362,14 @@ async fn pixelcnn_views_draw(backend: genlab::device::Backend) {
     for _ in 0..2 {
         send(&app, "pixelcnn", "step", json!({ "values": { "batch": "16" } })).await.unwrap();
     }
-    assert!(send(&app, "pixelcnn", "digit", json!({ "values": { "digit": "100000" } })).await.is_err(), "a missing test digit is refused");
+    assert!(
+        send(&app, "pixelcnn", "digit", json!({ "values": { "digit": "100000" } })).await.unwrap_err().contains("test digits are numbered 0 to"),
+        "a missing test digit is refused"
+    );
     send(&app, "pixelcnn", "digit", json!({ "values": { "digit": "3" } })).await.unwrap();
-    assert!(send(&app, "pixelcnn", "complete", json!({ "values": { "n": "0" } })).await.is_err(), "0 completions are refused");
-    assert!(send(&app, "pixelcnn", "complete", json!({ "values": { "temperature": "NaN" } })).await.is_err(), "a NaN temperature is refused");
+    assert!(send(&app, "pixelcnn", "complete", json!({ "values": { "n": "0" } })).await.unwrap_err().contains("0 completions"), "0 completions are refused");
+    let e = send(&app, "pixelcnn", "complete", json!({ "values": { "temperature": "NaN" } })).await.unwrap_err();
+    assert!(e.contains("temperature"), "a NaN temperature is refused: {e}");
     send(&app, "pixelcnn", "complete", json!({ "values": { "row": "26", "n": "2" } })).await.unwrap();
     assert!(last_text(&posted, "pixelcnn", "completion-info").starts_with("56 pixel steps"), "two rows of 28 pixels sampled");
     send(&app, "pixelcnn", "next", json!({ "x": 10.0, "y": 10.0 })).await.unwrap();
@@ -373,7 +379,7 @@ async fn pixelcnn_views_draw(backend: genlab::device::Backend) {
     for name in ["chart", "completion", "samples", "next", "contributions", "field-plain", "field-gated"] {
         assert!(drawn(&posted, "pixelcnn", name), "the {name} view is blank");
     }
-    assert!(send(&app, "pixelcnn", "reset", json!({ "values": { "variant": "wavenet" } })).await.is_err());
+    assert!(send(&app, "pixelcnn", "reset", json!({ "values": { "variant": "wavenet" } })).await.unwrap_err().contains("'wavenet'"));
 
     // NADE and PixelRNN in the same lab: each trains, and completes with what it carries between
     // pixels (NADE's running sum, O(H) per pixel; the Row LSTM's state, one row per pixel).
