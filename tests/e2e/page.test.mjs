@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
-import { serve, launch } from './serve.mjs';
+import { serve, launch, drawn } from './serve.mjs';
 
 const dist = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist');
 let server, browser;
@@ -49,16 +49,6 @@ const frameGaps = async (page) => {
 
 const ready = (page) => page.waitForFunction(() => window.genlab?.ready, null, { timeout: 600_000 }); // SwiftShader compiles every shader at open (minutes when the cores are busy)
 
-// True when a canvas has at least three different pixel colours: a grid of digits that came
-// out NaN or constant (black cells on the gap colour) has two; black-and-white samples have three.
-const drawn = (page, id) => page.evaluate((id) => {
-  const c = document.getElementById(id);
-  if (!c.width || !c.height) return false;
-  const d = new Uint32Array(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.buffer);
-  const colours = new Set();
-  for (const p of d) if (colours.add(p).size >= 3) return true;
-  return false;
-}, id);
 
 test('CPU: data grid, then the VAE trains with a live chart and pictures', async () => {
   const { page, errors, wasms } = await open('?backend=cpu');

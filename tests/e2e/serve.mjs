@@ -1,4 +1,5 @@
-// A tiny static file server for dist/ (what any static host does), plus a Chromium launcher.
+// A tiny static file server for dist/ (what any static host does), a Chromium launcher, and the
+// picture check the tests share.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
@@ -30,3 +31,14 @@ export function launch() {
       '--disable-dev-shm-usage', '--enable-unsafe-webgpu'],
   });
 }
+
+// True when a canvas has at least three different pixel colours: a grid of digits that came
+// out NaN or constant (black cells on the gap colour) has two; black-and-white samples have three.
+export const drawn = (page, id) => page.evaluate((id) => {
+  const c = document.getElementById(id);
+  if (!c.width || !c.height) return false;
+  const d = new Uint32Array(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.buffer);
+  const colours = new Set();
+  for (const p of d) if (colours.add(p).size >= 3) return true;
+  return false;
+}, id);

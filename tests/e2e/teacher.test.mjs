@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
-import { serve, launch } from './serve.mjs';
+import { serve, launch, drawn } from './serve.mjs';
 
 const dist = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist');
 let server, browser;
@@ -24,13 +24,6 @@ async function open(query) {
 const messages = (page) => page.$$eval('#messages .message', (ms) => ms.map((m) => m.textContent));
 const values = (page) => page.evaluate(() => Object.fromEntries(Object.entries(window.genlab.labs).map(([id, lab]) => [id, lab.values()])));
 const pixels = (page, id) => page.evaluate((id) => { const c = document.getElementById(id); return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }, id);
-// At least three pixel colours (RGBA): not blank, and not a grid of constant or NaN digits.
-const drawn = async (page, id) => {
-  const p = await pixels(page, id);
-  const colours = new Set();
-  for (let i = 0; i < p.length; i += 4) colours.add(((p[i] << 24) | (p[i + 1] << 16) | (p[i + 2] << 8) | p[i + 3]) >>> 0);
-  return colours.size >= 3;
-};
 // The bytes of the download a click starts.
 async function downloaded(page, selector) {
   const [download] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
