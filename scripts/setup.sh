@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-time (idempotent) set-up of everything genlab needs on a fresh Debian machine:
-# the wasm32 target, rustfmt, wasm-bindgen-cli at the locked version, trunk, wasm-pack,
-# Chromium + chromedriver, playwright-core, and the MNIST asset.
+# the wasm32 target, rustfmt, the locked crates, wasm-bindgen-cli at the locked version, trunk,
+# wasm-pack, Chromium + chromedriver, playwright-core, and the MNIST asset.
 # Each step is skipped when its tool is already installed at the right version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,9 @@ step "rustfmt (the tests check the layout first)"
 rustup component list --installed | grep -q "^rustfmt" || rustup component add rustfmt
 
 have() { command -v "$1" >/dev/null && "$1" --version 2>/dev/null | grep -q "$2"; }
+
+step "crates in Cargo.lock, for every target (the page's build, scripts/build.sh, runs offline)"
+cargo fetch --locked
 
 step "wasm-bindgen-cli $WASM_BINDGEN_VERSION"
 have wasm-bindgen "$WASM_BINDGEN_VERSION" || cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
