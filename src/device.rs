@@ -44,11 +44,14 @@ pub struct Backend {
     pub gpu: Option<Device>,
     /// The measured cost of a training step on each backend, when "auto" measured it.
     pub timing: String,
+    /// Work nobody asked for (pictures at open) costs seconds here, not the minutes of a
+    /// software GPU: the CPU, or a GPU that was timed faster than it.
+    pub quick: bool,
 }
 
 impl Backend {
     pub fn cpu(note: Option<String>) -> Backend {
-        Backend { device: Device::flex(), is_gpu: false, label: "CPU (flex)".into(), note, gpu: None, timing: String::new() }
+        Backend { device: Device::flex(), is_gpu: false, label: "CPU (flex)".into(), note, gpu: None, timing: String::new(), quick: true }
     }
 
     pub fn name(&self) -> &'static str {
@@ -82,8 +85,9 @@ pub async fn init(choice: Choice, now_ms: &'static dyn Fn() -> f64) -> Backend {
         Ok(device) => device,
         Err(e) => return Backend::cpu(Some(format!("Running on the CPU: WebGPU failed to start ({e})."))),
     };
+    // Not quick until timed: a software GPU takes minutes for what the CPU does in seconds.
     let webgpu =
-        Backend { device: gpu.clone(), is_gpu: true, label: format!("WebGPU · {adapter_name}"), note: None, gpu: Some(gpu.clone()), timing: String::new() };
+        Backend { device: gpu.clone(), is_gpu: true, label: format!("WebGPU · {adapter_name}"), gpu: Some(gpu.clone()), quick: false, ..Backend::cpu(None) };
     if choice == Choice::WebGpu {
         return webgpu;
     }
@@ -91,7 +95,9 @@ pub async fn init(choice: Choice, now_ms: &'static dyn Fn() -> f64) -> Backend {
     let gpu_ms = probe(gpu.clone(), now_ms, PROBE_LIMIT_MS).await;
     let timing = format!("one training step (VAE, batch 128): CPU {}, WebGPU {}", shown(cpu_ms), shown(gpu_ms));
     match (cpu_ms, gpu_ms) {
-        (Some(c), Some(g)) if g < c => Backend { label: format!("{} · {} (CPU {})", webgpu.label, shown(gpu_ms), shown(cpu_ms)), timing, ..webgpu },
+        (Some(c), Some(g)) if g < c => {
+            Backend { label: format!("{} · {} (CPU {})", webgpu.label, shown(gpu_ms), shown(cpu_ms)), timing, quick: true, ..webgpu }
+        }
         _ => Backend { label: format!("CPU (flex) · {} (WebGPU {})", shown(cpu_ms), shown(gpu_ms)), gpu: Some(gpu), timing, ..Backend::cpu(None) },
     }
 }

@@ -237,7 +237,7 @@ async fn vae_lab_trains_and_draws_every_view_on_cpu() {
 }
 
 fn gpu_backend(device: Device) -> genlab::device::Backend {
-    genlab::device::Backend { device: device.clone(), is_gpu: true, label: "WebGPU".into(), note: None, gpu: Some(device), timing: String::new() }
+    genlab::device::Backend { device: device.clone(), is_gpu: true, label: "WebGPU".into(), note: None, gpu: Some(device), timing: String::new(), quick: false }
 }
 
 #[wasm_bindgen_test]
@@ -408,6 +408,22 @@ async fn pixelcnn_lab_completes_a_digit_on_cpu() {
 async fn pixelcnn_lab_completes_a_digit_on_webgpu() {
     let device = webgpu().await;
     pixelcnn_views_draw(gpu_backend(device)).await;
+}
+
+/// The pictures at open stop once the pace after the warm-up steps says the run would overrun
+/// its budget: a whole sample (784 steps) at 25 ms a step would, at 10 ms it would not.
+#[wasm_bindgen_test]
+fn pictures_at_open_stop_only_when_their_pace_overruns_the_budget() {
+    use genlab::web::{UNASKED_BUDGET_MS, projected_sampling_ms};
+    // Too early to judge: still in the warm-up steps, or under a second of steady ones.
+    assert_eq!(projected_sampling_ms(3, 784, 5000.0), None);
+    assert_eq!(projected_sampling_ms(50, 784, 999.0), None);
+    // 100 steps in 2.5 s after the 3 warm-up steps: 25 ms each for the 781 after warm-up.
+    let slow = projected_sampling_ms(103, 784, 2500.0).unwrap();
+    assert_eq!(slow, 781.0 * 25.0);
+    assert!(slow > UNASKED_BUDGET_MS);
+    let fast = projected_sampling_ms(103, 784, 1000.5).unwrap();
+    assert!(fast < UNASKED_BUDGET_MS, "{fast}");
 }
 
 /// Starts recording the worker's console errors and warnings: on wasm, wgpu/cubecl report an

@@ -408,8 +408,16 @@ enum Target {
 
 /// Pictures nobody asked for (the lab opening) stop where they would take longer than this,
 /// judged from the pace after the first few steps.
-const UNASKED_BUDGET_MS: f64 = 15_000.0;
+pub const UNASKED_BUDGET_MS: f64 = 15_000.0;
+/// The first pixel steps compile a GPU's shaders: their pace says nothing about the rest.
 const WARM_UP_STEPS: usize = 3;
+
+/// How long a sampling run of `total` pixel steps takes after its warm-up steps, projected from
+/// the pace of the `done` steps so far, `since_warm_ms` after the warm-up ended. None until a
+/// second of steady steps has passed: too few to judge by.
+pub fn projected_sampling_ms(done: usize, total: usize, since_warm_ms: f64) -> Option<f64> {
+    (done > WARM_UP_STEPS && since_warm_ms > 1000.0).then(|| since_warm_ms / (done - WARM_UP_STEPS) as f64 * total.saturating_sub(WARM_UP_STEPS) as f64)
+}
 
 fn hide_from_row(values: &Values) -> Result<usize, String> {
     let row = values.count("row", "row")?;
@@ -636,17 +644,14 @@ impl PixelCnnView {
                 stopped = true;
                 break;
             }
-            // A second after the first steps (which compile a GPU's shaders), the pace says how
-            // long the whole run would take.
             if pixels == WARM_UP_STEPS {
                 warm = now_ms();
             }
-            if let Some(budget) = budget_ms.filter(|_| pixels > WARM_UP_STEPS && now_ms() - warm > 1000.0) {
-                let projected = (now_ms() - warm) / (pixels - WARM_UP_STEPS) as f64 * (hidden - WARM_UP_STEPS) as f64;
-                if projected > budget {
-                    (stopped, too_slow) = (true, Some(warm - started + projected));
-                    break;
-                }
+            if let (Some(budget), Some(projected)) = (budget_ms, projected_sampling_ms(pixels, hidden, now_ms() - warm))
+                && projected > budget
+            {
+                (stopped, too_slow) = (true, Some(warm - started + projected));
+                break;
             }
             let t = now_ms();
             let probs = model.probs(&mut cache, &c.images, c.batch, i, temperature, &device);
