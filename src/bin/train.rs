@@ -134,8 +134,6 @@ fn train_vae(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     // A point code has no posterior to importance-sample: no bound for the autoencoders.
     let eval_k: usize = if config.variational { args.get("eval-k", 50) } else { 0 };
     let mut test = f64::NAN;
-    // A finished run resumed with no epoch left still writes its weights out (main says it did).
-    let no_epoch_left = trainer.history.epoch >= epochs;
     for epoch in trainer.history.epoch + 1..=epochs {
         let stage = burda_stage(epoch);
         if burda_schedule {
@@ -168,9 +166,8 @@ fn train_vae(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
         save_checkpoint(&checkpoint, &trainer, &log);
         write_note(&out, note(&trainer, &log, test));
     }
-    if no_epoch_left {
-        save(trainer.model.model.valid(), &out);
-    }
+    // Written once more: a finished run resumed with no epoch left still writes them (main says it did).
+    save(trainer.model.model.valid(), &out);
     (out, note(&trainer, &log, test))
 }
 
@@ -229,8 +226,6 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
         let file = GanWithAverage::file(trainer.model.gan.valid(), trainer.model.ema.clone(), Encoding::Burnpack);
         std::fs::write(&out, file.unwrap_or_else(|e| fail(&e))).unwrap_or_else(|e| fail(&format!("{out}: {e}")));
     };
-    // A finished run resumed with no epoch left still writes its weights out (main says it did).
-    let no_epoch_left = trainer.history.epoch >= epochs;
     for epoch in trainer.history.epoch + 1..=epochs {
         // Read back every 50 steps: one read-back per epoch would hold a whole epoch's graph.
         for part in (0..steps_per_epoch).collect::<Vec<_>>().chunks(50) {
@@ -256,9 +251,8 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
         save_checkpoint(&checkpoint, &trainer, &log);
         write_note(&out, note(&trainer, &log));
     }
-    if no_epoch_left {
-        export(&trainer);
-    }
+    // Written once more: a finished run resumed with no epoch left still writes them (main says it did).
+    export(&trainer);
     (out, note(&trainer, &log))
 }
 
@@ -363,8 +357,6 @@ fn train_exact<M: Trainable>(
         let weights = trainer.model.weights().unwrap_or_else(|e| fail(&e));
         std::fs::write(&out, weights).unwrap_or_else(|e| fail(&format!("{out}: {e}")));
     };
-    // A finished run resumed with no epoch left still writes its weights out (main says it did).
-    let no_epoch_left = trainer.history.epoch >= epochs;
     for epoch in trainer.history.epoch + 1..=epochs {
         for (i, part) in (0..steps_per_epoch).collect::<Vec<_>>().chunks(50).enumerate() {
             trainer.run_blocking(part.len()).unwrap_or_else(|e| fail(&e));
@@ -385,9 +377,8 @@ fn train_exact<M: Trainable>(
         save_checkpoint(&checkpoint, &trainer, &log);
         write_note(&out, note(&trainer, &log));
     }
-    if no_epoch_left {
-        export(&trainer);
-    }
+    // Written once more: a finished run resumed with no epoch left still writes them (main says it did).
+    export(&trainer);
     (out, note(&trainer, &log))
 }
 
