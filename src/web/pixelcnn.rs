@@ -84,7 +84,9 @@ impl ModelView for PixelCnnView {
                         ("pixelrnn", "PixelRNN, Row LSTM (van den Oord et al. 2016)"),
                         ("nade", "NADE (Larochelle & Murray 2011)"),
                     ],
-                    value: "plain",
+                    // The best-trained network (README: 89.6 nats against the small ones' 91.5): its
+                    // samples are connected strokes, and it samples as fast with the row cache.
+                    value: "deep",
                 },
             )
             .title(
