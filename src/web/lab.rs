@@ -327,8 +327,9 @@ impl<V: ModelView> Lab<V> {
                 Err(e) => self.message("error", &format!("Pretrained {name} could not be fetched ({e}): starting from random weights.")),
             }
         }
-        // Random weights after pretrained ones: the from-scratch rate again, unless the user typed one.
-        if weights.is_none() && self.trained_lr.take().is_some_and(|lr| values.number("lr", "learning rate").ok() == Some(lr)) {
+        // The rate the last pretrained weights set goes with them (unless the user typed another):
+        // the page's rate again, which weights whose record names a rate replace below.
+        if !lr_given && self.trained_lr.take().is_some_and(|lr| values.number("lr", "learning rate").ok() == Some(lr)) {
             let lr = self.defaults.number("lr", "learning rate")?;
             self.trainer.borrow_mut().settings.lr = lr;
             self.control("lr", json!({ "value": lr }));

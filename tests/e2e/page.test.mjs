@@ -584,9 +584,17 @@ test('PixelCNN: likelihood, completion that keeps the top rows, receptive fields
   await page.click('#pixelcnn-step');
   await page.waitForFunction(() => window.genlab.pixelcnn.status().step === 1, null, { timeout: 60_000 });
   assert.ok(await page.evaluate(() => window.genlab.pixelcnn.status().train.every(Number.isFinite)));
+  // Train would continue the deep network at the rate its training ended with; the small plain
+  // network's record names none, so the page's rate comes back with it, not the deep one's.
+  assert.equal(await page.inputValue('#pixelcnn-lr'), '0.00031');
+  let before = await page.textContent('#pixelcnn-likelihood');
+  await page.selectOption('#pixelcnn-variant', 'plain');
+  await page.click('#pixelcnn-reset');
+  await page.waitForFunction((t) => document.getElementById('pixelcnn-likelihood').textContent !== t, before, { timeout: 60_000 });
+  assert.equal(await page.inputValue('#pixelcnn-lr'), '0.001');
   // The gated network opens on its own pretrained weights (no "random weights" warning) and
   // models the digit far better than chance (784 · ln 2 ≈ 543 nats).
-  const before = await page.textContent('#pixelcnn-likelihood');
+  before = await page.textContent('#pixelcnn-likelihood');
   await page.selectOption('#pixelcnn-variant', 'gated');
   await page.click('#pixelcnn-reset');
   await page.waitForFunction((t) => document.getElementById('pixelcnn-likelihood').textContent !== t, before, { timeout: 60_000 });
