@@ -310,7 +310,7 @@ impl ModelView for PixelCnnView {
     /// hides, and (once) the receptive fields.
     async fn draw(&self, lab: &Lab<Self>) -> Result<(), String> {
         self.draw_maps(lab).await?;
-        self.preview()?;
+        self.preview(count(&lab.built_values()).unwrap_or(1))?;
         if !self.field_drawn.get() {
             self.receptive_field(lab).await?;
         }
@@ -368,7 +368,8 @@ impl ModelView for PixelCnnView {
             }
             "row" => {
                 self.hide_from_row.set(hide_from_row(values)?);
-                self.preview()?;
+                // A bad count is refused by Complete, not by the slider.
+                self.preview(count(values).unwrap_or(1))?;
             }
             "complete" => {
                 self.run(lab, Target::Completion, values, None).await?;
@@ -571,12 +572,14 @@ impl PixelCnnView {
         self.sampling_target.set(None);
     }
 
-    /// Shows the current digit with rows from the chosen one down hidden: what Complete will see.
-    fn preview(&self) -> Result<(), String> {
+    /// Shows the current digit with rows from the chosen one down hidden: what Complete will see,
+    /// laid out as a run of `n` completions starts (the source, then `n` copies to fill), so the
+    /// figure keeps its size.
+    fn preview(&self, n: usize) -> Result<(), String> {
         let x = self.current.borrow();
         let row = self.hide_from_row.get();
         let shown: Vec<f32> = x.iter().enumerate().map(|(i, &v)| if i / SIDE < row { v } else { UNKNOWN }).collect();
-        self.completion.show(&image_grid(&shown, 1, 0))
+        self.completion.show(&image_grid(&shown.repeat(n + 1), n + 1, 2))
     }
 
     /// The next-pixel map p(x_i = 1 | x_<i), each pixel's −log p(x_i | x_<i), and their sum,
