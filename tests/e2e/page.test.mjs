@@ -584,10 +584,16 @@ test('PixelCNN: likelihood, completion that keeps the top rows, receptive fields
   await page.click('#pixelcnn-step');
   await page.waitForFunction(() => window.genlab.pixelcnn.status().step === 1, null, { timeout: 60_000 });
   assert.ok(await page.evaluate(() => window.genlab.pixelcnn.status().train.every(Number.isFinite)));
-  // Train would continue the deep network at the rate its training ended with; the small plain
-  // network's record names none, so the page's rate comes back with it, not the deep one's.
-  assert.equal(await page.inputValue('#pixelcnn-lr'), '0.00031');
+  // Train would continue the deep gated network at the rate its training had reached, the deep
+  // plain one at its own; the small plain network's record names none, so the page's rate comes
+  // back with it, not the last network's.
+  assert.equal(await page.inputValue('#pixelcnn-lr'), '0.00066');
   let before = await page.textContent('#pixelcnn-likelihood');
+  await page.selectOption('#pixelcnn-variant', 'deep');
+  await page.click('#pixelcnn-reset');
+  await page.waitForFunction((t) => document.getElementById('pixelcnn-likelihood').textContent !== t, before, { timeout: 60_000 });
+  assert.equal(await page.inputValue('#pixelcnn-lr'), '0.00031');
+  before = await page.textContent('#pixelcnn-likelihood');
   await page.selectOption('#pixelcnn-variant', 'plain');
   await page.click('#pixelcnn-reset');
   await page.waitForFunction((t) => document.getElementById('pixelcnn-likelihood').textContent !== t, before, { timeout: 60_000 });
