@@ -46,7 +46,7 @@ pub enum Architecture {
     /// Goodfellow et al. 2014: multilayer perceptrons.
     Fc,
     /// The TensorFlow DCGAN tutorial's sizes (5×5 kernels, 256-128-64 channels): the benchmark's
-    /// `dcgan_tf` workload, for comparing with other frameworks. Not offered in the page.
+    /// `dcgan_tf` workload, for comparing with other frameworks, and the page's larger DCGAN.
     DcganTf,
 }
 

@@ -261,24 +261,29 @@ test('the comparison panel measures every loaded model; its VAE and PixelCNN fig
   const plain = nativeEval(['pixelcnn', '--weights', 'pretrained/pixelcnn.bpk', '--images', '1000', '--binarizations', '1', '--seed', '1']);
   const gated = nativeEval(['gated-pixelcnn', '--weights', 'pretrained/gated-pixelcnn.bpk', '--images', '1000', '--binarizations', '1', '--seed', '1']);
   const deep = nativeEval(['pixelcnn', '--weights', 'pretrained/pixelcnn-deep.bpk', '--channels', '16', '--layers', '15', '--images', '1000', '--binarizations', '1', '--seed', '1']);
+  const deepGated = nativeEval(['gated-pixelcnn', '--weights', 'pretrained/gated-pixelcnn-deep.bpk', '--channels', '16', '--layers', '14', '--images', '1000', '--binarizations', '1', '--seed', '1']);
   const nade = nativeEval(['nade', '--weights', 'pretrained/nade.bpk', '--images', '1000', '--binarizations', '1', '--seed', '1']);
   const rnn = nativeEval(['pixelrnn', '--weights', 'pretrained/pixelrnn.bpk', '--images', '1000', '--binarizations', '1', '--seed', '1']);
-  console.log(JSON.stringify({ measure: 'compare_panel_vs_native', rows, native: { vae: [vae.test_negative_elbo_nats, vae.test_negative_iwae_bound_nats], plain: plain.test_nll_nats, gated: gated.test_nll_nats, deep: deep.test_nll_nats, nade: nade.test_nll_nats, pixelrnn: rnn.test_nll_nats } }));
+  console.log(JSON.stringify({ measure: 'compare_panel_vs_native', rows, native: { vae: [vae.test_negative_elbo_nats, vae.test_negative_iwae_bound_nats], plain: plain.test_nll_nats, gated: gated.test_nll_nats, deep: deep.test_nll_nats, deepGated: deepGated.test_nll_nats, nade: nade.test_nll_nats, pixelrnn: rnn.test_nll_nats } }));
   // The issue asks for 0.5 nats; the same digits, binarization and noise agree to rounding.
   const close = (ours, native, what) => assert.ok(Math.abs(ours - native) <= 0.05, `${what}: page ${ours}, native ${native}`);
   close(figure('vae', '−ELBO'), vae.test_negative_elbo_nats, 'VAE −ELBO');
   close(figure('vae', 'k = 50'), vae.test_negative_iwae_bound_nats, 'VAE bound, k = 50');
-  close(figure('pixelcnn', 'exact', 'plain'), plain.test_nll_nats, 'plain PixelCNN');
-  close(figure('pixelcnn', 'exact', 'gated'), gated.test_nll_nats, 'gated PixelCNN');
-  close(figure('pixelcnn', 'exact', 'deep'), deep.test_nll_nats, 'deep PixelCNN');
-  close(figure('pixelcnn', 'exact', 'NADE'), nade.test_nll_nats, 'NADE');
-  close(figure('pixelcnn', 'exact', 'PixelRNN'), rnn.test_nll_nats, 'PixelRNN');
+  // Each exact-likelihood network by its whole name ("gated PixelCNN" is also in "deep gated PixelCNN").
+  const network = (name) => rows.find((r) => r.lab === 'pixelcnn' && r.measure.includes('exact') && r.model.split(' (')[0] === name)?.ours;
+  close(network('plain PixelCNN'), plain.test_nll_nats, 'plain PixelCNN');
+  close(network('gated PixelCNN'), gated.test_nll_nats, 'gated PixelCNN');
+  close(network('deep PixelCNN'), deep.test_nll_nats, 'deep PixelCNN');
+  close(network('deep gated PixelCNN'), deepGated.test_nll_nats, 'deep gated PixelCNN');
+  close(network('NADE'), nade.test_nll_nats, 'NADE');
+  close(network('PixelRNN, Row LSTM'), rnn.test_nll_nats, 'PixelRNN');
   assert.ok(figure('gan', 'classifier score') > 5, 'the GAN is judged');
-  // Every pretrained GAN beside the loaded one, the Wasserstein GAN and the collapsed fully
-  // connected GAN among them: the collapse shows as a low score.
+  // Every pretrained GAN beside the loaded one (the TF tutorial's DCGAN, the Wasserstein GAN and
+  // the collapsed fully connected GAN among them): the collapse shows as a low score.
   const gans = rows.filter((r) => r.lab === 'gan' && r.measure.includes('classifier score'));
-  assert.equal(gans.length, 5, gans.map((r) => r.model).join('; '));
+  assert.equal(gans.length, 6, gans.map((r) => r.model).join('; '));
   assert.ok(figure('gan', 'classifier score', 'Wasserstein DCGAN') > 4, 'the Wasserstein GAN is judged');
+  assert.ok(figure('gan', 'classifier score', 'TF-tutorial DCGAN') > 5, 'the TF tutorial\'s DCGAN is judged');
   assert.ok(figure('gan', 'classifier score', 'fully connected GAN (pretrained)') < figure('gan', 'classifier score', 'fully connected GAN with minibatch std'), 'collapse scores lower');
   assert.ok(figure('gan', 'Fréchet') > 0);
   assert.equal(await page.$$eval('#compare-table tbody tr', (r) => r.length), rows.length);
