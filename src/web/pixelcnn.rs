@@ -27,6 +27,69 @@ const UNKNOWN: f32 = 0.3;
 /// Work between two pictures sent while sampling (and between two looks at the event queue).
 const FRAME_BUDGET_MS: f64 = 30.0;
 
+/// One network of the lab's choice: what the choice calls it, its pretrained weights, the name
+/// messages and the comparison panel give it, and the published figure it is compared with.
+struct NetworkEntry {
+    value: &'static str,
+    label: &'static str,
+    file: &'static str,
+    name: &'static str,
+    published: &'static str,
+}
+
+/// The lab's networks, in the choice's order; [`PixelCnnView::build`] makes each.
+const NETWORKS: [NetworkEntry; 6] = [
+    NetworkEntry {
+        value: "plain",
+        label: "PixelCNN (masks A, B)",
+        file: "pixelcnn.bpk",
+        name: "plain PixelCNN",
+        published: "van den Oord et al. 2016, PixelCNN: 81.30",
+    },
+    NetworkEntry {
+        value: "gated",
+        label: "gated PixelCNN",
+        file: "gated-pixelcnn.bpk",
+        name: "gated PixelCNN",
+        published: "(no MNIST figure in the gated PixelCNN paper)",
+    },
+    NetworkEntry {
+        value: "deep",
+        label: "deep PixelCNN (15 residual blocks, 18 rows of context)",
+        file: "pixelcnn-deep.bpk",
+        name: "deep PixelCNN",
+        published: "pytorch-generative, the same network: 81.45",
+    },
+    NetworkEntry {
+        value: "deep-gated",
+        label: "deep gated PixelCNN (14 gated layers, 18 rows of context, no blind spot)",
+        file: "gated-pixelcnn-deep.bpk",
+        name: "deep gated PixelCNN",
+        published: "(no MNIST figure in the gated PixelCNN paper)",
+    },
+    NetworkEntry {
+        value: "pixelrnn",
+        label: "PixelRNN, Row LSTM (van den Oord et al. 2016)",
+        file: "pixelrnn.bpk",
+        name: "PixelRNN, Row LSTM",
+        published: "van den Oord et al. 2016, Row LSTM (larger): 80.54",
+    },
+    NetworkEntry {
+        value: "nade",
+        label: "NADE (Larochelle & Murray 2011)",
+        file: "nade.bpk",
+        name: "NADE",
+        published: "Larochelle & Murray 2011 (as in van den Oord et al. 2016): 88.33",
+    },
+];
+
+fn network_entry(value: &str) -> Result<&'static NetworkEntry, String> {
+    NETWORKS.iter().find(|n| n.value == value).ok_or_else(|| {
+        let known: Vec<&str> = NETWORKS.iter().map(|n| n.value).collect();
+        format!("unknown network '{value}' ({})", known.join(", "))
+    })
+}
+
 pub(crate) struct PixelCnnView {
     shared: Rc<Shared>,
     completion: Surface,
@@ -77,14 +140,7 @@ impl ModelView for PixelCnnView {
                 "variant",
                 "network",
                 Input::Select {
-                    options: vec![
-                        ("plain", "PixelCNN (masks A, B)"),
-                        ("gated", "gated PixelCNN"),
-                        ("deep", "deep PixelCNN (15 residual blocks, 18 rows of context)"),
-                        ("deep-gated", "deep gated PixelCNN (14 gated layers, 18 rows of context, no blind spot)"),
-                        ("pixelrnn", "PixelRNN, Row LSTM (van den Oord et al. 2016)"),
-                        ("nade", "NADE (Larochelle & Murray 2011)"),
-                    ],
+                    options: NETWORKS.iter().map(|n| (n.value, n.label)).collect(),
                     // The best-trained network (README: the deep gated one, below the deep plain one's
                     // 89.6 nats and the small ones' 91.5): its samples are connected strokes, and
                     // with the row cache a whole sample takes 1.3 s on the CPU.
@@ -222,7 +278,7 @@ impl ModelView for PixelCnnView {
         fn init_or_load<M>(weights: Option<Vec<u8>>, init: impl FnOnce() -> M, load: impl FnOnce(Vec<u8>) -> Result<M, String>) -> Result<M, String> {
             weights.map_or_else(|| Ok(init()), load)
         }
-        Ok(match values.text("variant")?.as_str() {
+        Ok(match network_entry(&values.text("variant")?)?.value {
             variant @ ("plain" | "gated" | "deep" | "deep-gated") => {
                 let config = match variant {
                     "plain" => PixelCnnConfig::plain(),
@@ -243,19 +299,13 @@ impl ModelView for PixelCnnView {
                 let model = init_or_load(weights, || config.init(device), |b| config.load(device, b))?;
                 Autoregressive::Nade(NadeTrainer::from_model(config, model))
             }
-            other => return Err(format!("unknown network '{other}' (plain, gated, deep, deep-gated, pixelrnn or nade)")),
+            other => return Err(format!("the network '{other}' is listed but not built here")),
         })
     }
 
     fn pretrained(values: &Values) -> Result<(String, String), String> {
-        Ok(match values.text("variant")?.as_str() {
-            "gated" => ("gated-pixelcnn.bpk".into(), "gated PixelCNN".into()),
-            "deep" => ("pixelcnn-deep.bpk".into(), "deep PixelCNN".into()),
-            "deep-gated" => ("gated-pixelcnn-deep.bpk".into(), "deep gated PixelCNN".into()),
-            "pixelrnn" => ("pixelrnn.bpk".into(), "PixelRNN".into()),
-            "nade" => ("nade.bpk".into(), "NADE".into()),
-            _ => ("pixelcnn.bpk".into(), "PixelCNN".into()),
-        })
+        let n = network_entry(&values.text("variant")?)?;
+        Ok((n.file.into(), n.name.into()))
     }
 
     fn apply(&self, _lab: &Lab<Self>, _values: &Values) -> Result<(), String> {
@@ -330,32 +380,24 @@ impl ModelView for PixelCnnView {
         let values = lab.built_values();
         let loaded = values.text("variant")?;
         let device = lab.trainer.borrow().device().clone();
-        let mut networks = vec![(loaded.clone(), model(lab), "loaded now")];
-        for variant in ["plain", "gated", "deep", "deep-gated", "pixelrnn", "nade"].into_iter().filter(|v| *v != loaded) {
+        let mut networks = vec![(network_entry(&loaded)?, model(lab), "loaded now")];
+        for entry in NETWORKS.iter().filter(|n| n.value != loaded) {
             let mut other = values.clone();
-            other.set("variant", Value::from(variant));
-            let (file, _) = Self::pretrained(&other)?;
-            if let Ok(Some(bytes)) = fetch_bytes(&format!("pretrained/{file}"), &|_, _| {}).await {
-                networks.push((variant.to_string(), self.build(&other, &device, Some(bytes))?.network(), "pretrained"));
+            other.set("variant", Value::from(entry.value));
+            if let Ok(Some(bytes)) = fetch_bytes(&format!("pretrained/{}", entry.file), &|_, _| {}).await {
+                networks.push((entry, self.build(&other, &device, Some(bytes))?.network(), "pretrained"));
             }
         }
         let mut rows = Vec::new();
         let n = digits.min(self.shared.data().test.len());
-        for (variant, network, note) in networks {
+        for (entry, network, note) in networks {
             let mut nll = 0.0f64;
             for sum in crate::train::nll_sums(|x| network.nll(x), &self.shared.data().test, n, &mut Rng::new(1), &lab.device()) {
                 nll += read(sum.unsqueeze()).await?[0] as f64;
                 yield_now().await;
             }
-            let (name, paper) = match variant.as_str() {
-                "plain" => ("plain PixelCNN", "van den Oord et al. 2016, PixelCNN: 81.30"),
-                "gated" => ("gated PixelCNN", "(no MNIST figure in the gated PixelCNN paper)"),
-                "deep" => ("deep PixelCNN", "pytorch-generative, the same network: 81.45"),
-                "deep-gated" => ("deep gated PixelCNN", "(no MNIST figure in the gated PixelCNN paper)"),
-                "pixelrnn" => ("PixelRNN, Row LSTM", "van den Oord et al. 2016, Row LSTM (larger): 80.54"),
-                _ => ("NADE", "Larochelle & Murray 2011 (as in van den Oord et al. 2016): 88.33"),
-            };
-            rows.push(comparison_row("pixelcnn", &format!("{name} ({note})"), &format!("−log p(x), exact, {n} test digits (nats)"), nll / n as f64, paper));
+            let name = format!("{} ({note})", entry.name);
+            rows.push(comparison_row("pixelcnn", &name, &format!("−log p(x), exact, {n} test digits (nats)"), nll / n as f64, entry.published));
         }
         Ok(rows)
     }
@@ -579,13 +621,11 @@ impl PixelCnnView {
     }
 
     /// Shows the current digit with rows from the chosen one down hidden: what Complete will see,
-    /// laid out as a run of `n` completions starts (the source, then `n` copies to fill), so the
-    /// figure keeps its size.
+    /// as the picture of a run of `n` completions that has not begun, so the figure keeps its size.
     fn preview(&self, n: usize) -> Result<(), String> {
         let x = self.current.borrow();
-        let row = self.hide_from_row.get();
-        let shown: Vec<f32> = x.iter().enumerate().map(|(i, &v)| if i / SIDE < row { v } else { UNKNOWN }).collect();
-        self.completion.show(&image_grid(&shown.repeat(n + 1), n + 1, 2))
+        let c = Completion::new(&x, observed_above(self.hide_from_row.get()), n);
+        self.completion.show(&completion_picture(Some(&x), &c))
     }
 
     /// The next-pixel map p(x_i = 1 | x_<i), each pixel's −log p(x_i | x_<i), and their sum,
@@ -621,7 +661,7 @@ impl PixelCnnView {
                 let row = hide_from_row(values)?;
                 self.hide_from_row.set(row);
                 let start = self.current.borrow().clone();
-                (Completion::new(&start, (0..PIXELS).map(|i| i / SIDE < row).collect(), n), Some(start))
+                (Completion::new(&start, observed_above(row), n), Some(start))
             }
             Target::Samples => (Completion::new(&vec![0.0; PIXELS], vec![false; PIXELS], n), None),
         };
@@ -636,14 +676,7 @@ impl PixelCnnView {
             Target::Completion => (&self.completion, "completion-info", "Complete"),
             Target::Samples => (&self.samples, "sample-info", "Sample from scratch"),
         };
-        let draw = |c: &Completion| {
-            let mut images =
-                source.as_ref().map(|s| s.iter().zip(&c.observed).map(|(&v, &o)| if o { v } else { UNKNOWN }).collect::<Vec<_>>()).unwrap_or_default();
-            for b in 0..c.batch {
-                images.extend((0..PIXELS).map(|i| if c.observed[i] || i < c.next { c.images[b * PIXELS + i] } else { UNKNOWN }));
-            }
-            surface.show(&image_grid(&images, c.batch + source.is_some() as usize, 2))
-        };
+        let draw = |c: &Completion| surface.show(&completion_picture(source.as_deref(), c));
         draw(&c)?;
         lab.text(info, "sampling, pixel by pixel…");
         let (mut pixels, mut compute_ms, started) = (0usize, 0.0, now_ms());
@@ -730,6 +763,21 @@ impl PixelCnnView {
         lab.text("field-info", &format!("depends on {} pixels (PixelCNN) · {} pixels (gated)", counts[0], counts[1]));
         Ok(())
     }
+}
+
+/// Which pixels a completion keeps: those of the rows above `row`.
+fn observed_above(row: usize) -> Vec<bool> {
+    (0..PIXELS).map(|i| i / SIDE < row).collect()
+}
+
+/// A completion run's picture: the source digit with its hidden pixels grey (when completing
+/// one), then each image with the pixels not yet sampled grey.
+fn completion_picture(source: Option<&[f32]>, c: &Completion) -> Rgba {
+    let mut images: Vec<f32> = source.map(|s| s.iter().zip(&c.observed).map(|(&v, &o)| if o { v } else { UNKNOWN }).collect()).unwrap_or_default();
+    for b in 0..c.batch {
+        images.extend((0..PIXELS).map(|i| if c.observed[i] || i < c.next { c.images[b * PIXELS + i] } else { UNKNOWN }));
+    }
+    image_grid(&images, c.batch + source.is_some() as usize, 2)
 }
 
 /// A 28×28 picture of per-pixel values through a colour map.
