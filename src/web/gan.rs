@@ -76,7 +76,6 @@ impl ModelView for GanView {
     type Model = GanTrainer;
 
     fn spec() -> ViewSpec {
-        let number = |min: f64, max: f64, step: f64, value: f64| Input::Number { min, max, step, value };
         ViewSpec {
             id: "gan",
             title: "Generative adversarial network (and the Wasserstein GAN)",
@@ -131,8 +130,8 @@ impl ModelView for GanView {
                     value: "penalty",
                 })
                 .title("Wasserstein game only. Penalty (Gulrajani et al. 2017): λ·(‖∇critic(x̂)‖ − 1)² at points between real and fake; clipping (Arjovsky et al. 2017): every weight kept in [−0.01, 0.01]"),
-                Control::new("k", "k", number(1.0, 10.0, 1.0, 1.0)).title("discriminator updates per generator update (the Wasserstein papers use 5)"),
-                Control::new("dlr", "lr D", number(0.0, 1.0, 0.0001, 2e-4)),
+                Control::new("k", "k", Input::number(1.0, 10.0, 1.0, 1.0)).title("discriminator updates per generator update (the Wasserstein papers use 5)"),
+                Control::new("dlr", "lr D", Input::number(0.0, 1.0, 0.0001, 2e-4)),
                 Control::new("average", "average of G", Input::Checkbox { value: true })
                     .title("pictures from an exponential moving average of G's weights (smooths the oscillation of the game); off: the raw G")
                     .live(),

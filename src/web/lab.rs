@@ -827,7 +827,6 @@ fn random_weights<V: ModelView>(view: &V, values: &Values, device: &burn::tensor
 /// The page section: the view's choice, Reset, its options, then batch, learning rate, seed,
 /// Train and Step — the same for every lab.
 fn lab_spec(s: &ViewSpec) -> LabSpec {
-    let number = |min: f64, max: f64, step: f64, value: f64| Input::Number { min, max, step, value };
     let mut controls = s.choice.clone();
     controls.push(Control::new(
         "from",
@@ -836,9 +835,9 @@ fn lab_spec(s: &ViewSpec) -> LabSpec {
     ));
     controls.push(Control::new("reset", "Reset", Input::Button { primary: false }).title("a fresh model: pretrained weights or random ones, as chosen"));
     controls.extend(s.options.iter().cloned().map(Control::live));
-    controls.push(Control::new("batch", "batch", number(1.0, 1024.0, 1.0, s.settings.batch_size as f64)));
-    controls.push(Control::new("lr", s.lr_label, number(0.0, 1.0, 0.0001, s.settings.lr)));
-    controls.push(Control::new("seed", "seed", number(0.0, 1e9, 1.0, s.settings.seed as f64)));
+    controls.push(Control::new("batch", "batch", Input::number(1.0, 1024.0, 1.0, s.settings.batch_size as f64)));
+    controls.push(Control::new("lr", s.lr_label, Input::number(0.0, 1.0, 0.0001, s.settings.lr)));
+    controls.push(Control::new("seed", "seed", Input::number(0.0, 1e9, 1.0, s.settings.seed as f64)));
     controls.push(Control::new("train", "Train", Input::Button { primary: true }));
     controls.push(Control::new("step", "Step", Input::Button { primary: false }).title("one training step, then every picture redrawn"));
     controls.push(

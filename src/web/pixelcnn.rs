@@ -116,7 +116,6 @@ impl ModelView for PixelCnnView {
     type Model = Autoregressive;
 
     fn spec() -> ViewSpec {
-        let number = |min: f64, max: f64, step: f64, value: f64| Input::Number { min, max, step, value };
         let button = |primary| Input::Button { primary };
         ViewSpec {
             id: "pixelcnn",
@@ -163,10 +162,10 @@ impl ModelView for PixelCnnView {
                 Figure {
                     canvases: vec![CanvasSpec::picture("completion", "a digit with its lower part hidden, and completions")],
                     controls: vec![
-                        Control::new("digit", "test digit", number(0.0, 9999.0, 1.0, 0.0)).live(),
+                        Control::new("digit", "test digit", Input::number(0.0, 9999.0, 1.0, 0.0)).live(),
                         Control::new("row", "hide from row", Input::Range { min: 0.0, max: 28.0, value: 14.0 }).live(),
-                        Control::new("n", "completions", number(1.0, 16.0, 1.0, 4.0)),
-                        Control::new("temperature", "temperature", number(0.05, 5.0, 0.1, 1.0)),
+                        Control::new("n", "completions", Input::number(1.0, 16.0, 1.0, 4.0)),
+                        Control::new("temperature", "temperature", Input::number(0.05, 5.0, 0.1, 1.0)),
                         Control::new("complete", "Complete", button(true)),
                         Control::new("stop", "Stop", button(false)),
                         Control::new("completion-info", "", Input::Info { value: "" }),

@@ -116,6 +116,12 @@ pub enum Input {
     },
 }
 
+impl Input {
+    pub fn number(min: f64, max: f64, step: f64, value: f64) -> Input {
+        Input::Number { min, max, step, value }
+    }
+}
+
 impl Control {
     /// `text` (from a link) as the page would send this control's value, or why it can't be.
     pub fn accept(&self, text: &str) -> Result<Value, String> {

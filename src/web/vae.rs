@@ -72,7 +72,6 @@ impl ModelView for VaeView {
     type Model = VaeTrainer;
 
     fn spec() -> ViewSpec {
-        let number = |min: f64, max: f64, step: f64, value: f64| Input::Number { min, max, step, value };
         ViewSpec {
             id: "vae",
             title: "Variational autoencoder (and the adversarial autoencoder)",
@@ -97,7 +96,7 @@ impl ModelView for VaeView {
                 Control::new("latent", "latent", Input::Select { options: LATENTS.iter().map(|l| (*l, *l)).collect(), value: "2" }),
             ],
             options: vec![
-                Control::new("beta", "β", number(0.0, 100.0, 0.1, 1.0))
+                Control::new("beta", "β", Input::number(0.0, 100.0, 0.1, 1.0))
                     .title("weight on the KL term (on the adversarial term for the adversarial autoencoder): 1 is the VAE, 0 drops the prior, more than 1 is a β-VAE"),
                 Control::new("objective", "objective", Input::Select {
                     options: vec![("1", "ELBO"), ("5", "IWAE bound, k = 5"), ("50", "IWAE bound, k = 50")],
@@ -144,8 +143,8 @@ impl ModelView for VaeView {
                         CanvasSpec::picture("hover", "the digit decoded under the pointer").style("width:84px"),
                     ],
                     controls: vec![
-                        Control::new("dim-a", "x: dim", number(0.0, 1.0, 1.0, 0.0)).live().unlinked(),
-                        Control::new("dim-b", "y: dim", number(0.0, 1.0, 1.0, 1.0)).live().unlinked(),
+                        Control::new("dim-a", "x: dim", Input::number(0.0, 1.0, 1.0, 0.0)).live().unlinked(),
+                        Control::new("dim-b", "y: dim", Input::number(0.0, 1.0, 1.0, 1.0)).live().unlinked(),
                         Control::new("hover-z", "", Input::Info { value: "" }),
                     ],
                     caption: "<b>Latent space.</b> μ(x) for 2000 test digits, coloured by label \
@@ -156,8 +155,8 @@ impl ModelView for VaeView {
                 Figure {
                     canvases: vec![CanvasSpec::picture("interpolation", "interpolation between two test digits")],
                     controls: vec![
-                        Control::new("from-digit", "from test digit", number(0.0, 9999.0, 1.0, 0.0)).live(),
-                        Control::new("to-digit", "to", number(0.0, 9999.0, 1.0, 1.0)).live(),
+                        Control::new("from-digit", "from test digit", Input::number(0.0, 9999.0, 1.0, 0.0)).live(),
+                        Control::new("to-digit", "to", Input::number(0.0, 9999.0, 1.0, 1.0)).live(),
                     ],
                     caption: "<b>Interpolation.</b> Decoding points on the straight line between two digits' codes. Because the \
                         prior fills the space between them, the path passes through plausible digits.",
