@@ -588,21 +588,18 @@ test('PixelCNN: likelihood, completion that keeps the top rows, receptive fields
   // plain one at its own; the small plain network's record names none, so the page's rate comes
   // back with it, not the last network's.
   assert.equal(await page.inputValue('#pixelcnn-lr'), '0.00066');
-  const lrBecomes = (lr) => page.waitForFunction((lr) => document.getElementById('pixelcnn-lr').value === lr, lr, { timeout: 60_000 })
-    .catch(async () => assert.fail(`the learning rate stayed ${await page.inputValue('#pixelcnn-lr')}, not ${lr}`));
-  await page.selectOption('#pixelcnn-variant', 'deep');
-  await page.click('#pixelcnn-reset');
-  // Waited for, not read once: the Step's own redraw of the likelihood may be the change seen.
-  await lrBecomes('0.00031');
-  await page.selectOption('#pixelcnn-variant', 'plain');
-  await page.click('#pixelcnn-reset');
-  await lrBecomes('0.001');
+  // Reset through the lab's send, which resolves once the worker has loaded the weights and drawn
+  // (a click's effect can only be waited for by a change, and the Step's redraw is a change too).
+  const reset = (variant) => page.selectOption('#pixelcnn-variant', variant).then(() => page.evaluate(() => window.genlab.pixelcnn.send('reset')));
+  await reset('deep');
+  assert.equal(await page.inputValue('#pixelcnn-lr'), '0.00031');
+  await reset('plain');
+  assert.equal(await page.inputValue('#pixelcnn-lr'), '0.001');
   // The gated network opens on its own pretrained weights (no "random weights" warning) and
   // models the digit far better than chance (784 · ln 2 ≈ 543 nats).
-  const before = await page.textContent('#pixelcnn-likelihood');
-  await page.selectOption('#pixelcnn-variant', 'gated');
-  await page.click('#pixelcnn-reset');
-  await page.waitForFunction((t) => document.getElementById('pixelcnn-likelihood').textContent !== t, before, { timeout: 60_000 });
+  const plainNats = await page.textContent('#pixelcnn-likelihood');
+  await reset('gated');
+  assert.notEqual(await page.textContent('#pixelcnn-likelihood'), plainNats);
   assert.doesNotMatch(await page.textContent('#messages'), /random weights|not loaded/);
   const nats = Number((await page.textContent('#pixelcnn-likelihood')).match(/= ([\d.]+) nats/)[1]);
   assert.ok(nats < 200, `gated PixelCNN: −log p(x) = ${nats} nats`);
