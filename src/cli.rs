@@ -34,8 +34,8 @@ impl Args {
     }
 }
 
-/// The GAN network `--architecture` names (`default` when absent). dcgan-tf, the TF tutorial's
-/// deeper generator, is for native experiments: the page does not offer it.
+/// The GAN network `--architecture` names (`default` when absent): dcgan-tf is the TF
+/// tutorial's larger generator, the page's "TensorFlow tutorial's sizes" choice.
 pub fn gan_config(args: &Args, default: &str) -> crate::models::gan::GanConfig {
     use crate::models::gan::GanConfig;
     match args.string("architecture", default).as_str() {

@@ -273,6 +273,12 @@ impl Settings {
     pub fn lr_at(&self, steps: u64) -> f64 {
         self.lr * self.lr_decay.powf(steps as f64)
     }
+
+    /// These settings with the rate after `steps` steps set to `lr`; the decay goes on from it.
+    /// A resumed run's change of schedule (a lower rate once the curve has flattened).
+    pub fn with_rate_from(&self, steps: u64, lr: f64) -> Settings {
+        Settings { lr: lr / self.lr_decay.powf(steps as f64), ..self.clone() }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -67,6 +67,18 @@ fn the_learning_rate_decays_by_the_factor_each_step() {
     assert!(t.settings.check().unwrap_err().contains("decay"));
 }
 
+/// A resumed run's new rate (`train --lr-now`) is the rate of its next step, and the decay goes
+/// on from it step by step.
+#[test]
+fn a_rate_set_mid_run_is_the_next_steps_and_decays_from_there() {
+    let mut t = trainer(usize::MAX);
+    t.settings.lr_decay = 0.5;
+    t.run_blocking(2).unwrap();
+    t.settings = t.settings.with_rate_from(t.history.step, 0.04);
+    t.run_blocking(3).unwrap();
+    assert_eq!(t.model.lrs, vec![0.1, 0.05, 0.04, 0.02, 0.01]);
+}
+
 #[test]
 fn non_finite_loss_stops_training_with_a_message() {
     let mut t = trainer(3);

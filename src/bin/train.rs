@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 const USAGE: &str = "usage: train vae|ae|aae|dcgan|fc-gan|classifier|pixelcnn|gated-pixelcnn|nade|pixelrnn [--hidden 500] [--latent 20] [--epochs 100] [--batch 128] [--lr 0.001] \
                      [--seed 1] [--k 1] [--loss non-saturating|minimax|feature-matching] [--minibatch-std false] [--spectral-norm false] [--pack 1] [--wasserstein false] [--lipschitz penalty|clipping] [--classifier FILE] [--d-lr LR] [--init FILE] \
-                     [--lr-decay 1] [--arch mlp|burda1|burda2] [--schedule constant|burda] [--warmup-epochs 0] [--adversarial-lr 0.1] [--adam-eps 1e-8] [--output-bias false] [--eval-k 50] [--checkpoint checkpoints/NAME.ckpt] [--resume false] [--channels N] [--layers N] \
+                     [--lr-decay 1] [--arch mlp|burda1|burda2] [--schedule constant|burda] [--warmup-epochs 0] [--adversarial-lr 0.1] [--adam-eps 1e-8] [--output-bias false] [--eval-k 50] [--checkpoint checkpoints/NAME.ckpt] [--resume false] [--lr-now LR] [--d-lr-now LR] [--channels N] [--layers N] \
                      [--data www/data (or a file holding both splits)] [--out pretrained/NAME.bpk]";
 
 fn main() {
@@ -206,12 +206,27 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     let mut trainer = Trainer::new(gan, settings.clone(), data.clone(), device);
     let fresh = json!({ "config": config, "options": options, "init": args.string("init", ""), "epochs": [] });
     let (checkpoint, mut log) = open_checkpoint(args, &mut trainer, fresh);
+    // D's rate, like G's, goes on from the checkpoint; --d-lr-now changes it from this step on.
+    if let Some(d_lr) = log["options"]["d_lr"].as_f64() {
+        trainer.model.options.d_lr = d_lr;
+    }
+    if let Some(d_lr) = args.optional::<f64>("d-lr-now") {
+        if !args.get("resume", false) {
+            fail("--d-lr-now changes a resumed run's rate; a new run takes --d-lr");
+        }
+        trainer.model.options.d_lr = d_lr;
+        trainer.model.options.check().unwrap_or_else(|e| fail(&e));
+        log["options"]["d_lr"] = json!(d_lr);
+        if let Some(entry) = log["commands"].as_array_mut().and_then(|c| c.last_mut()) {
+            entry["d_lr_now"] = json!(d_lr);
+        }
+    }
     if !logged_as(&log["config"], &config) || !logged_as(&log["options"], &trainer.model.options) {
         fail(&format!("{checkpoint} was made with {} and {}; pass the same flags", log["config"], log["options"]));
     }
     let note = |trainer: &Trainer<GanTrainer>, log: &Value| {
         json!({
-            "config": config, "options": options, "settings": trainer.settings, "epochs": trainer.history.epoch, "init": log["init"], "steps": trainer.history.step,
+            "config": config, "options": trainer.model.options, "settings": trainer.settings, "epochs": trainer.history.epoch, "init": log["init"], "steps": trainer.history.step,
             "commands": log["commands"],
             "per_epoch": log["epochs"],
             "train_seconds": trainer.history.elapsed_s.round(),
@@ -246,6 +261,7 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
             (0..4).map(|i| (trainer.history.names[i].to_string(), json!((recent_mean(&trainer, i, steps_per_epoch) * 1000.0).round() / 1000.0))).collect();
         log["epochs"].as_array_mut().unwrap().push(json!({
             "epoch": epoch, "train_means": means, "samples_judged": 5000, "verdict": verdict, "seconds": trainer.history.elapsed_s.round(),
+            "lr": trainer.settings.lr_at(trainer.history.step), "d_lr": trainer.model.options.d_lr,
         }));
         export(&trainer);
         save_checkpoint(&checkpoint, &trainer, &log);
@@ -386,14 +402,15 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-/// `--checkpoint FILE` (default checkpoints/<command>.ckpt) and `--resume true`: goes on from
-/// the file, whose settings and log win over the command line's; returns the path and the log.
 /// Whether a checkpoint's log records `now`: compared as values of `T`, not as JSON, so a field
 /// added since the checkpoint was written takes its default.
 fn logged_as<T: serde::de::DeserializeOwned + PartialEq>(logged: &Value, now: &T) -> bool {
     serde_json::from_value::<T>(logged.clone()).ok().as_ref() == Some(now)
 }
 
+/// `--checkpoint FILE` (default checkpoints/<command>.ckpt) and `--resume true`: goes on from
+/// the file, whose settings and log win over the command line's; returns the path and the log; `--lr-now LR`
+/// then sets the rate from the checkpoint's step on.
 fn open_checkpoint<M: Trainable>(args: &Args, trainer: &mut Trainer<M>, fresh_log: Value) -> (String, Value) {
     let path = args.string("checkpoint", &format!("checkpoints/{}.ckpt", args.command));
     let mut log = if args.get("resume", false) {
@@ -404,7 +421,15 @@ fn open_checkpoint<M: Trainable>(args: &Args, trainer: &mut Trainer<M>, fresh_lo
     } else {
         fresh_log
     };
-    let entry = json!({ "command": command(), "from_epoch": trainer.history.epoch });
+    // --lr-now: the rate from this step on, for a resumed run whose curve has flattened.
+    if let Some(lr) = args.optional::<f64>("lr-now") {
+        if !args.get("resume", false) {
+            fail("--lr-now changes a resumed run's rate; a new run takes --lr");
+        }
+        trainer.settings = trainer.settings.with_rate_from(trainer.history.step, lr);
+        trainer.settings.check().unwrap_or_else(|e| fail(&e));
+    }
+    let entry = json!({ "command": command(), "from_epoch": trainer.history.epoch, "lr_now": trainer.settings.lr_at(trainer.history.step) });
     match log["commands"].as_array_mut() {
         Some(list) => list.push(entry),
         None => log["commands"] = json!([entry]),
