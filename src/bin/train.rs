@@ -210,10 +210,7 @@ fn train_gan(args: &Args, data: Arc<Mnist>, seed: u64, epochs: usize) -> (String
     if let Some(d_lr) = log["options"]["d_lr"].as_f64() {
         trainer.model.options.d_lr = d_lr;
     }
-    if let Some(d_lr) = args.optional::<f64>("d-lr-now") {
-        if !args.get("resume", false) {
-            fail("--d-lr-now changes a resumed run's rate; a new run takes --d-lr");
-        }
+    if let Some(d_lr) = rate_now(args, "d-lr") {
         trainer.model.options.d_lr = d_lr;
         trainer.model.options.check().unwrap_or_else(|e| fail(&e));
         log["options"]["d_lr"] = json!(d_lr);
@@ -409,8 +406,8 @@ fn logged_as<T: serde::de::DeserializeOwned + PartialEq>(logged: &Value, now: &T
 }
 
 /// `--checkpoint FILE` (default checkpoints/<command>.ckpt) and `--resume true`: goes on from
-/// the file, whose settings and log win over the command line's; returns the path and the log; `--lr-now LR`
-/// then sets the rate from the checkpoint's step on.
+/// the file, whose settings and log win over the command line's; returns the path and the log.
+/// `--lr-now LR` then sets the rate from the checkpoint's step on.
 fn open_checkpoint<M: Trainable>(args: &Args, trainer: &mut Trainer<M>, fresh_log: Value) -> (String, Value) {
     let path = args.string("checkpoint", &format!("checkpoints/{}.ckpt", args.command));
     let mut log = if args.get("resume", false) {
@@ -421,11 +418,7 @@ fn open_checkpoint<M: Trainable>(args: &Args, trainer: &mut Trainer<M>, fresh_lo
     } else {
         fresh_log
     };
-    // --lr-now: the rate from this step on, for a resumed run whose curve has flattened.
-    if let Some(lr) = args.optional::<f64>("lr-now") {
-        if !args.get("resume", false) {
-            fail("--lr-now changes a resumed run's rate; a new run takes --lr");
-        }
+    if let Some(lr) = rate_now(args, "lr") {
         trainer.settings = trainer.settings.with_rate_from(trainer.history.step, lr);
         trainer.settings.check().unwrap_or_else(|e| fail(&e));
     }
@@ -435,6 +428,16 @@ fn open_checkpoint<M: Trainable>(args: &Args, trainer: &mut Trainer<M>, fresh_lo
         None => log["commands"] = json!([entry]),
     }
     (path, log)
+}
+
+/// `--<rate>-now LR`: a resumed run's rate from this step on (a lower one once the curve has
+/// flattened); a new run takes `--<rate>`.
+fn rate_now(args: &Args, rate: &str) -> Option<f64> {
+    let now = args.optional(&format!("{rate}-now"));
+    if now.is_some() && !args.get("resume", false) {
+        fail(&format!("--{rate}-now changes a resumed run's rate; a new run takes --{rate}"));
+    }
+    now
 }
 
 /// Writes the checkpoint beside itself first, so a run killed mid-write keeps the last one.
