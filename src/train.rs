@@ -33,8 +33,11 @@ pub trait Trainable {
     fn pixels(&self) -> Pixels;
     /// One optimizer update on images [batch, 784]; returns the metrics, still on the device.
     fn step(&mut self, images: Tensor<2>, lr: f64) -> Tensor<1>;
-    /// The same metrics on held-out images, without updating anything.
-    fn evaluate(&self, images: Tensor<2>) -> Tensor<1>;
+    /// The same metrics on held-out images, without updating anything: means over the images,
+    /// so those of a slice's pieces average to the slice's. `piece` numbers the pieces (0, 1, …):
+    /// a model that draws noise here seeds it with that, so each piece gets draws of its own and
+    /// every evaluation the same ones.
+    fn evaluate(&self, images: Tensor<2>, piece: u64) -> Tensor<1>;
     /// Batches of images one step consumes (a GAN's k discriminator updates each want their own).
     fn batches_per_step(&self) -> usize {
         1
@@ -382,16 +385,40 @@ pub struct Pending {
     started_ms: f64,
 }
 
-/// A row of a chunk's metrics: a training step's, or a held-out evaluation's, at a step.
+impl Pending {
+    /// Training steps in the chunk (none when it only evaluated held-out digits).
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+}
+
+/// A row of a chunk's metrics: a training step's, or a held-out evaluation's, at a step; or an
+/// unfinished evaluation's sum, read back only so that the chunk waits for the device's work.
 #[derive(Clone, Copy, Debug)]
 enum Row {
     Train(u64),
     Test(u64),
+    Unfinished,
 }
 
 /// How many held-out digits a test evaluation uses, and how often it runs.
 const TEST_SIZE: usize = 1000;
 const TEST_EVERY_STEPS: u64 = 200;
+
+/// A held-out evaluation under way, a batch-sized piece of the slice at a time (no longer than a
+/// step, so the page stays as responsive as while training). Training waits for it: its point
+/// is the model at `step`.
+struct Evaluation {
+    step: u64,
+    /// Digits per piece, fixed when it began, and the first digit not yet evaluated.
+    piece_size: usize,
+    next: usize,
+    /// The binarization's seed (piece i uses seed + i): one draw of the test stream per
+    /// evaluation, however it is cut up.
+    seed: u64,
+    /// Σ metrics × digits so far, on the device.
+    sum: Option<Tensor<1>>,
+}
 /// Wall time a chunk of steps aims for, and the CPU time after which a chunk stops queuing
 /// (on the CPU backend a step runs synchronously, so this bounds how long the page freezes).
 const CHUNK_TARGET_MS: f64 = 250.0;
@@ -410,6 +437,7 @@ pub struct Trainer<M> {
     /// The held-out digits' binarization seeds: a stream of its own, so evaluating never shifts
     /// the training batches.
     test_rng: Rng,
+    evaluation: Option<Evaluation>,
     steps_per_chunk: usize,
 }
 
@@ -434,6 +462,7 @@ impl<M: Trainable> Trainer<M> {
             history,
             device,
             data,
+            evaluation: None,
             steps_per_chunk: 1,
         }
     }
@@ -453,6 +482,11 @@ impl<M: Trainable> Trainer<M> {
         self.model = model;
         self.device = device;
         self.set_data(data);
+        // Its sum so far lived on the lost device: the evaluation starts over (same seed).
+        if let Some(e) = &mut self.evaluation {
+            e.next = 0;
+            e.sum = None;
+        }
     }
 
     /// Whether the training digits are here (the page loads the test digits first).
@@ -480,44 +514,104 @@ impl<M: Trainable> Trainer<M> {
         prepare_tensor(intensities, self.model.pixels(), self.rng.next_u64())
     }
 
-    /// Queues steps until the chunk is full or `budget_ms` of this thread's time is used
-    /// (`steps` overrides the chunk size, e.g. 1 for the Step button). The held-out digits are
-    /// evaluated before the first step and after every `TEST_EVERY_STEPS`-th: a chunk ends there,
-    /// so where evaluations fall, and so every random draw, does not depend on chunk sizes.
-    pub fn queue(&mut self, steps: Option<usize>, now_ms: &dyn Fn() -> f64) -> Pending {
+    /// Queues steps until the chunk is full or `budget_ms` of this thread's time is used (the
+    /// page's Train; `most` caps the steps, e.g. 1 for its Step button). The held-out digits are
+    /// evaluated before the first step and after every `TEST_EVERY_STEPS`-th, a piece at a time
+    /// within the same budget; where evaluations fall, and so every random draw, does not depend
+    /// on how the run is cut into chunks.
+    pub fn queue(&mut self, most: Option<usize>, now_ms: &dyn Fn() -> f64) -> Pending {
+        self.fill(most.unwrap_or(self.steps_per_chunk), CPU_BUDGET_MS, now_ms)
+    }
+
+    /// Queues exactly `steps` steps and every evaluation they call for, whatever the time.
+    pub fn queue_steps(&mut self, steps: usize, now_ms: &dyn Fn() -> f64) -> Pending {
+        self.fill(steps, f64::INFINITY, now_ms)
+    }
+
+    fn fill(&mut self, most: usize, budget_ms: f64, now_ms: &dyn Fn() -> f64) -> Pending {
+        let most = most.max(1); // a chunk always does something: there is always a row to read
         let started_ms = now_ms();
-        let next_test = (self.history.step / TEST_EVERY_STEPS + 1) * TEST_EVERY_STEPS;
-        let max = steps.unwrap_or(self.steps_per_chunk).min((next_test - self.history.step) as usize);
-        let mut metrics = Vec::with_capacity(max + 2);
-        let mut rows = Vec::with_capacity(max + 2);
-        if self.history.step == 0 && self.history.test.is_empty() {
-            metrics.push(self.evaluate_test());
-            rows.push(Row::Test(0));
+        if self.history.step == 0 && self.history.test.is_empty() && self.evaluation.is_none() {
+            self.begin_evaluation();
         }
-        // Stop early when one more step (as long as the last one) would overrun the budget.
-        let mut last_step_ms = 0.0;
+        let mut metrics = Vec::new();
+        let mut rows = Vec::new();
         let mut done = 0;
-        while done < max && (steps.is_some() || done == 0 || now_ms() - started_ms + last_step_ms <= CPU_BUDGET_MS) {
+        // Stop when one more piece of work (as long as the last one) would overrun the budget.
+        let mut last_ms = None;
+        while last_ms.is_none_or(|last| now_ms() - started_ms + last <= budget_ms) {
             let t = now_ms();
-            let batch = self.next_batch();
-            metrics.push(self.model.step(batch, self.settings.lr_at(self.history.step)));
-            self.history.step += 1;
-            rows.push(Row::Train(self.history.step));
-            done += 1;
-            last_step_ms = now_ms() - t;
+            if self.evaluation.is_some() {
+                if let Some(test) = self.evaluate_piece() {
+                    metrics.push(test);
+                    rows.push(Row::Test(self.history.step));
+                }
+            } else if done < most {
+                let batch = self.next_batch();
+                metrics.push(self.model.step(batch, self.settings.lr_at(self.history.step)));
+                self.history.step += 1;
+                rows.push(Row::Train(self.history.step));
+                done += 1;
+                if self.history.step % TEST_EVERY_STEPS == 0 {
+                    self.begin_evaluation();
+                }
+            } else {
+                break;
+            }
+            last_ms = Some(now_ms() - t);
         }
-        if self.history.step % TEST_EVERY_STEPS == 0 {
-            metrics.push(self.evaluate_test());
-            rows.push(Row::Test(self.history.step));
+        if let Some(sum) = self.evaluation.as_ref().and_then(|e| e.sum.clone()) {
+            metrics.push(sum);
+            rows.push(Row::Unfinished);
         }
         Pending { values: Tensor::cat(metrics, 0), rows, steps: done, started_ms }
     }
 
-    /// Test metrics on a fixed held-out slice (a fresh binarization each time, from its own stream).
-    pub fn evaluate_test(&mut self) -> Tensor<1> {
+    fn begin_evaluation(&mut self) {
+        let piece_size = self.settings.batch_size.max(1);
+        self.evaluation = Some(Evaluation { step: self.history.step, piece_size, next: 0, seed: self.test_rng.next_u64(), sum: None });
+    }
+
+    /// Evaluates the next piece of the evaluation under way; at its last, ends it and returns
+    /// the slice's metrics.
+    fn evaluate_piece(&mut self) -> Option<Tensor<1>> {
         let n = TEST_SIZE.min(self.data.test.len());
-        let intensities = self.data.test.first(n);
-        self.model.evaluate(prepare_tensor(intensities, self.model.pixels(), self.test_rng.next_u64()))
+        let e = self.evaluation.as_mut().expect("an evaluation is under way");
+        debug_assert_eq!(e.step, self.history.step);
+        let digits = e.next..(e.next + e.piece_size).min(n);
+        let piece = (e.next / e.piece_size) as u64;
+        let images = prepare_tensor(self.data.test.range(digits.clone()), self.model.pixels(), e.seed.wrapping_add(piece));
+        let weighted = self.model.evaluate(images, piece) * digits.len() as f32;
+        let sum = match e.sum.take() {
+            None => weighted,
+            Some(sum) => sum + weighted,
+        };
+        e.next += digits.len();
+        if e.next < n {
+            e.sum = Some(sum);
+            return None;
+        }
+        self.evaluation = None;
+        Some(sum / n as f32)
+    }
+
+    /// How far the held-out evaluation under way has got: (digits done, digits in all).
+    pub fn evaluating(&self) -> Option<(usize, usize)> {
+        self.evaluation.as_ref().map(|e| (e.next, TEST_SIZE.min(self.data.test.len())))
+    }
+
+    /// Test metrics on the held-out slice now, in one go (what the training loop's evaluation
+    /// would give, without drawing from its stream).
+    pub fn evaluate_test(&mut self) -> Tensor<1> {
+        let (running, rng) = (self.evaluation.take(), self.test_rng.clone());
+        self.begin_evaluation();
+        let metrics = loop {
+            if let Some(metrics) = self.evaluate_piece() {
+                break metrics;
+            }
+        };
+        (self.evaluation, self.test_rng) = (running, rng);
+        metrics
     }
 
     /// Records a chunk's read-back values. A non-finite value stops training with a message.
@@ -527,6 +621,7 @@ impl<M: Trainable> Trainer<M> {
             let (step, is_test) = match *kind {
                 Row::Train(step) => (step, false),
                 Row::Test(step) => (step, true),
+                Row::Unfinished => continue,
             };
             if let Some(j) = row.iter().position(|v| !v.is_finite()) {
                 let msg = format!(
@@ -544,6 +639,9 @@ impl<M: Trainable> Trainer<M> {
         }
         let wall_ms = (now_ms - pending.started_ms).max(1e-3);
         self.history.elapsed_s += wall_ms / 1000.0;
+        if pending.steps == 0 {
+            return Ok(()); // only held-out pieces: neither a rate nor a chunk size to learn from
+        }
         let rate = (pending.steps * self.settings.batch_size) as f64 / (wall_ms / 1000.0);
         self.history.images_per_s = if self.history.images_per_s == 0.0 { rate } else { 0.7 * self.history.images_per_s + 0.3 * rate };
         // Aim each chunk at CHUNK_TARGET_MS of wall time: more steps per read-back on a fast GPU.
@@ -560,7 +658,7 @@ impl<M: Trainable> Trainer<M> {
         let clock = now_ms;
         let end = self.history.step + steps as u64;
         while self.history.step < end {
-            let pending = self.queue(Some((end - self.history.step) as usize), &clock);
+            let pending = self.queue_steps((end - self.history.step) as usize, &clock);
             let values = pending.values.clone().into_data().try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?;
             self.record(&pending, &values, now_ms())?;
         }
@@ -722,7 +820,7 @@ impl<M: ExactLikelihood> Trainable for LikelihoodTrainer<M> {
         likelihood_metrics(nll)
     }
 
-    fn evaluate(&self, x: Tensor<2>) -> Tensor<1> {
+    fn evaluate(&self, x: Tensor<2>, _piece: u64) -> Tensor<1> {
         likelihood_metrics(self.model.valid().nll(x.without_autodiff()))
     }
 

@@ -617,7 +617,7 @@ impl genlab::train::Trainable for LabelledClassifier {
         let labels = Tensor::<2>::from_data(TensorData::new(onehot, [batch, 10]), &images.device());
         self.trainer.step_labeled(images, labels, lr)
     }
-    fn evaluate(&self, _images: Tensor<2>) -> Tensor<1> {
+    fn evaluate(&self, _images: Tensor<2>, _piece: u64) -> Tensor<1> {
         unreachable!()
     }
     fn tensors(&self) -> Vec<Tensor<1>> {

@@ -217,6 +217,10 @@ fn batches_gathered_on_the_device_equal_batches_gathered_on_the_host() {
     let first = values(on_device.first(9));
     assert_eq!(first.len(), 9 * 784);
     assert!(m.train.intensities(&(0..9).collect::<Vec<_>>()).iter().zip(&first).all(|(h, d)| h.to_bits() == d.to_bits()));
+    // A piece of it, running past the end of the split: cut there.
+    let last = values(on_device.range(505..600));
+    assert_eq!(last.len(), 7 * 784);
+    assert!(m.train.intensities(&(505..512).collect::<Vec<_>>()).iter().zip(&last).all(|(h, d)| h.to_bits() == d.to_bits()));
     // The same binarization noise gives the same binary pixels.
     let mut rng = Rng::new(5);
     let noise: Vec<f32> = (0..host.len()).map(|_| rng.uniform()).collect();

@@ -32,14 +32,26 @@ impl Trainable for Countdown {
         let loss = if self.steps >= self.nan_at { f32::NAN } else { self.steps as f32 };
         Tensor::from_floats([loss, mean], &Device::flex())
     }
-    fn evaluate(&self, _images: Tensor<2>) -> Tensor<1> {
-        Tensor::from_floats([0.5, 0.0], &Device::flex())
+    fn evaluate(&self, images: Tensor<2>, _piece: u64) -> Tensor<1> {
+        Tensor::cat(vec![Tensor::from_floats([0.5], &Device::flex()), images.mean()], 0)
     }
 }
 
 fn trainer(nan_at: usize) -> Trainer<Countdown> {
     let model = Countdown { steps: 0, nan_at, pixels_seen: vec![], lrs: vec![] };
     Trainer::new(model, Settings { batch_size: 8, lr: 0.1, seed: 1, lr_decay: 1.0 }, Arc::new(Mnist::fixture()), Device::flex())
+}
+
+#[test]
+fn a_held_out_evaluation_in_unequal_pieces_is_the_mean_over_every_digit() {
+    let mut t = trainer(usize::MAX);
+    t.settings.batch_size = 48; // the fixture's 128 test digits: pieces of 48, 48 and 32
+    let metrics = t.evaluate_test().into_data().try_into_vec::<f32>().unwrap();
+    let data = Mnist::fixture();
+    let pixels = data.test.intensities(&(0..128).collect::<Vec<_>>());
+    let mean = pixels.iter().map(|&p| (2.0 * p - 1.0) as f64).sum::<f64>() / pixels.len() as f64;
+    // The mean of the three pieces' means, unweighted, would be off by ~1e-3.
+    assert!((metrics[1] as f64 - mean).abs() < 1e-5, "{} vs {mean}", metrics[1]);
 }
 
 #[test]

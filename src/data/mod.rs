@@ -222,9 +222,15 @@ impl DeviceSplit {
         unpack(self.words.clone().select(0, Tensor::<1, Int>::from_data(TensorData::new(indices, [n]), &device)))
     }
 
-    /// The same for the first `n` digits, a slice: nothing uploaded (the held-out evaluation).
+    /// The same for the first `n` digits, a slice: nothing uploaded.
     pub fn first(&self, n: usize) -> Tensor<2> {
-        unpack(self.words.clone().slice(0..n.min(self.len())))
+        self.range(0..n)
+    }
+
+    /// The same for the digits in `range` (cut to the split), a slice: nothing uploaded (the
+    /// held-out evaluation's pieces).
+    pub fn range(&self, range: std::ops::Range<usize>) -> Tensor<2> {
+        unpack(self.words.clone().slice(range.start.min(self.len())..range.end.min(self.len())))
     }
 }
 

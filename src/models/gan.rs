@@ -998,12 +998,13 @@ impl Trainable for GanTrainer {
         })
     }
 
-    fn evaluate(&self, images: Tensor<2>) -> Tensor<1> {
+    fn evaluate(&self, images: Tensor<2>, piece: u64) -> Tensor<1> {
         let images = images.without_autodiff();
         let batch = images.dims()[0];
         let gan = self.gan.valid();
-        // The same z at every evaluation: the held-out curve then moves only with the weights.
-        let z = crate::rng::Rng::new(NOISE_SEED ^ 0xE7A1).normal_tensor([batch, self.config.latent], &images.device());
+        // The same z at every evaluation (each piece its own): the held-out curve then moves only
+        // with the weights.
+        let z = crate::rng::Rng::new(NOISE_SEED ^ 0xE7A1 ^ piece).normal_tensor([batch, self.config.latent], &images.device());
         let fake = gan.generator.forward(z);
         let d = &gan.discriminator;
         let real_logits = d.forward(images.clone());

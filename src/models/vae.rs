@@ -675,10 +675,10 @@ impl Trainable for VaeTrainer {
     }
 
     /// −ELBO, reconstruction and KL of held-out digits (one z each; the same noise every time,
-    /// so the curve moves only with the weights).
-    fn evaluate(&self, x: Tensor<2>) -> Tensor<1> {
+    /// each piece its own, so the curve moves only with the weights).
+    fn evaluate(&self, x: Tensor<2>, piece: u64) -> Tensor<1> {
         let x = x.without_autodiff();
-        let eps = Rng::new(NOISE_SEED ^ 0x7E57).normal_tensor([x.dims()[0], self.model.noise_size()], &x.device());
+        let eps = Rng::new(NOISE_SEED ^ 0x7E57 ^ piece).normal_tensor([x.dims()[0], self.model.noise_size()], &x.device());
         let model = self.model.valid();
         if let Some(critic) = &model.prior_critic {
             let codes = model.encode(x.clone()).mu;

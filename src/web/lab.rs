@@ -480,7 +480,7 @@ impl<V: ModelView> Lab<V> {
         if now_ms() - self.copied_ms.get() >= HOST_COPY_EVERY_MS {
             self.keep_host_copy().await;
         }
-        let wanted = self.live_views.get() || steps.is_some();
+        let wanted = self.live_views.get() || (steps.is_some() && pending.steps() > 0);
         if wanted && now_ms() - self.last_views_ms.get() >= VIEWS_EVERY_MS {
             self.last_views_ms.set(now_ms());
             if let Err(e) = self.view.draw(self).await {
@@ -507,8 +507,10 @@ impl<V: ModelView> Lab<V> {
             Status::Diverged(message) => message.clone(),
             status => {
                 let model = V::describe(&t);
+                // A slow network's held-out evaluation takes seconds: say so, or the step looks stuck.
+                let evaluating = t.evaluating().map_or(String::new(), |(done, all)| format!(" · held-out digits {done}/{all}"));
                 format!(
-                    "{} · step {} · epoch {} · {:.1} s · {:.0} img/s{}{model}",
+                    "{} · step {}{evaluating} · epoch {} · {:.1} s · {:.0} img/s{}{model}",
                     if *status == Status::Running { "running" } else { "paused" },
                     h.step,
                     h.epoch,
@@ -565,7 +567,17 @@ impl<V: ModelView> Lab<V> {
                 self.training_digits().await?;
                 self.apply(values)?;
                 self.last_views_ms.set(f64::NEG_INFINITY);
-                self.chunk(Some(1)).await;
+                // A held-out evaluation due before the step goes a piece per chunk, so the page
+                // answers in between; Train, Reset or a lost device ends the wait.
+                let (generation, before) = (self.generation.get(), self.trainer.borrow().history.step);
+                let waiting = || {
+                    let t = self.trainer.borrow();
+                    self.generation.get() == generation && t.status == Status::Paused && t.history.step == before
+                };
+                while waiting() {
+                    self.chunk(Some(1)).await;
+                    yield_now().await;
+                }
             }
             "reset" => {
                 self.reset(values).await?;

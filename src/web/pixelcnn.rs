@@ -533,8 +533,8 @@ impl Trainable for Autoregressive {
     fn step(&mut self, images: Tensor<2>, lr: f64) -> Tensor<1> {
         self.trainable_mut().step(images, lr)
     }
-    fn evaluate(&self, images: Tensor<2>) -> Tensor<1> {
-        self.trainable().evaluate(images)
+    fn evaluate(&self, images: Tensor<2>, piece: u64) -> Tensor<1> {
+        self.trainable().evaluate(images, piece)
     }
     fn tensors(&self) -> Vec<Tensor<1>> {
         self.trainable().tensors()

@@ -580,10 +580,30 @@ test('PixelCNN: likelihood, completion that keeps the top rows, receptive fields
   await page.click('#pixelcnn-complete');
   await page.waitForSelector('.message.error');
   assert.match(await page.textContent('#messages'), /temperature 0 is not in \[0.05, 5\]/);
-  // One training step works.
+  // Training starts with the held-out evaluation (1000 digits through the deep network: ~17 s
+  // on this machine's CPU). Paused during it, the worker stops after the piece in flight (a
+  // batch), so the page's next question is answered at once, not after the evaluation.
+  await page.click('#pixelcnn-train');
+  await page.waitForTimeout(1500);
+  await page.click('#pixelcnn-train');
+  const asked = Date.now();
+  await page.waitForFunction(() => window.genlab.pixelcnn.status().status.state === 'paused', null, { timeout: 60_000 });
+  const before = await page.textContent('#pixelcnn-likelihood');
+  await page.fill('#pixelcnn-digit', '3');
+  await page.dispatchEvent('#pixelcnn-digit', 'change');
+  await page.waitForFunction((t) => document.getElementById('pixelcnn-likelihood').textContent !== t, before, { timeout: 60_000 });
+  const answered = Date.now() - asked;
+  const paused = await page.evaluate(() => window.genlab.pixelcnn.status());
+  console.log(JSON.stringify({ measure: 'pixelcnn_pause_during_evaluation_ms', answered }));
+  assert.equal(paused.step, 0);
+  assert.equal(paused.test, null, 'paused before the evaluation ended');
+  assert.match(await page.textContent('#pixelcnn-status'), /^paused · step 0 · held-out digits \d+\/1000 ·/);
+  assert.ok(answered < 8000, `paused during the evaluation, the page waited ${answered} ms for an answer`);
+  // One training step works: it finishes the evaluation first (the curve's point at step 0).
   await page.click('#pixelcnn-step');
   await page.waitForFunction(() => window.genlab.pixelcnn.status().step === 1, null, { timeout: 60_000 });
   assert.ok(await page.evaluate(() => window.genlab.pixelcnn.status().train.every(Number.isFinite)));
+  assert.ok((await page.evaluate(() => window.genlab.pixelcnn.status().test)).every(Number.isFinite));
   // Train would continue the deep gated network at the rate its training had reached, the deep
   // plain one at its own; the small plain network's record names none, so the page's rate comes
   // back with it, not the last network's.
