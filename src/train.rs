@@ -419,6 +419,7 @@ struct Evaluation {
     /// Σ metrics × digits so far, on the device.
     sum: Option<Tensor<1>>,
 }
+
 /// Wall time a chunk of steps aims for, and the CPU time after which a chunk stops queuing
 /// (on the CPU backend a step runs synchronously, so this bounds how long the page freezes).
 const CHUNK_TARGET_MS: f64 = 250.0;
@@ -732,6 +733,7 @@ impl<M: Trainable> Trainer<M> {
         self.sampler = state.sampler;
         self.rng = state.rng;
         self.test_rng = state.test_rng;
+        self.evaluation = None;
         Ok(state.log)
     }
 }

@@ -477,7 +477,8 @@ impl<V: ModelView> Lab<V> {
         if matches!(self.trainer.borrow().status, Status::Diverged(_)) {
             return;
         }
-        if now_ms() - self.copied_ms.get() >= HOST_COPY_EVERY_MS {
+        // Only steps change the weights (a chunk of held-out pieces leaves the last copy good).
+        if pending.steps() > 0 && now_ms() - self.copied_ms.get() >= HOST_COPY_EVERY_MS {
             self.keep_host_copy().await;
         }
         let wanted = self.live_views.get() || (steps.is_some() && pending.steps() > 0);
