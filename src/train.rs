@@ -515,21 +515,24 @@ impl<M: Trainable> Trainer<M> {
         prepare_tensor(intensities, self.model.pixels(), self.rng.next_u64())
     }
 
-    /// Queues steps until the chunk is full or `budget_ms` of this thread's time is used (the
-    /// page's Train; `most` caps the steps, e.g. 1 for its Step button). The held-out digits are
-    /// evaluated before the first step and after every `TEST_EVERY_STEPS`-th, a piece at a time
-    /// within the same budget; where evaluations fall, and so every random draw, does not depend
-    /// on how the run is cut into chunks.
-    pub fn queue(&mut self, most: Option<usize>, now_ms: &dyn Fn() -> f64) -> Pending {
-        self.fill(most.unwrap_or(self.steps_per_chunk), CPU_BUDGET_MS, now_ms)
+    /// Queues steps until the chunk is full or `CPU_BUDGET_MS` of this thread's time is used
+    /// (the page's Train; `most` caps the steps, e.g. 1 for its Step button). The held-out digits
+    /// are evaluated before the first step and after every `TEST_EVERY_STEPS`-th, a piece at a
+    /// time within the budget; `on_gpu`, where pieces are only queued here, within a whole
+    /// chunk's time (`CHUNK_TARGET_MS`): each chunk waits for the device once, and a wait costs
+    /// more than queuing. Where evaluations fall, and so every random draw, does not depend on
+    /// how the run is cut into chunks.
+    pub fn queue(&mut self, most: Option<usize>, on_gpu: bool, now_ms: &dyn Fn() -> f64) -> Pending {
+        let pieces_ms = if on_gpu { CHUNK_TARGET_MS } else { CPU_BUDGET_MS };
+        self.fill(most.unwrap_or(self.steps_per_chunk), CPU_BUDGET_MS, pieces_ms, now_ms)
     }
 
     /// Queues exactly `steps` steps and every evaluation they call for, whatever the time.
     pub fn queue_steps(&mut self, steps: usize, now_ms: &dyn Fn() -> f64) -> Pending {
-        self.fill(steps, f64::INFINITY, now_ms)
+        self.fill(steps, f64::INFINITY, f64::INFINITY, now_ms)
     }
 
-    fn fill(&mut self, most: usize, budget_ms: f64, now_ms: &dyn Fn() -> f64) -> Pending {
+    fn fill(&mut self, most: usize, steps_ms: f64, pieces_ms: f64, now_ms: &dyn Fn() -> f64) -> Pending {
         let most = most.max(1); // a chunk always does something: there is always a row to read
         let started_ms = now_ms();
         if self.history.step == 0 && self.history.test.is_empty() && self.evaluation.is_none() {
@@ -540,7 +543,8 @@ impl<M: Trainable> Trainer<M> {
         let mut done = 0;
         // Stop when one more piece of work (as long as the last one) would overrun the budget.
         let mut last_ms = None;
-        while last_ms.is_none_or(|last| now_ms() - started_ms + last <= budget_ms) {
+        let budget_ms = |evaluating: bool| if evaluating { pieces_ms } else { steps_ms };
+        while last_ms.is_none_or(|last| now_ms() - started_ms + last <= budget_ms(self.evaluation.is_some())) {
             let t = now_ms();
             if self.evaluation.is_some() {
                 if let Some(test) = self.evaluate_piece() {

@@ -15,8 +15,9 @@ type Points = Vec<(u64, Vec<f32>)>;
 /// Trains a VAE (its metrics depend on every random draw: the initial weights, the batches, their
 /// binarization, the held-out digits' binarization and the noise for ε) for 450 steps in chunks of the
 /// given sizes, cycled, on a clock that advances `tick_ms` each time it is read (0: no chunk runs
-/// out of time); returns every recorded training and held-out point, and how many chunks it took.
-fn run_in_chunks(sizes: &[usize], tick_ms: f64) -> (Points, Points, usize) {
+/// out of time), budgeted as on a GPU or not; returns every recorded training and held-out point,
+/// and how many chunks it took.
+fn run_in_chunks(sizes: &[usize], tick_ms: f64, on_gpu: bool) -> (Points, Points, usize) {
     let device = Device::flex().autodiff();
     let settings = Settings { batch_size: 16, lr: 1e-3, seed: 42, lr_decay: 1.0 };
     let model = seeded(&device, 42, || VaeTrainer::new(VaeConfig::vae(2), &device));
@@ -32,7 +33,7 @@ fn run_in_chunks(sizes: &[usize], tick_ms: f64) -> (Points, Points, usize) {
         if t.history.step >= 450 {
             break;
         }
-        let pending = t.queue(Some(n.min(450 - t.history.step as usize)), &clock);
+        let pending = t.queue(Some(n.min(450 - t.history.step as usize)), on_gpu, &clock);
         let values = pending.values.clone().into_data().try_into_vec::<f32>().unwrap();
         t.record(&pending, &values, clock()).unwrap();
         chunks += 1;
@@ -43,13 +44,18 @@ fn run_in_chunks(sizes: &[usize], tick_ms: f64) -> (Points, Points, usize) {
 
 #[test]
 fn one_seed_gives_one_run_whatever_the_chunk_sizes() {
-    let (train_a, test_a, _) = run_in_chunks(&[1], 0.0);
-    let (train_b, test_b, _) = run_in_chunks(&[7, 64, 3, 150], 0.0);
+    let (train_a, test_a, _) = run_in_chunks(&[1], 0.0, false);
+    let (train_b, test_b, _) = run_in_chunks(&[7, 64, 3, 150], 0.0, false);
     // Each read of the clock 20 ms on: every chunk runs out of time after one piece of work, so
     // each evaluation of the fixture's 128 held-out digits is cut into 8 pieces of a batch (16).
-    let (train_c, test_c, chunks) = run_in_chunks(&[64], 20.0);
+    let (train_c, test_c, chunks) = run_in_chunks(&[64], 20.0, false);
     assert_eq!(Mnist::fixture().test.len(), 128);
     assert_eq!(chunks, 450 + 3 * 8);
+    // As on a GPU, pieces only queued: four fit in a chunk's 250 ms (each costs three reads of
+    // the clock), so each evaluation adds two chunks.
+    let (train_d, test_d, chunks) = run_in_chunks(&[64], 20.0, true);
+    assert_eq!(chunks, 450 + 3 * 2);
+    assert_eq!((&train_a, &test_a), (&train_d, &test_d));
     assert_eq!(train_a.len(), 450);
     // Held out: before the first step, then after steps 200 and 400.
     assert_eq!(test_a.iter().map(|p| p.0).collect::<Vec<_>>(), vec![0, 200, 400]);

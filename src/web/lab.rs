@@ -452,7 +452,7 @@ impl<V: ModelView> Lab<V> {
             return;
         }
         let generation = self.generation.get();
-        let pending = self.trainer.borrow_mut().queue(steps, &now_ms);
+        let pending = self.trainer.borrow_mut().queue(steps, self.shared.is_gpu(), &now_ms);
         let values = pending.values.clone().into_data_async().await;
         self.busy.set(false);
         if generation != self.generation.get() {
