@@ -481,7 +481,8 @@ impl<V: ModelView> Lab<V> {
         if pending.steps() > 0 && now_ms() - self.copied_ms.get() >= HOST_COPY_EVERY_MS {
             self.keep_host_copy().await;
         }
-        let wanted = self.live_views.get() || (steps.is_some() && pending.steps() > 0);
+        // Pictures only of new weights: a chunk of held-out pieces changed nothing to draw.
+        let wanted = pending.steps() > 0 && (self.live_views.get() || steps.is_some());
         if wanted && now_ms() - self.last_views_ms.get() >= VIEWS_EVERY_MS {
             self.last_views_ms.set(now_ms());
             if let Err(e) = self.view.draw(self).await {
