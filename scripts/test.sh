@@ -14,7 +14,7 @@ cargo test --release
 
 echo; echo "== browser tests (wasm-pack, headless Chromium, WebGPU + CPU)"
 # SwiftShader, the software WebGPU of a GPU-less machine, compiles shaders slowly.
-export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-1800}"
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-3000}"
 wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)" --mode no-install --release . --features webgpu
 
 echo; echo "== end-to-end tests of the built page"

@@ -518,12 +518,12 @@ impl<M: Trainable> Trainer<M> {
     /// Queues steps until the chunk is full or `CPU_BUDGET_MS` of this thread's time is used
     /// (the page's Train; `most` caps the steps, e.g. 1 for its Step button). The held-out digits
     /// are evaluated before the first step and after every `TEST_EVERY_STEPS`-th, a piece at a
-    /// time within the budget; `on_gpu`, where pieces are only queued here, within a whole
-    /// chunk's time (`CHUNK_TARGET_MS`): each chunk waits for the device once, and a wait costs
-    /// more than queuing. Where evaluations fall, and so every random draw, does not depend on
-    /// how the run is cut into chunks.
+    /// time within the budget; `on_gpu`, where pieces are only queued here (the device computes
+    /// them while the worker answers), all in one chunk: a wait for the device costs more than
+    /// queuing them (on SwiftShader, seconds a wait). Where evaluations fall, and so every random
+    /// draw, does not depend on how the run is cut into chunks.
     pub fn queue(&mut self, most: Option<usize>, on_gpu: bool, now_ms: &dyn Fn() -> f64) -> Pending {
-        let pieces_ms = if on_gpu { CHUNK_TARGET_MS } else { CPU_BUDGET_MS };
+        let pieces_ms = if on_gpu { f64::INFINITY } else { CPU_BUDGET_MS };
         self.fill(most.unwrap_or(self.steps_per_chunk), CPU_BUDGET_MS, pieces_ms, now_ms)
     }
 
