@@ -407,9 +407,8 @@ const TEST_EVERY_STEPS: u64 = 200;
 
 /// A held-out evaluation under way, a batch-sized piece of the slice at a time (no longer than a
 /// step, so the page stays as responsive as while training). Training waits for it: its point
-/// is the model at `step`.
+/// is the model at the step it began.
 struct Evaluation {
-    step: u64,
     /// Digits per piece, fixed when it began, and the first digit not yet evaluated.
     piece_size: usize,
     next: usize,
@@ -574,15 +573,14 @@ impl<M: Trainable> Trainer<M> {
 
     fn begin_evaluation(&mut self) {
         let piece_size = self.settings.batch_size.max(1);
-        self.evaluation = Some(Evaluation { step: self.history.step, piece_size, next: 0, seed: self.test_rng.next_u64(), sum: None });
+        self.evaluation = Some(Evaluation { piece_size, next: 0, seed: self.test_rng.next_u64(), sum: None });
     }
 
     /// Evaluates the next piece of the evaluation under way; at its last, ends it and returns
     /// the slice's metrics.
     fn evaluate_piece(&mut self) -> Option<Tensor<1>> {
-        let n = TEST_SIZE.min(self.data.test.len());
+        let n = self.test_digits();
         let e = self.evaluation.as_mut().expect("an evaluation is under way");
-        debug_assert_eq!(e.step, self.history.step);
         let digits = e.next..(e.next + e.piece_size).min(n);
         let piece = (e.next / e.piece_size) as u64;
         let images = prepare_tensor(self.data.test.range(digits.clone()), self.model.pixels(), e.seed.wrapping_add(piece));
@@ -602,7 +600,12 @@ impl<M: Trainable> Trainer<M> {
 
     /// How far the held-out evaluation under way has got: (digits done, digits in all).
     pub fn evaluating(&self) -> Option<(usize, usize)> {
-        self.evaluation.as_ref().map(|e| (e.next, TEST_SIZE.min(self.data.test.len())))
+        self.evaluation.as_ref().map(|e| (e.next, self.test_digits()))
+    }
+
+    /// How many held-out digits an evaluation covers (the fixture has fewer than `TEST_SIZE`).
+    fn test_digits(&self) -> usize {
+        TEST_SIZE.min(self.data.test.len())
     }
 
     /// Test metrics on the held-out slice now, in one go (what the training loop's evaluation
