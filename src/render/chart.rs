@@ -20,8 +20,9 @@ pub fn context(canvas: &OffscreenCanvas) -> Result<OffscreenCanvasRenderingConte
 }
 
 /// Draws each metric of `history` against the step, training solid and test dashed.
-/// `shown` picks which metrics share the axes (metrics of very different scale get their own chart).
-pub fn draw_history(canvas: &OffscreenCanvas, history: &History, shown: &[usize]) -> Result<(), String> {
+/// `shown` picks which metrics share the axes (metrics of very different scale get their own chart);
+/// `empty` is what an empty chart says instead.
+pub fn draw_history(canvas: &OffscreenCanvas, history: &History, shown: &[usize], empty: &str) -> Result<(), String> {
     let ctx = context(canvas)?;
     let (w, h) = (canvas.width() as f64, canvas.height() as f64);
     let (left, right, top, bottom) = (52.0, 10.0, 22.0, 24.0);
@@ -36,7 +37,7 @@ pub fn draw_history(canvas: &OffscreenCanvas, history: &History, shown: &[usize]
     }
     if all.is_empty() {
         ctx.set_fill_style_str("#9aa0a6");
-        ctx.fill_text("Press Train or Step: the curves appear here.", left, h / 2.0).map_err(js)?;
+        ctx.fill_text(empty, left, h / 2.0).map_err(js)?;
         return Ok(());
     }
     let x_max = all.iter().map(|p| p.0).fold(1.0, f64::max);

@@ -493,8 +493,13 @@ impl<V: ModelView> Lab<V> {
 
     fn draw_charts(&self) {
         let trainer = self.trainer.borrow();
+        // The first held-out evaluation comes before the first step (seconds for a slow network).
+        let empty = match trainer.evaluating() {
+            Some((done, all)) => format!("Held-out digits first ({done}/{all}): the curves follow."),
+            None => "Press Train or Step: the curves appear here.".to_string(),
+        };
         for (surface, shown) in &self.charts {
-            if let Err(e) = surface.paint(|canvas| draw_history(canvas, &trainer.history, shown)) {
+            if let Err(e) = surface.paint(|canvas| draw_history(canvas, &trainer.history, shown, &empty)) {
                 log::warn!("chart: {e}");
             }
         }

@@ -583,6 +583,7 @@ test('PixelCNN: likelihood, completion that keeps the top rows, receptive fields
   // Training starts with the held-out evaluation (1000 digits through the deep network: ~17 s
   // on this machine's CPU). Paused during it, the worker stops after the piece in flight (a
   // batch), so the page's next question is answered at once, not after the evaluation.
+  const emptyChart = await page.locator('#pixelcnn-chart').screenshot();
   await page.click('#pixelcnn-train');
   await page.waitForTimeout(1500);
   await page.click('#pixelcnn-train');
@@ -599,6 +600,8 @@ test('PixelCNN: likelihood, completion that keeps the top rows, receptive fields
   assert.equal(paused.test, null, 'paused before the evaluation ended');
   assert.match(await page.textContent('#pixelcnn-status'), /^paused · step 0 · held-out digits \d+\/1000 ·/);
   assert.ok(answered < 8000, `paused during the evaluation, the page waited ${answered} ms for an answer`);
+  // The still empty chart says what it waits for (not "Press Train or Step").
+  assert.ok(!(await page.locator('#pixelcnn-chart').screenshot()).equals(emptyChart), 'the chart during the evaluation is the one before Train');
   // One training step works: it finishes the evaluation first (the curve's point at step 0).
   await page.click('#pixelcnn-step');
   await page.waitForFunction(() => window.genlab.pixelcnn.status().step === 1, null, { timeout: 60_000 });
