@@ -335,7 +335,7 @@ impl Series {
         sum.values.iter_mut().for_each(|v| *v /= n as f32);
         self.points.push(sum);
         if self.points.len() >= MAX_POINTS {
-            self.points = self.points.chunks(2).map(|pair| average(pair)).collect();
+            self.points = self.points.chunks(2).map(average).collect();
             self.stride = stride * 2;
         }
     }
@@ -556,7 +556,7 @@ impl<M: Trainable> Trainer<M> {
                 self.history.step += 1;
                 rows.push(Row::Train(self.history.step));
                 done += 1;
-                if self.history.step % TEST_EVERY_STEPS == 0 {
+                if self.history.step.is_multiple_of(TEST_EVERY_STEPS) {
                     self.begin_evaluation();
                 }
             } else {

@@ -83,7 +83,7 @@ const ROW_MASK: [f32; 3] = [1.0, 1.0, 0.0];
 impl RowLstm {
     /// The input-to-state pre-activations of every row at once, [batch, 4h, rows, 28]: no
     /// recurrence is needed for this part.
-    fn from_input(&self, x: Tensor<4>) -> Tensor<4> {
+    fn input_preactivations(&self, x: Tensor<4>) -> Tensor<4> {
         let mask = Tensor::<4>::from_data(TensorData::new(ROW_MASK.to_vec(), [1, 1, 1, 3]), &x.device());
         self.input_to_state.forward_padded(x, self.input_to_state.weight() * mask, [0, 0, 1, 1])
     }
@@ -102,7 +102,7 @@ impl RowLstm {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [n, h, rows, cols] = x.dims();
         let device = x.device();
-        let from_input = self.from_input(x);
+        let from_input = self.input_preactivations(x);
         let (mut state, mut cell) = (Tensor::<4>::zeros([n, h, 1, cols], &device), Tensor::<4>::zeros([n, h, 1, cols], &device));
         let mut out = Vec::with_capacity(rows);
         for r in 0..rows {
@@ -175,7 +175,7 @@ impl PixelRnn {
         let mut h = self.first.forward_row(pixel_rows(images, batch, row as isize - 3, 4, device));
         let mut states = Vec::with_capacity(self.rows.len());
         for (layer, (state, cell)) in self.rows.iter().zip(&carry.states) {
-            let (state, cell) = layer.step(layer.from_input(h.clone()), state.clone(), cell.clone());
+            let (state, cell) = layer.step(layer.input_preactivations(h.clone()), state.clone(), cell.clone());
             h = h + state.clone();
             states.push((state, cell));
         }

@@ -717,7 +717,7 @@ pub fn bound_sums<'a>(
     use crate::train::{Pixels, prepare};
     use burn::tensor::TensorData;
     let latent = model.noise_size();
-    let batch = if k > 0 { (20_000 / k).clamp(1, 500) } else { 500 };
+    let batch = 20_000usize.checked_div(k).map_or(500, |b| b.clamp(1, 500));
     let n = n.min(split.len());
     (0..n).step_by(batch).map(move |start| {
         let chunk: Vec<usize> = (start..(start + batch).min(n)).collect();
