@@ -318,8 +318,9 @@ impl ModelView for PixelCnnView {
         format!("{}{}", train.unwrap_or_default(), test.unwrap_or_default())
     }
 
-    fn reset(&self, _lab: &Lab<Self>) {
+    fn reset(&self, lab: &Lab<Self>) {
         self.stop();
+        self.preview(count(&lab.built_values()).unwrap_or(1)).unwrap_or_else(|e| log::warn!("{e}"));
         // Samples of the previous model would mislead.
         if let Err(e) = self.samples.placeholder("Press Sample from scratch: digits appear pixel by pixel.") {
             log::warn!("{e}");
@@ -357,14 +358,15 @@ impl ModelView for PixelCnnView {
 
     fn moved(&self, lab: &Lab<Self>) {
         self.stop();
+        self.preview(count(&lab.built_values()).unwrap_or(1)).unwrap_or_else(|e| log::warn!("{e}"));
         *self.structure.borrow_mut() = structure(&lab.device().autodiff());
     }
 
-    /// The next-pixel map and likelihood of the current digit, the preview of what Complete
-    /// hides, and (once) the receptive fields.
+    /// The next-pixel map and likelihood of the current digit, and (once) the receptive fields.
+    /// Not the completion figure: finished completions stay while the network trains (the
+    /// preview comes with a new digit, row, network or device).
     async fn draw(&self, lab: &Lab<Self>) -> Result<(), String> {
         self.draw_maps(lab).await?;
-        self.preview(count(&lab.built_values()).unwrap_or(1))?;
         if !self.field_drawn.get() {
             self.receptive_field(lab).await?;
         }
@@ -411,6 +413,7 @@ impl ModelView for PixelCnnView {
                     return Err(format!("test digits are numbered 0 to {}", n - 1));
                 }
                 *self.current.borrow_mut() = prepare(self.shared.data().test.intensities(&[index]), Pixels::Binarized, &mut Rng::new(index as u64));
+                self.preview(count(values).unwrap_or(1))?;
                 self.draw(lab).await?;
             }
             "row" => {
@@ -440,6 +443,7 @@ impl ModelView for PixelCnnView {
                     return Err(format!("a drawing is 784 finite intensities, got {}", pixels.len()));
                 }
                 *self.current.borrow_mut() = pixels.iter().map(|&p| if p >= 0.5 { 1.0 } else { 0.0 }).collect();
+                self.preview(count(values).unwrap_or(1))?;
                 self.draw(lab).await?;
             }
             other => return Err(format!("the PixelCNN lab has no control '{other}'")),

@@ -563,6 +563,14 @@ test('PixelCNN: likelihood, completion that keeps the top rows, receptive fields
     return true;
   });
   assert.ok(same, 'observed pixels unchanged in the completions');
+  // The views' redraw (as while training) keeps the finished completions.
+  const completionPixels = () => page.evaluate(() => {
+    const c = document.getElementById('pixelcnn-completion');
+    return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data).join();
+  });
+  const completed = await completionPixels();
+  await page.evaluate(() => window.genlab.pixelcnn.send('draw'));
+  assert.equal(await completionPixels(), completed, 'a redraw replaced the completions with the preview');
   // Receptive field of a clicked pixel: the gated network sees more.
   await page.locator('#pixelcnn-next').scrollIntoViewIfNeeded();
   const box = await page.locator('#pixelcnn-next').boundingBox();
