@@ -320,7 +320,7 @@ impl ModelView for PixelCnnView {
 
     fn reset(&self, lab: &Lab<Self>) {
         self.stop();
-        self.preview(count(&lab.built_values()).unwrap_or(1)).unwrap_or_else(|e| log::warn!("{e}"));
+        self.preview(&lab.built_values()).unwrap_or_else(|e| log::warn!("{e}"));
         // Samples of the previous model would mislead.
         if let Err(e) = self.samples.placeholder("Press Sample from scratch: digits appear pixel by pixel.") {
             log::warn!("{e}");
@@ -358,7 +358,7 @@ impl ModelView for PixelCnnView {
 
     fn moved(&self, lab: &Lab<Self>) {
         self.stop();
-        self.preview(count(&lab.built_values()).unwrap_or(1)).unwrap_or_else(|e| log::warn!("{e}"));
+        self.preview(&lab.built_values()).unwrap_or_else(|e| log::warn!("{e}"));
         *self.structure.borrow_mut() = structure(&lab.device().autodiff());
     }
 
@@ -413,13 +413,12 @@ impl ModelView for PixelCnnView {
                     return Err(format!("test digits are numbered 0 to {}", n - 1));
                 }
                 *self.current.borrow_mut() = prepare(self.shared.data().test.intensities(&[index]), Pixels::Binarized, &mut Rng::new(index as u64));
-                self.preview(count(values).unwrap_or(1))?;
+                self.preview(values)?;
                 self.draw(lab).await?;
             }
             "row" => {
                 self.hide_from_row.set(hide_from_row(values)?);
-                // A bad count is refused by Complete, not by the slider.
-                self.preview(count(values).unwrap_or(1))?;
+                self.preview(values)?;
             }
             "complete" => {
                 self.run(lab, Target::Completion, values, None).await?;
@@ -443,7 +442,7 @@ impl ModelView for PixelCnnView {
                     return Err(format!("a drawing is 784 finite intensities, got {}", pixels.len()));
                 }
                 *self.current.borrow_mut() = pixels.iter().map(|&p| if p >= 0.5 { 1.0 } else { 0.0 }).collect();
-                self.preview(count(values).unwrap_or(1))?;
+                self.preview(values)?;
                 self.draw(lab).await?;
             }
             other => return Err(format!("the PixelCNN lab has no control '{other}'")),
@@ -624,8 +623,11 @@ impl PixelCnnView {
     }
 
     /// Shows the current digit with rows from the chosen one down hidden: what Complete will see,
-    /// as the picture of a run of `n` completions that has not begun, so the figure keeps its size.
-    fn preview(&self, n: usize) -> Result<(), String> {
+    /// as the picture of a run of the chosen count of completions that has not begun, so the figure
+    /// keeps its size.
+    fn preview(&self, values: &Values) -> Result<(), String> {
+        // A bad count is refused by Complete, not here.
+        let n = count(values).unwrap_or(1);
         let x = self.current.borrow();
         let c = Completion::new(&x, observed_above(self.hide_from_row.get()), n);
         self.completion.show(&completion_picture(Some(&x), &c))
