@@ -101,10 +101,14 @@ pub(crate) struct PixelCnnView {
     current: RefCell<Vec<f32>>,
     /// The row Complete hides from.
     hide_from_row: Cell<usize>,
-    /// Bumped to stop a running completion (a new one, Stop, or Reset).
+    /// Bumped to end the run in progress (a new run, Stop, or a new digit, network or device).
     sampling: Cell<u64>,
-    /// The figure the newest run fills (None after Stop or Reset).
-    sampling_target: Cell<Option<Target>>,
+    /// The run in progress: its number and the figure it fills.
+    running: Cell<Option<(u64, Target)>>,
+    /// The figure something newer took from the ended run (a new run on it, or the preview of a
+    /// new digit or network): the ended run leaves it and its info line alone. None after Stop:
+    /// the run shows what it has.
+    taken: Cell<Option<Target>>,
     /// Untrained plain and gated networks: which inputs a logit depends on is a property of the
     /// architecture, so the receptive-field view needs no training (and no redrawing while training).
     structure: RefCell<[PixelCnn; 2]>,
@@ -265,7 +269,8 @@ impl ModelView for PixelCnnView {
             current: RefCell::new(first),
             hide_from_row: Cell::new(14),
             sampling: Cell::new(0),
-            sampling_target: Cell::new(None),
+            running: Cell::new(None),
+            taken: Cell::new(None),
             structure: RefCell::new(structure(&device)),
             field_pixel: Cell::new(14 * SIDE + 14),
             field_drawn: Cell::new(false),
@@ -319,7 +324,7 @@ impl ModelView for PixelCnnView {
     }
 
     fn reset(&self, lab: &Lab<Self>) {
-        self.stop();
+        self.make_way(lab, &[Target::Completion, Target::Samples]);
         self.preview(&lab.built_values()).unwrap_or_else(|e| log::warn!("{e}"));
         // Samples of the previous model would mislead.
         if let Err(e) = self.samples.placeholder("Press Sample from scratch: digits appear pixel by pixel.") {
@@ -329,8 +334,8 @@ impl ModelView for PixelCnnView {
 
     /// The paper's two figures as soon as a model is in place: completions of the current digit,
     /// then samples from scratch (about a second each on the CPU). Not awaited; a click on
-    /// Complete or Sample, or a Reset, stops them and nothing follows. On a GPU the page did not
-    /// time (a software one takes minutes) the figures wait for the buttons.
+    /// Complete or Sample, a new digit, or a Reset stops them and nothing follows. On a GPU the
+    /// page did not time (a software one takes minutes) the figures wait for the buttons.
     fn after_reset(&self, lab: &Rc<Lab<Self>>) {
         if !self.shared.is_quick() {
             return;
@@ -357,7 +362,9 @@ impl ModelView for PixelCnnView {
     }
 
     fn moved(&self, lab: &Lab<Self>) {
+        // A run's sampler holds tensors on the old device: it ends. Samples keep what they have.
         self.stop();
+        self.make_way(lab, &[Target::Completion]);
         self.preview(&lab.built_values()).unwrap_or_else(|e| log::warn!("{e}"));
         *self.structure.borrow_mut() = structure(&lab.device().autodiff());
     }
@@ -413,11 +420,13 @@ impl ModelView for PixelCnnView {
                     return Err(format!("test digits are numbered 0 to {}", n - 1));
                 }
                 *self.current.borrow_mut() = prepare(self.shared.data().test.intensities(&[index]), Pixels::Binarized, &mut Rng::new(index as u64));
+                self.make_way(lab, &[Target::Completion]);
                 self.preview(values)?;
                 self.draw(lab).await?;
             }
             "row" => {
                 self.hide_from_row.set(hide_from_row(values)?);
+                self.make_way(lab, &[Target::Completion]);
                 self.preview(values)?;
             }
             "complete" => {
@@ -442,6 +451,7 @@ impl ModelView for PixelCnnView {
                     return Err(format!("a drawing is 784 finite intensities, got {}", pixels.len()));
                 }
                 *self.current.borrow_mut() = pixels.iter().map(|&p| if p >= 0.5 { 1.0 } else { 0.0 }).collect();
+                self.make_way(lab, &[Target::Completion]);
                 self.preview(values)?;
                 self.draw(lab).await?;
             }
@@ -457,6 +467,16 @@ impl ModelView for PixelCnnView {
 enum Target {
     Completion,
     Samples,
+}
+
+impl Target {
+    /// The line under the figure that tells how its run went.
+    fn info_line(self) -> &'static str {
+        match self {
+            Target::Completion => "completion-info",
+            Target::Samples => "sample-info",
+        }
+    }
 }
 
 /// Pictures nobody asked for (the lab opening) stop where they would take longer than this,
@@ -619,7 +639,22 @@ impl Network {
 impl PixelCnnView {
     fn stop(&self) {
         self.sampling.set(self.sampling.get() + 1);
-        self.sampling_target.set(None);
+        self.taken.set(None);
+    }
+
+    /// `figures` are about to show something new (the preview of a new digit, row or drawing; a
+    /// new network's placeholder): a run filling one of them ends without drawing over it, and
+    /// their info lines, which told of the old pictures, are cleared.
+    fn make_way(&self, lab: &Lab<Self>, figures: &[Target]) {
+        if let Some((_, target)) = self.running.get()
+            && figures.contains(&target)
+        {
+            self.sampling.set(self.sampling.get() + 1);
+            self.taken.set(Some(target));
+        }
+        for figure in figures {
+            lab.text(figure.info_line(), "");
+        }
     }
 
     /// Shows the current digit with rows from the chosen one down hidden: what Complete will see,
@@ -673,13 +708,15 @@ impl PixelCnnView {
         let hidden = c.observed.iter().filter(|o| !**o).count();
         let run = self.sampling.get() + 1;
         self.sampling.set(run);
-        self.sampling_target.set(Some(target));
+        self.running.set(Some((run, target)));
+        self.taken.set(Some(target));
         let model = model(lab);
         let device = lab.device();
         let mut rng = Rng::new(run);
-        let (surface, info, button) = match target {
-            Target::Completion => (&self.completion, "completion-info", "Complete"),
-            Target::Samples => (&self.samples, "sample-info", "Sample from scratch"),
+        let info = target.info_line();
+        let (surface, button) = match target {
+            Target::Completion => (&self.completion, "Complete"),
+            Target::Samples => (&self.samples, "Sample from scratch"),
         };
         let draw = |c: &Completion| surface.show(&completion_picture(source.as_deref(), c));
         draw(&c)?;
@@ -708,14 +745,18 @@ impl PixelCnnView {
             set_sampled(&mut c, i, &probs, &mut rng);
             compute_ms += now_ms() - t;
             pixels += 1;
-            if now_ms() - frame_start > FRAME_BUDGET_MS {
+            // Not once ended: what took the figure while the read-back was awaited stays.
+            if now_ms() - frame_start > FRAME_BUDGET_MS && self.sampling.get() == run {
                 draw(&c)?;
                 yield_now().await;
                 frame_start = now_ms();
             }
         }
-        // A newer run on the same figure owns it (and its info line) now.
-        if stopped && too_slow.is_none() && self.sampling_target.get() == Some(target) {
+        if self.running.get() == Some((run, target)) {
+            self.running.set(None);
+        }
+        // Something newer owns the figure (and its info line) now.
+        if stopped && too_slow.is_none() && self.taken.get() == Some(target) {
             return Ok(false);
         }
         if !stopped {

@@ -571,6 +571,22 @@ test('PixelCNN: likelihood, completion that keeps the top rows, receptive fields
   const completed = await completionPixels();
   await page.evaluate(() => window.genlab.pixelcnn.send('draw'));
   assert.equal(await completionPixels(), completed, 'a redraw replaced the completions with the preview');
+  // A new digit while a completion runs (16 of them from row 4: seconds): the run ends, and the
+  // figure keeps the new digit's preview instead of the old digit's completions going on over it.
+  await page.fill('#pixelcnn-row', '4');
+  await page.fill('#pixelcnn-n', '16');
+  await page.click('#pixelcnn-complete');
+  await page.waitForFunction(() => document.getElementById('pixelcnn-completion-info').textContent.startsWith('sampling'));
+  await page.waitForTimeout(300);
+  await page.fill('#pixelcnn-digit', '8');
+  await page.dispatchEvent('#pixelcnn-digit', 'change');
+  await page.waitForFunction(() => document.getElementById('pixelcnn-completion-info').textContent === '');
+  await page.waitForTimeout(300);
+  const preview = await completionPixels();
+  await page.waitForTimeout(3000);
+  assert.equal(await completionPixels(), preview, 'the old completion went on drawing over the new digit');
+  assert.equal(await page.textContent('#pixelcnn-completion-info'), '');
+  await page.fill('#pixelcnn-n', '4');
   // Receptive field of a clicked pixel: the gated network sees more.
   await page.locator('#pixelcnn-next').scrollIntoViewIfNeeded();
   const box = await page.locator('#pixelcnn-next').boundingBox();
