@@ -117,7 +117,7 @@ fn shown(ms: Option<f64>) -> String {
 async fn probe(device: Device, now_ms: &'static dyn Fn() -> f64, limit_ms: f64) -> Option<f64> {
     use wasm_bindgen::JsValue;
     let run = wasm_bindgen_futures::future_to_promise(async move {
-        let r = crate::bench::run(PROBE_WORKLOAD, device, PROBE_STEPS, now_ms, &|| None).await.map_err(|e| JsValue::from(e))?;
+        let r = crate::bench::run(PROBE_WORKLOAD, device, PROBE_STEPS, now_ms, &|| None).await.map_err(JsValue::from)?;
         Ok(JsValue::from(r.ms_per_step))
     });
     let race = if limit_ms.is_finite() { js_sys::Promise::race(&js_sys::Array::of2(&run, &sleep(limit_ms))) } else { run };
@@ -148,8 +148,7 @@ async fn webgpu_adapter_name() -> Result<String, String> {
         return Err("this browser has no WebGPU".into());
     }
     let request = get(&gpu, "requestAdapter").dyn_into::<js_sys::Function>().map_err(|_| "navigator.gpu.requestAdapter is missing".to_string())?;
-    let promise: Promise =
-        request.call0(&gpu).and_then(|p| p.dyn_into::<Promise>().map_err(JsValue::from)).map_err(|e| format!("requestAdapter failed: {e:?}"))?;
+    let promise: Promise = request.call0(&gpu).and_then(|p| p.dyn_into::<Promise>()).map_err(|e| format!("requestAdapter failed: {e:?}"))?;
     let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(|e| format!("requestAdapter failed: {e:?}"))?;
     if adapter.is_null() || adapter.is_undefined() {
         return Err("WebGPU is present but offered no adapter".into());

@@ -591,10 +591,10 @@ impl GanView {
     /// the interval, so the strip always spans the whole run.
     fn snapshot(&self, step: u64, grid: &[f32]) {
         let mut f = self.filmstrip.borrow_mut();
-        if let Some((last, _)) = f.frames.last() {
-            if step < last + f.every_steps {
-                return;
-            }
+        if let Some((last, _)) = f.frames.last()
+            && step < last + f.every_steps
+        {
+            return;
         }
         f.frames.push((step, grid.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect()));
         if f.frames.len() > FILMSTRIP_MAX {

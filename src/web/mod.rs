@@ -444,7 +444,9 @@ impl App {
                     return Err(format!("k = {k} or {digits} digits is out of range (k 1–5000, digits 1–10 000)"));
                 }
                 let mut rows = Vec::new();
-                for lab in self.labs.borrow().clone() {
+                // A copy of the list: a borrow held across the awaits would refuse a lab opening meanwhile.
+                let labs = self.labs.borrow().clone();
+                for lab in labs {
                     let id = lab.id();
                     match lab.compare(k, digits).await {
                         Ok(r) => rows.extend(r),
@@ -467,7 +469,8 @@ impl App {
                         },
                         other => return Err(format!("backend '{other}' is not available here")),
                     };
-                    for lab in self.labs.borrow().clone() {
+                    let labs = self.labs.borrow().clone();
+                    for lab in labs {
                         for workload in lab.bench() {
                             let calls = || (backend == "webgpu").then(gpu_calls).flatten();
                             let result = crate::bench::run(workload, device.clone(), 3, &crate::train::now_ms, &calls).await?;
@@ -622,9 +625,7 @@ pub(crate) async fn yield_now() {
 /// Resolves after `ms` milliseconds (a timer, so waiting costs no work).
 pub(crate) async fn sleep_ms(ms: u32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
-        if let Ok(set_timeout) =
-            js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into()).and_then(|f| f.dyn_into::<js_sys::Function>().map_err(JsValue::from))
-        {
+        if let Ok(set_timeout) = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into()).and_then(|f| f.dyn_into::<js_sys::Function>()) {
             let _ = set_timeout.call2(&JsValue::NULL, &resolve, &JsValue::from(ms));
         } else {
             let _ = resolve.call0(&JsValue::NULL);
