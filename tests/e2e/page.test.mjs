@@ -634,7 +634,7 @@ test('PixelCNN: likelihood, completion that keeps the top rows, receptive fields
   // Train would continue the deep gated network at the rate its training had reached, the deep
   // plain one at its own; the small plain network's record names none, so the page's rate comes
   // back with it, not the last network's.
-  assert.equal(await page.inputValue('#pixelcnn-lr'), '0.00026');
+  assert.equal(await page.inputValue('#pixelcnn-lr'), '0.00022');
   // Reset through the lab's send, which resolves once the worker has loaded the weights and drawn
   // (a click's effect can only be waited for by a change, and the Step's redraw is a change too).
   const reset = (variant) => page.selectOption('#pixelcnn-variant', variant).then(() => page.evaluate(() => window.genlab.pixelcnn.send('reset')));
